@@ -1,0 +1,43 @@
+/* The options object's layout, shared by client.c and tls.c. */
+#ifndef POP3A_OPTIONS_H
+#define POP3A_OPTIONS_H
+
+#include <stdint.h>
+
+#include "pop3async/pop3async.h"
+
+struct pop3a_options {
+    pop3a_tls_mode tls_mode;
+    struct ssl_ctx_st *ssl_ctx; /* caller's context, up-ref'd; NULL = build a default */
+    char *ca_file;              /* malloc'd or NULL */
+    char *ca_dir;
+    char *verify_name;          /* NULL = the host given to pop3a_connect */
+    char *cert_file;
+    char *key_file;
+    uint8_t pin[32];
+    int has_pin;
+    int insecure_skip_verify;
+    uint32_t connect_ms;
+    uint32_t idle_ms;
+    uint32_t pipeline_window;   /* 1 = no pipelining */
+    uint32_t max_line;
+    uint32_t max_listing;
+    int allow_cleartext;
+    pop3a_trace_cb trace;
+    void *trace_arg;
+};
+
+#define POP3A_DEFAULT_CONNECT_MS 30000u
+#define POP3A_DEFAULT_IDLE_MS 60000u
+#define POP3A_DEFAULT_WINDOW 64u
+#define POP3A_DEFAULT_MAX_LINE 8192u
+#define POP3A_DEFAULT_MAX_LISTING 10000000u
+
+/* Defaults into an uninitialised struct. */
+void pop3a_options_defaults(pop3a_options *o);
+/* Deep copy into an uninitialised dst; 0 or -1 (dst is then cleared). */
+int pop3a_options_copy(pop3a_options *dst, const pop3a_options *src);
+/* Frees what the struct owns (not the struct). */
+void pop3a_options_release(pop3a_options *o);
+
+#endif

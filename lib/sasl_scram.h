@@ -1,0 +1,45 @@
+/*
+ * SCRAM-SHA-1 and SCRAM-SHA-256 client (RFC 5802, RFC 7677), with optional
+ * channel binding (the -PLUS variants). Private to sasl.c; the public face is
+ * pop3a_sasl_* in sasl.h.
+ */
+#ifndef POP3A_SASL_SCRAM_H
+#define POP3A_SASL_SCRAM_H
+
+#include <stddef.h>
+
+#include "sasl.h"
+
+/* Highest iteration count accepted from a server. PBKDF2 runs on the event
+ * loop's thread, so an unbounded count lets a hostile server burn our CPU; one
+ * million is ~250 times the RFC 7677 minimum of 4096 and well above any
+ * published recommendation (OWASP: 600,000 for PBKDF2-HMAC-SHA256). */
+#define POP3A_SCRAM_MAX_ITERATIONS 1000000u
+
+typedef struct pop3a_scram pop3a_scram;
+
+/* mech: POP3A_MECH_SCRAM_SHA_1 or POP3A_MECH_SCRAM_SHA_256. Strings and the
+ * channel binding data are copied. NULL on out-of-memory or a bad mech. */
+pop3a_scram *pop3a_scram_new(unsigned mech, const char *user, const char *password,
+                             const pop3a_sasl_cb *cb, const char *nonce);
+void pop3a_scram_free(pop3a_scram *sc);
+
+/* client-first-message (RFC 5802 section 7). */
+pop3a_sasl_rc pop3a_scram_start(pop3a_scram *sc, unsigned char **out, size_t *out_len);
+/* server-first-message in, client-final-message out; then server-final-message
+ * in, empty response out. */
+pop3a_sasl_rc pop3a_scram_step(pop3a_scram *sc, const unsigned char *in, size_t in_len,
+                               unsigned char **out, size_t *out_len);
+/* 1 when channel binding data was given (the -PLUS mechanism). */
+int pop3a_scram_binds(const pop3a_scram *sc);
+/* 1 once the server's signature (v=) has been verified. */
+int pop3a_scram_verified(const pop3a_scram *sc);
+/* Why the last call failed; owned by sc; "" if nothing. */
+const char *pop3a_scram_error(const pop3a_scram *sc);
+
+/* SASLprep (RFC 4013) as far as it can be done without Unicode tables: see the
+ * comment in sasl_scram.c. 0 with a malloc'd *out; -1 when the input is not
+ * valid UTF-8 or holds a prohibited character; -2 out of memory. */
+int pop3a_saslprep(const char *in, char **out);
+
+#endif

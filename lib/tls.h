@@ -1,0 +1,48 @@
+/* TLS policy on top of OpenSSL: contexts, per-connection SSL objects with SNI and
+ * host verification, certificate pinning and error reporting. No libevent here;
+ * client.c wires the SSL into bufferevent_openssl. */
+#ifndef POP3A_TLS_H
+#define POP3A_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "options.h"
+
+/* The context for a client: the caller's (one more reference taken) or a default
+ * one: system trust store or the options' CA file/dir, TLS 1.2 minimum, no
+ * compression or renegotiation, SSL_VERIFY_PEER unless insecure_skip_verify,
+ * client cert/key if set (key_file NULL: the key is in cert_file). The caller
+ * frees it with SSL_CTX_free. NULL on failure with a reason in err. */
+SSL_CTX *pop3a_tls_ctx_new(const pop3a_options *o, char *err, size_t errlen);
+
+/* An SSL for one connection to `host`: the name is o->verify_name or else host;
+ * it is sent as SNI (only a DNS name, trailing dot removed, never an IP literal,
+ * RFC 6066) and checked against the certificate (an IP literal as an IP
+ * address; no partial wildcards). Verification is forced on, even when a
+ * caller's context says SSL_VERIFY_NONE, unless insecure_skip_verify. NULL on
+ * failure with a reason in err. */
+SSL *pop3a_tls_ssl_new(SSL_CTX *ctx, const pop3a_options *o, const char *host, char *err,
+                       size_t errlen);
+
+/* After a completed handshake: enforces the SHA-256 pin if one is set (compared
+ * in constant time), and (as a second line of defence) that verification
+ * succeeded unless skipped. A server without a certificate always fails.
+ * Returns 0, or -1 with a reason in err. */
+int pop3a_tls_check_peer(SSL *ssl, const pop3a_options *o, char *err, size_t errlen);
+
+/* A reason for a failed handshake: the verify result string when verification
+ * was on and failed, else openssl_err (pass the SSL_ERROR_SSL cause, or 0 to
+ * take the first entry of the queue). The queue is cleared. */
+void pop3a_tls_describe_failure(SSL *ssl, unsigned long openssl_err, char *err, size_t errlen);
+
+/* Channel binding data for SCRAM-PLUS: "tls-exporter" (TLS 1.3 only, 32 bytes,
+ * RFC 9266) or "tls-server-end-point" (RFC 5929 section 4.1: the server
+ * certificate's hash; EVP_MAX_MD_SIZE is enough). Writes into out and returns
+ * the length, or 0 when not available (other type, TLS 1.2 for the exporter,
+ * a signature without a single hash such as Ed25519, cap too small). Prefer
+ * tls-exporter on TLS 1.3, tls-server-end-point otherwise. */
+size_t pop3a_tls_channel_binding(SSL *ssl, const char *type, unsigned char *out, size_t cap);
+
+#endif

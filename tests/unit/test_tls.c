@@ -1,0 +1,866 @@
+/*
+ * Unit tests of lib/tls.c and lib/options.c: real TLS handshakes in memory (an
+ * OpenSSL server and the library's client SSL joined by a BIO pair), against
+ * certificates made at start-up by tests/support/make-test-certs.
+ *
+ * The script is found through argv[1], else $POP3A_MAKE_TEST_CERTS, else next
+ * to this source file. Certificates go to $POP3A_TEST_CERT_DIR when set (kept),
+ * else to a fresh temporary directory (removed at exit).
+ */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "options.h"
+#include "tls.h"
+
+static char cert_dir[4096];
+
+static const char *cert_path(const char *name)
+{
+    static char path[2][4200];
+    static int which;
+    which ^= 1;
+    snprintf(path[which], sizeof path[which], "%s/%s", cert_dir, name);
+    return path[which];
+}
+
+/* ------------------------------------------------------------ test server */
+
+typedef struct {
+    char sni[256]; /* the server name the client sent, "" for none */
+    int sni_calls;
+} server_seen;
+
+static int record_sni(SSL *ssl, int *alert, void *arg)
+{
+    server_seen *seen = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    seen->sni_calls++;
+    snprintf(seen->sni, sizeof seen->sni, "%s", name != NULL ? name : "");
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* A server presenting <name>.pem/<name>.key, at most TLS version max (0 = any). */
+static SSL_CTX *server_ctx(const char *name, int max_version, server_seen *seen)
+{
+    char pem[64], key[64];
+    snprintf(pem, sizeof pem, "%s.pem", name);
+    snprintf(key, sizeof key, "%s.key", name);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(ctx, cert_path(pem)), 1);
+    ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(ctx, cert_path(key), SSL_FILETYPE_PEM), 1);
+    if (max_version != 0)
+        ck_assert_int_eq(SSL_CTX_set_max_proto_version(ctx, max_version), 1);
+    if (seen != NULL) {
+        memset(seen, 0, sizeof *seen);
+        SSL_CTX_set_tlsext_servername_callback(ctx, record_sni);
+        SSL_CTX_set_tlsext_servername_arg(ctx, seen);
+    }
+    return ctx;
+}
+
+/* Options trusting only the test CA. */
+static void test_options(pop3a_options *o)
+{
+    pop3a_options_defaults(o);
+    ck_assert_int_eq(pop3a_options_set_ca(o, cert_path("ca.pem"), NULL), 0);
+}
+
+/* One in-memory connection: the library's client SSL against a server SSL. */
+typedef struct {
+    SSL_CTX *client_ctx;
+    SSL *client, *server;
+    int client_failed;   /* handshake failed on the client side */
+    int server_failed;
+    char reason[512];    /* pop3a_tls_describe_failure right after a client failure */
+    char err[512];       /* errors from pop3a_tls_* setup calls */
+} conn;
+
+static int step_failed(SSL *ssl, int rc)
+{
+    if (rc == 1)
+        return 0;
+    int e = SSL_get_error(ssl, rc);
+    return e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE;
+}
+
+/* Drives both ends until both finish or one fails. */
+static void drive_handshake(conn *c)
+{
+    int client_done = 0, server_done = 0;
+    for (int round = 0; round < 50 && !(client_done && server_done); round++) {
+        if (!client_done) {
+            int rc = SSL_do_handshake(c->client);
+            if (step_failed(c->client, rc)) {
+                c->client_failed = 1;
+                pop3a_tls_describe_failure(c->client, ERR_peek_error(), c->reason,
+                                           sizeof c->reason);
+                return;
+            }
+            client_done = rc == 1;
+        }
+        if (!server_done) {
+            int rc = SSL_do_handshake(c->server);
+            if (step_failed(c->server, rc)) {
+                c->server_failed = 1;
+                ERR_clear_error();
+                return;
+            }
+            server_done = rc == 1;
+        }
+    }
+    ck_assert_msg(client_done && server_done, "handshake did not finish");
+}
+
+/* Joins c->client to a new SSL of server with a BIO pair; runs the handshake. */
+static void pair_up(conn *c, SSL_CTX *server)
+{
+    c->server = SSL_new(server);
+    ck_assert_ptr_nonnull(c->server);
+    BIO *client_bio = NULL, *server_bio = NULL;
+    ck_assert_int_eq(BIO_new_bio_pair(&client_bio, 0, &server_bio, 0), 1);
+    SSL_set_bio(c->client, client_bio, client_bio);
+    SSL_set_bio(c->server, server_bio, server_bio);
+    SSL_set_connect_state(c->client);
+    SSL_set_accept_state(c->server);
+    drive_handshake(c);
+}
+
+/* Builds the client from o for host and runs the handshake against server. */
+static void connect_to(conn *c, SSL_CTX *server, const pop3a_options *o, const char *host)
+{
+    memset(c, 0, sizeof *c);
+    c->client_ctx = pop3a_tls_ctx_new(o, c->err, sizeof c->err);
+    ck_assert_msg(c->client_ctx != NULL, "ctx: %s", c->err);
+    c->client = pop3a_tls_ssl_new(c->client_ctx, o, host, c->err, sizeof c->err);
+    ck_assert_msg(c->client != NULL, "ssl: %s", c->err);
+    pair_up(c, server);
+}
+
+static void conn_free(conn *c)
+{
+    SSL_free(c->client);
+    SSL_free(c->server);
+    SSL_CTX_free(c->client_ctx);
+}
+
+/* The handshake worked and pop3a_tls_check_peer accepts the server. */
+static void expect_accepted(conn *c, const pop3a_options *o)
+{
+    ck_assert_msg(!c->client_failed, "client failed: %s", c->reason);
+    ck_assert(!c->server_failed);
+    char err[512] = "";
+    ck_assert_msg(pop3a_tls_check_peer(c->client, o, err, sizeof err) == 0, "check: %s", err);
+}
+
+/* The client refused the handshake with a verify error `code`. */
+static void expect_verify_failure(conn *c, long code)
+{
+    ck_assert_msg(c->client_failed, "the client accepted a bad certificate");
+    ck_assert_int_eq(SSL_get_verify_result(c->client), code);
+    ck_assert_msg(strstr(c->reason, X509_verify_cert_error_string(code)) != NULL,
+                  "reason \"%s\"", c->reason);
+}
+
+static void hex_to_pin(const char *hex, uint8_t pin[32])
+{
+    for (int i = 0; i < 32; i++) {
+        unsigned v = 0;
+        ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
+        pin[i] = (uint8_t)v;
+    }
+}
+
+/* leaf.sha256 was written by the script with the openssl CLI. */
+static void leaf_pin(uint8_t pin[32])
+{
+    char hex[80] = "";
+    FILE *f = fopen(cert_path("leaf.sha256"), "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(hex, sizeof hex, f));
+    fclose(f);
+    ck_assert_uint_ge(strlen(hex), 64);
+    hex_to_pin(hex, pin);
+}
+
+/* SHA-256 over a PEM certificate's DER, computed here without X509_digest. */
+static void pem_sha256(const char *name, uint8_t out[32])
+{
+    FILE *f = fopen(cert_path(name), "r");
+    ck_assert_ptr_nonnull(f);
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    ck_assert_ptr_nonnull(x);
+    unsigned char *der = NULL;
+    int len = i2d_X509(x, &der);
+    ck_assert_int_gt(len, 0);
+    unsigned int mdlen = 0;
+    ck_assert_int_eq(EVP_Digest(der, (size_t)len, out, &mdlen, EVP_sha256(), NULL), 1);
+    OPENSSL_free(der);
+    X509_free(x);
+}
+
+/* --------------------------------------------------------- verification */
+
+START_TEST(good_certificate_for_localhost_is_accepted)
+{
+    server_seen seen;
+    SSL_CTX *server = server_ctx("leaf", 0, &seen);
+    pop3a_options o;
+    test_options(&o);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_accepted(&c, &o);
+    ck_assert_int_eq(SSL_get_verify_result(c.client), X509_V_OK);
+    ck_assert_str_eq(seen.sni, "localhost");
+    ck_assert_int_ge(SSL_version(c.client), TLS1_2_VERSION);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* RFC 6066 section 3: no SNI for an address; the address is checked against
+ * the iPAddress SANs. */
+START_TEST(good_certificate_for_ip_literals_is_accepted_without_sni)
+{
+    const char *hosts[] = {"127.0.0.1", "::1"};
+    for (size_t i = 0; i < 2; i++) {
+        server_seen seen;
+        SSL_CTX *server = server_ctx("leaf", 0, &seen);
+        pop3a_options o;
+        test_options(&o);
+        conn c;
+        connect_to(&c, server, &o, hosts[i]);
+        expect_accepted(&c, &o);
+        ck_assert_str_eq(seen.sni, "");
+        conn_free(&c);
+        SSL_CTX_free(server);
+        pop3a_options_release(&o);
+    }
+}
+END_TEST
+
+START_TEST(trailing_dot_is_stripped_from_sni)
+{
+    server_seen seen;
+    SSL_CTX *server = server_ctx("leaf", 0, &seen);
+    pop3a_options o;
+    test_options(&o);
+    conn c;
+    connect_to(&c, server, &o, "localhost.");
+    ck_assert_str_eq(seen.sni, "localhost");
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+START_TEST(certificate_for_another_host_is_refused)
+{
+    SSL_CTX *server = server_ctx("wronghost", 0, NULL);
+    pop3a_options o;
+    test_options(&o);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_verify_failure(&c, X509_V_ERR_HOSTNAME_MISMATCH);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+START_TEST(certificate_for_another_ip_is_refused)
+{
+    SSL_CTX *server = server_ctx("leaf", 0, NULL);
+    pop3a_options o;
+    test_options(&o);
+    conn c;
+    connect_to(&c, server, &o, "127.0.0.2");
+    expect_verify_failure(&c, X509_V_ERR_IP_ADDRESS_MISMATCH);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* The verify name replaces the host for the check and for SNI. */
+START_TEST(verify_name_overrides_the_host)
+{
+    server_seen seen;
+    SSL_CTX *server = server_ctx("leaf", 0, &seen);
+    pop3a_options o;
+    test_options(&o);
+    ck_assert_int_eq(pop3a_options_set_verify_name(&o, "localhost"), 0);
+    conn c;
+    connect_to(&c, server, &o, "192.0.2.7");
+    expect_accepted(&c, &o);
+    ck_assert_str_eq(seen.sni, "localhost");
+    conn_free(&c);
+
+    ck_assert_int_eq(pop3a_options_set_verify_name(&o, "mail.example.invalid"), 0);
+    connect_to(&c, server, &o, "localhost");
+    expect_verify_failure(&c, X509_V_ERR_HOSTNAME_MISMATCH);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+START_TEST(expired_certificate_is_refused)
+{
+    SSL_CTX *server = server_ctx("expired", 0, NULL);
+    pop3a_options o;
+    test_options(&o);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_verify_failure(&c, X509_V_ERR_CERT_HAS_EXPIRED);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+START_TEST(self_signed_certificate_is_refused)
+{
+    SSL_CTX *server = server_ctx("selfsigned", 0, NULL);
+    pop3a_options o;
+    test_options(&o);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_verify_failure(&c, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* Without a CA option the system store is used, which does not know the test CA. */
+START_TEST(default_trust_store_refuses_the_test_ca)
+{
+    SSL_CTX *server = server_ctx("leaf", 0, NULL);
+    pop3a_options o;
+    pop3a_options_defaults(&o);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_verify_failure(&c, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* RFC 8996: the default context offers nothing below TLS 1.2. A client that
+ * allows TLS 1.1 gets through to the same server, so the refusal is ours. */
+START_TEST(server_limited_to_tls11_is_refused)
+{
+    SSL_CTX *server = server_ctx("leaf", TLS1_1_VERSION, NULL);
+    SSL_CTX_set_security_level(server, 0);
+    conn c;
+    memset(&c, 0, sizeof c);
+    c.client_ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_security_level(c.client_ctx, 0);
+    ck_assert_int_eq(SSL_CTX_set_min_proto_version(c.client_ctx, TLS1_1_VERSION), 1);
+    c.client = SSL_new(c.client_ctx);
+    pair_up(&c, server);
+    ck_assert_msg(!c.client_failed && !c.server_failed, "control handshake failed");
+    ck_assert_int_eq(SSL_version(c.client), TLS1_1_VERSION);
+    conn_free(&c);
+
+    pop3a_options o;
+    test_options(&o);
+    connect_to(&c, server, &o, "localhost");
+    ck_assert(c.client_failed || c.server_failed);
+    ck_assert_int_eq(SSL_get_min_proto_version(c.client), TLS1_2_VERSION);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* -------------------------------------------------------------------- pins */
+
+START_TEST(matching_pin_is_accepted)
+{
+    SSL_CTX *server = server_ctx("leaf", 0, NULL);
+    pop3a_options o;
+    test_options(&o);
+    uint8_t pin[32];
+    leaf_pin(pin);
+    ck_assert_int_eq(pop3a_options_set_tls_pin_sha256(&o, pin), 0);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_accepted(&c, &o);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+START_TEST(mismatching_pin_is_refused)
+{
+    SSL_CTX *server = server_ctx("leaf", 0, NULL);
+    pop3a_options o;
+    test_options(&o);
+    uint8_t pin[32];
+    leaf_pin(pin);
+    pin[31] ^= 0x01;
+    ck_assert_int_eq(pop3a_options_set_tls_pin_sha256(&o, pin), 0);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    ck_assert(!c.client_failed); /* the chain is fine; the pin is checked after */
+    char err[256] = "";
+    ck_assert_int_eq(pop3a_tls_check_peer(c.client, &o, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "pinned"));
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- insecure */
+
+START_TEST(insecure_skip_verify_accepts_self_signed)
+{
+    server_seen seen;
+    SSL_CTX *server = server_ctx("selfsigned", 0, &seen);
+    pop3a_options o;
+    test_options(&o);
+    ck_assert_int_eq(pop3a_options_set_tls_insecure_skip_verify(&o, 1), 0);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_accepted(&c, &o);
+    ck_assert_str_eq(seen.sni, "localhost"); /* SNI still sent */
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* The documented combination: no chain check, trust by pin only. */
+START_TEST(insecure_skip_verify_still_enforces_pin)
+{
+    SSL_CTX *server = server_ctx("selfsigned", 0, NULL);
+    pop3a_options o;
+    test_options(&o);
+    ck_assert_int_eq(pop3a_options_set_tls_insecure_skip_verify(&o, 1), 0);
+    uint8_t pin[32];
+    leaf_pin(pin); /* the leaf's, not the self-signed one's */
+    ck_assert_int_eq(pop3a_options_set_tls_pin_sha256(&o, pin), 0);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    char err[256] = "";
+    ck_assert_int_eq(pop3a_tls_check_peer(c.client, &o, err, sizeof err), -1);
+    conn_free(&c);
+
+    pem_sha256("selfsigned.pem", pin);
+    ck_assert_int_eq(pop3a_options_set_tls_pin_sha256(&o, pin), 0);
+    connect_to(&c, server, &o, "localhost");
+    expect_accepted(&c, &o);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* ---------------------------------------------------------- caller's ctx */
+
+START_TEST(callers_context_is_shared_and_still_verified)
+{
+    SSL_CTX *mine = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(mine);
+    ck_assert_int_eq(SSL_CTX_load_verify_locations(mine, cert_path("ca.pem"), NULL), 1);
+    SSL_CTX_set_verify(mine, SSL_VERIFY_NONE, NULL); /* the library must verify anyway */
+    pop3a_options o;
+    pop3a_options_defaults(&o);
+    ck_assert_int_eq(pop3a_options_set_tls(&o, POP3A_TLS_STLS, mine), 0);
+    SSL_CTX_free(mine); /* the options hold their own reference */
+
+    char err[256] = "";
+    SSL_CTX *got = pop3a_tls_ctx_new(&o, err, sizeof err);
+    ck_assert_ptr_eq(got, mine);
+    SSL_CTX_free(got);
+
+    SSL_CTX *bad = server_ctx("selfsigned", 0, NULL);
+    conn c;
+    connect_to(&c, bad, &o, "localhost");
+    expect_verify_failure(&c, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+    conn_free(&c);
+    SSL_CTX_free(bad);
+
+    SSL_CTX *good = server_ctx("leaf", 0, NULL);
+    connect_to(&c, good, &o, "localhost");
+    expect_accepted(&c, &o);
+    conn_free(&c);
+    SSL_CTX_free(good);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* ------------------------------------------------------------ client cert */
+
+START_TEST(client_certificate_is_presented)
+{
+    SSL_CTX *server = server_ctx("leaf", 0, NULL);
+    ck_assert_int_eq(SSL_CTX_load_verify_locations(server, cert_path("ca.pem"), NULL), 1);
+    SSL_CTX_set_verify(server, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    pop3a_options o;
+    test_options(&o);
+    ck_assert_int_eq(
+        pop3a_options_set_client_cert(&o, cert_path("client.pem"), cert_path("client.key")), 0);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_accepted(&c, &o);
+    /* TLS 1.3: the server checks the client certificate after the client is done. */
+    X509 *peer = SSL_get0_peer_certificate(c.server);
+    ck_assert_ptr_nonnull(peer);
+    char cn[64] = "";
+    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+    ck_assert_str_eq(cn, "pop3a-test-client");
+    ck_assert_int_eq(SSL_get_verify_result(c.server), X509_V_OK);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+START_TEST(client_key_not_matching_certificate_is_an_error)
+{
+    pop3a_options o;
+    test_options(&o);
+    ck_assert_int_eq(
+        pop3a_options_set_client_cert(&o, cert_path("client.pem"), cert_path("leaf.key")), 0);
+    char err[256] = "";
+    ck_assert_ptr_null(pop3a_tls_ctx_new(&o, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "client key"));
+    pop3a_options_release(&o);
+}
+END_TEST
+
+START_TEST(missing_ca_file_is_an_error)
+{
+    pop3a_options o;
+    pop3a_options_defaults(&o);
+    ck_assert_int_eq(pop3a_options_set_ca(&o, cert_path("no-such-ca.pem"), NULL), 0);
+    char err[256] = "";
+    ck_assert_ptr_null(pop3a_tls_ctx_new(&o, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "CA"));
+    ck_assert_int_eq(ERR_peek_error(), 0); /* queue consumed */
+    pop3a_options_release(&o);
+}
+END_TEST
+
+START_TEST(empty_host_is_an_error)
+{
+    pop3a_options o;
+    test_options(&o);
+    char err[256] = "";
+    SSL_CTX *ctx = pop3a_tls_ctx_new(&o, err, sizeof err);
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_ptr_null(pop3a_tls_ssl_new(ctx, &o, "", err, sizeof err));
+    ck_assert_str_ne(err, "");
+    SSL_CTX_free(ctx);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+START_TEST(describe_failure_without_cause_says_so)
+{
+    pop3a_options o;
+    test_options(&o);
+    char err[256] = "";
+    SSL_CTX *ctx = pop3a_tls_ctx_new(&o, err, sizeof err);
+    SSL *ssl = pop3a_tls_ssl_new(ctx, &o, "localhost", err, sizeof err);
+    ERR_clear_error();
+    pop3a_tls_describe_failure(ssl, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(strstr(err, "TLS handshake failed"));
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* -------------------------------------------------------- channel binding */
+
+/* RFC 9266: both ends derive the same 32 bytes. */
+START_TEST(tls_exporter_binding_matches_server_on_tls13)
+{
+    SSL_CTX *server = server_ctx("leaf", 0, NULL);
+    pop3a_options o;
+    test_options(&o);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_accepted(&c, &o);
+    ck_assert_int_eq(SSL_version(c.client), TLS1_3_VERSION);
+    unsigned char mine[64], theirs[32];
+    ck_assert_uint_eq(pop3a_tls_channel_binding(c.client, "tls-exporter", mine, sizeof mine), 32);
+    ck_assert_int_eq(SSL_export_keying_material(c.server, theirs, 32, "EXPORTER-Channel-Binding",
+                                                24, NULL, 0, 0),
+                     1);
+    ck_assert_int_eq(memcmp(mine, theirs, 32), 0);
+    ck_assert_uint_eq(pop3a_tls_channel_binding(c.client, "tls-exporter", mine, 31), 0);
+    ck_assert_uint_eq(pop3a_tls_channel_binding(c.client, "tls-unique", mine, sizeof mine), 0);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* RFC 5929 section 4.1: the leaf is ECDSA-with-SHA256, so the binding is the
+ * SHA-256 of its DER: the fingerprint the script computed. tls-exporter is
+ * not offered on TLS 1.2. */
+START_TEST(server_end_point_binding_is_certificate_hash_on_tls12)
+{
+    SSL_CTX *server = server_ctx("leaf", TLS1_2_VERSION, NULL);
+    pop3a_options o;
+    test_options(&o);
+    conn c;
+    connect_to(&c, server, &o, "localhost");
+    expect_accepted(&c, &o);
+    ck_assert_int_eq(SSL_version(c.client), TLS1_2_VERSION);
+    unsigned char got[64];
+    uint8_t want[32];
+    leaf_pin(want);
+    ck_assert_uint_eq(
+        pop3a_tls_channel_binding(c.client, "tls-server-end-point", got, sizeof got), 32);
+    ck_assert_int_eq(memcmp(got, want, 32), 0);
+    ck_assert_uint_eq(pop3a_tls_channel_binding(c.client, "tls-exporter", got, sizeof got), 0);
+    conn_free(&c);
+    SSL_CTX_free(server);
+    pop3a_options_release(&o);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- options */
+
+START_TEST(options_defaults_are_secure)
+{
+    pop3a_options *o = pop3a_options_new();
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(o->tls_mode, POP3A_TLS_IMPLICIT);
+    ck_assert_int_eq(o->insecure_skip_verify, 0);
+    ck_assert_int_eq(o->allow_cleartext, 0);
+    ck_assert_int_eq(o->has_pin, 0);
+    ck_assert_ptr_null(o->ssl_ctx);
+    ck_assert_uint_eq(o->connect_ms, POP3A_DEFAULT_CONNECT_MS);
+    ck_assert_uint_eq(o->idle_ms, POP3A_DEFAULT_IDLE_MS);
+    ck_assert_uint_eq(o->pipeline_window, POP3A_DEFAULT_WINDOW);
+    ck_assert_uint_eq(o->max_line, POP3A_DEFAULT_MAX_LINE);
+    ck_assert_uint_eq(o->max_listing, POP3A_DEFAULT_MAX_LISTING);
+    pop3a_options_free(o);
+    pop3a_options_free(NULL);
+}
+END_TEST
+
+START_TEST(options_setters_reject_bad_values)
+{
+    pop3a_options *o = pop3a_options_new();
+    ck_assert_int_eq(pop3a_options_set_tls(o, (pop3a_tls_mode)7, NULL), -1);
+    ck_assert_int_eq(pop3a_options_set_max_line(o, 511), -1);
+    ck_assert_int_eq(pop3a_options_set_max_line(o, 512), 0);
+    ck_assert_uint_eq(o->max_line, 512);
+    ck_assert_int_eq(pop3a_options_set_pipelining(o, 0), -1);
+    ck_assert_int_eq(pop3a_options_set_pipelining(o, 1), 0);
+    ck_assert_int_eq(pop3a_options_set_max_listing(o, 0), -1);
+    ck_assert_int_eq(pop3a_options_set_ca(o, "", NULL), -1);
+    ck_assert_int_eq(pop3a_options_set_verify_name(o, ""), -1);
+    ck_assert_int_eq(pop3a_options_set_client_cert(o, NULL, "key.pem"), -1);
+    ck_assert_int_eq(pop3a_options_set_timeouts(o, 0, 5), 0);
+    ck_assert_uint_eq(o->connect_ms, POP3A_DEFAULT_CONNECT_MS); /* 0 keeps */
+    ck_assert_uint_eq(o->idle_ms, 5);
+    ck_assert_int_eq(pop3a_options_set_tls_insecure_skip_verify(o, 42), 0);
+    ck_assert_int_eq(o->insecure_skip_verify, 1);
+    pop3a_options_free(o);
+}
+END_TEST
+
+START_TEST(options_setters_refuse_null_options)
+{
+    uint8_t pin[32] = {0};
+    ck_assert_int_eq(pop3a_options_set_tls(NULL, POP3A_TLS_NONE, NULL), -1);
+    ck_assert_int_eq(pop3a_options_set_ca(NULL, "a", NULL), -1);
+    ck_assert_int_eq(pop3a_options_set_verify_name(NULL, "a"), -1);
+    ck_assert_int_eq(pop3a_options_set_tls_pin_sha256(NULL, pin), -1);
+    ck_assert_int_eq(pop3a_options_set_client_cert(NULL, "a", "b"), -1);
+    ck_assert_int_eq(pop3a_options_set_tls_insecure_skip_verify(NULL, 1), -1);
+    ck_assert_int_eq(pop3a_options_set_timeouts(NULL, 1, 1), -1);
+    ck_assert_int_eq(pop3a_options_set_pipelining(NULL, 1), -1);
+    ck_assert_int_eq(pop3a_options_allow_cleartext(NULL, 1), -1);
+    ck_assert_int_eq(pop3a_options_set_max_line(NULL, 1000), -1);
+    ck_assert_int_eq(pop3a_options_set_max_listing(NULL, 1), -1);
+    ck_assert_int_eq(pop3a_options_set_trace(NULL, NULL, NULL), -1);
+}
+END_TEST
+
+START_TEST(options_copy_is_deep)
+{
+    pop3a_options *o = pop3a_options_new();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    uint8_t pin[32];
+    memset(pin, 0xab, sizeof pin);
+    ck_assert_int_eq(pop3a_options_set_tls(o, POP3A_TLS_STLS, ctx), 0);
+    ck_assert_int_eq(pop3a_options_set_ca(o, "ca.pem", "/etc/ssl/certs"), 0);
+    ck_assert_int_eq(pop3a_options_set_verify_name(o, "mail.example.com"), 0);
+    ck_assert_int_eq(pop3a_options_set_client_cert(o, "c.pem", "c.key"), 0);
+    ck_assert_int_eq(pop3a_options_set_tls_pin_sha256(o, pin), 0);
+
+    pop3a_options copy;
+    ck_assert_int_eq(pop3a_options_copy(&copy, o), 0);
+    pop3a_options_free(o); /* the copy must not depend on the original */
+    SSL_CTX_free(ctx);     /* nor on the caller's reference */
+
+    ck_assert_int_eq(copy.tls_mode, POP3A_TLS_STLS);
+    ck_assert_ptr_eq(copy.ssl_ctx, ctx);
+    ck_assert_str_eq(copy.ca_file, "ca.pem");
+    ck_assert_str_eq(copy.ca_dir, "/etc/ssl/certs");
+    ck_assert_str_eq(copy.verify_name, "mail.example.com");
+    ck_assert_str_eq(copy.cert_file, "c.pem");
+    ck_assert_str_eq(copy.key_file, "c.key");
+    ck_assert_int_eq(copy.has_pin, 1);
+    ck_assert_int_eq(memcmp(copy.pin, pin, 32), 0);
+    SSL_CTX *again = SSL_CTX_new(TLS_client_method());
+    ck_assert_int_eq(pop3a_options_set_tls(&copy, POP3A_TLS_NONE, again), 0); /* drops ctx */
+    SSL_CTX_free(again);
+    ck_assert_int_eq(pop3a_options_set_tls_pin_sha256(&copy, NULL), 0);
+    ck_assert_int_eq(copy.has_pin, 0);
+    pop3a_options_release(&copy);
+    ck_assert_ptr_null(copy.ca_file);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ set-up */
+
+static int run_script(const char *script, const char *dir)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execlp("bash", "bash", script, dir, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static const char *find_script(int argc, char **argv)
+{
+    static char beside[4096];
+    if (argc > 1)
+        return argv[1];
+    const char *env = getenv("POP3A_MAKE_TEST_CERTS");
+    if (env != NULL && env[0] != '\0')
+        return env;
+    /* __FILE__ is tests/unit/test_tls.c as the compiler saw it. */
+    snprintf(beside, sizeof beside, "%s", __FILE__);
+    char *slash = strrchr(beside, '/');
+    if (slash == NULL)
+        return NULL;
+    snprintf(slash, sizeof beside - (size_t)(slash - beside), "/../support/make-test-certs");
+    return access(beside, R_OK) == 0 ? beside : NULL;
+}
+
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static Suite *tls_suite(void)
+{
+    Suite *s = suite_create("tls");
+    TCase *tc = tcase_create("verify");
+    tcase_add_test(tc, good_certificate_for_localhost_is_accepted);
+    tcase_add_test(tc, good_certificate_for_ip_literals_is_accepted_without_sni);
+    tcase_add_test(tc, trailing_dot_is_stripped_from_sni);
+    tcase_add_test(tc, certificate_for_another_host_is_refused);
+    tcase_add_test(tc, certificate_for_another_ip_is_refused);
+    tcase_add_test(tc, verify_name_overrides_the_host);
+    tcase_add_test(tc, expired_certificate_is_refused);
+    tcase_add_test(tc, self_signed_certificate_is_refused);
+    tcase_add_test(tc, default_trust_store_refuses_the_test_ca);
+    tcase_add_test(tc, server_limited_to_tls11_is_refused);
+    tcase_add_test(tc, matching_pin_is_accepted);
+    tcase_add_test(tc, mismatching_pin_is_refused);
+    tcase_add_test(tc, insecure_skip_verify_accepts_self_signed);
+    tcase_add_test(tc, insecure_skip_verify_still_enforces_pin);
+    tcase_add_test(tc, callers_context_is_shared_and_still_verified);
+    tcase_add_test(tc, client_certificate_is_presented);
+    tcase_add_test(tc, client_key_not_matching_certificate_is_an_error);
+    tcase_add_test(tc, missing_ca_file_is_an_error);
+    tcase_add_test(tc, empty_host_is_an_error);
+    tcase_add_test(tc, describe_failure_without_cause_says_so);
+    tcase_add_test(tc, tls_exporter_binding_matches_server_on_tls13);
+    tcase_add_test(tc, server_end_point_binding_is_certificate_hash_on_tls12);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("options");
+    tcase_add_test(tc, options_defaults_are_secure);
+    tcase_add_test(tc, options_setters_reject_bad_values);
+    tcase_add_test(tc, options_setters_refuse_null_options);
+    tcase_add_test(tc, options_copy_is_deep);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    const char *script = find_script(argc, argv);
+    if (script == NULL) {
+        fprintf(stderr, "test_tls: make-test-certs not found (argv[1] or "
+                        "POP3A_MAKE_TEST_CERTS)\n");
+        return 77; /* meson: skipped */
+    }
+    const char *fixed = getenv("POP3A_TEST_CERT_DIR");
+    int temporary = fixed == NULL || fixed[0] == '\0';
+    if (temporary) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(cert_dir, sizeof cert_dir, "%s/pop3a-tls-XXXXXX",
+                 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+        if (mkdtemp(cert_dir) == NULL) {
+            perror("test_tls: mkdtemp");
+            return EXIT_FAILURE;
+        }
+    } else {
+        snprintf(cert_dir, sizeof cert_dir, "%s", fixed);
+    }
+    if (run_script(script, cert_dir) != 0) {
+        fprintf(stderr, "test_tls: %s %s failed\n", script, cert_dir);
+        if (temporary)
+            remove_dir(cert_dir);
+        return EXIT_FAILURE;
+    }
+
+    SRunner *sr = srunner_create(tls_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (temporary)
+        remove_dir(cert_dir);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
