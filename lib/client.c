@@ -1,0 +1,373 @@
+/*
+ * Client lifecycle, the submission queue and the rules for starting and
+ * completing futures (see client_internal.h for the two-queue model).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "client_internal.h"
+#include "session.h"
+#include "tls.h"
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg);
+static void client_destroy(pop3a_client *c);
+
+POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdns_base *dns,
+                                            const pop3a_options *opts)
+{
+    if (!base)
+        return NULL;
+    pop3a_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base = base;
+    c->dns = dns;
+    if (opts) {
+        if (pop3a_options_copy(&c->opts, opts) != 0) {
+            free(c);
+            return NULL;
+        }
+    } else {
+        pop3a_options_defaults(&c->opts);
+    }
+    pop3a_parser_init(&c->parser, c->opts.max_line);
+    pop3a_capa_init(&c->capa);
+    c->state = POP3A_ST_DISCONNECTED;
+    c->verify_result = -1;
+    c->kick = event_new(base, -1, 0, kick_cb, c);
+    if (!c->kick) {
+        pop3a_options_release(&c->opts);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+POP3A_EXPORT void pop3a_client_free(pop3a_client *c)
+{
+    if (!c || c->freeing)
+        return;
+    c->freeing = 1;
+    /* Inside a callback the frames above us still use c: the outermost one
+     * tears down (pop3a_leave). */
+    if (c->depth == 0)
+        client_destroy(c);
+}
+
+POP3A_EXPORT void pop3a_client_set_close_cb(pop3a_client *c, pop3a_close_cb cb, void *arg)
+{
+    if (!c)
+        return;
+    c->close_cb = cb;
+    c->close_arg = arg;
+}
+
+POP3A_EXPORT pop3a_status pop3a_client_error(const pop3a_client *c)
+{
+    return c ? c->err : POP3A_ERR_INVALID;
+}
+
+POP3A_EXPORT const char *pop3a_client_errstr(const pop3a_client *c)
+{
+    if (!c)
+        return "no client";
+    return c->errstr[0] ? c->errstr : pop3a_strerror(c->err);
+}
+
+POP3A_EXPORT long pop3a_client_tls_verify_result(const pop3a_client *c)
+{
+    return c ? c->verify_result : -1;
+}
+
+POP3A_EXPORT const pop3a_capa *pop3a_client_capa(const pop3a_client *c)
+{
+    return c ? &c->capa : NULL;
+}
+
+POP3A_EXPORT int pop3a_client_is_tls(const pop3a_client *c)
+{
+    return c ? c->tls_up : 0;
+}
+
+POP3A_EXPORT const char *pop3a_client_apop_timestamp(const pop3a_client *c)
+{
+    return c ? c->apop_ts : NULL;
+}
+
+void pop3a_set_error(pop3a_client *c, pop3a_status st, const char *fmt, ...)
+{
+    c->err = st;
+    if (!fmt) {
+        c->errstr[0] = '\0';
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errstr, sizeof c->errstr, fmt, ap);
+    va_end(ap);
+}
+
+void pop3a_trace(pop3a_client *c, pop3a_trace_dir dir, const char *line, size_t len)
+{
+    if (c->opts.trace)
+        c->opts.trace(c, dir, line, len, c->opts.trace_arg);
+}
+
+void pop3a_enter(pop3a_client *c)
+{
+    c->depth++;
+}
+
+void pop3a_leave(pop3a_client *c)
+{
+    if (--c->depth == 0 && c->freeing)
+        client_destroy(c);
+}
+
+void pop3a_kick(pop3a_client *c)
+{
+    event_active(c->kick, EV_TIMEOUT, 0);
+}
+
+/* ------------------------------------------------------------- the queue */
+
+/* Appends f; the caller has checked arguments. Work starts on a later loop turn
+ * (contract 1: never call back from inside a submit). */
+void pop3a_enqueue(pop3a_client *c, pop3a_future *f)
+{
+    if (c->tail)
+        c->tail->next = f;
+    else
+        c->head = f;
+    c->tail = f;
+    if (!c->next_start)
+        c->next_start = f;
+    pop3a_kick(c);
+}
+
+static void unlink_head(pop3a_client *c, pop3a_future *f)
+{
+    c->head = f->next;
+    if (c->tail == f)
+        c->tail = NULL;
+    if (c->next_start == f)
+        c->next_start = f->next;
+    f->next = NULL;
+}
+
+int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st)
+{
+    unlink_head(c, f);
+    if (f->cancelled && st == POP3A_OK)
+        st = POP3A_ERR_CANCELLED;
+    f->status = st;
+    f->phase = POP3A_FUT_DONE;
+    if (f->op == POP3A_OP_LOGIN)
+        pop3a_login_cleanup(f);
+    else if (f->op == POP3A_OP_CONNECT)
+        pop3a_connect_cleanup(f);
+    if (st != POP3A_OK && !f->text) {
+        const char *why = st == c->err && c->errstr[0] ? c->errstr : pop3a_strerror(st);
+        pop3a_future_set_text(f, why, strlen(why));
+    }
+    if (f->paused) {
+        f->paused = 0;
+        c->reading_paused = 0;
+    }
+    if (f->done_cb)
+        f->done_cb(c, f, f->arg);
+    f->client = NULL;
+    pop3a_future_release(f);
+    return c->freeing ? -1 : 0;
+}
+
+/* Fails every future that is pending now (not ones submitted from the
+ * callbacks this calls: a reconnect submitted there must survive). */
+static void fail_pending(pop3a_client *c, pop3a_status st)
+{
+    pop3a_future *last = c->tail;
+    while (c->head) {
+        pop3a_future *f = c->head;
+        pop3a_status fst = f->cancelled ? POP3A_ERR_CANCELLED : st;
+        pop3a_complete(c, f, fst);
+        if (f == last)
+            break;
+    }
+}
+
+static void close_transport(pop3a_client *c)
+{
+    if (c->bev) {
+        bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: socket and SSL go too */
+        c->bev = NULL;
+    }
+    c->ssl = NULL;
+    c->tls_up = 0;
+    c->reading_paused = 0;
+    c->timeouts_armed = 0;
+    c->eof_pending = 0;
+    c->replies_len = 0;
+    c->replies_head = 0;
+    pop3a_parser_free(&c->parser);
+    pop3a_parser_init(&c->parser, c->opts.max_line);
+    free(c->apop_ts);
+    c->apop_ts = NULL;
+    c->state = POP3A_ST_DISCONNECTED;
+}
+
+void pop3a_close_quietly(pop3a_client *c)
+{
+    close_transport(c);
+}
+
+void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why)
+{
+    int was_connected = c->bev != NULL;
+    pop3a_set_error(c, st, "%s", why ? why : pop3a_strerror(st));
+    close_transport(c);
+    fail_pending(c, st);
+    if (was_connected && !c->freeing && c->close_cb)
+        c->close_cb(c, st, c->close_arg);
+    if (!c->freeing)
+        pop3a_kick(c); /* futures submitted from those callbacks */
+}
+
+static void client_destroy(pop3a_client *c)
+{
+    c->depth++; /* done callbacks below may call pop3a_client_free again */
+    pop3a_set_error(c, POP3A_ERR_CLOSED, "client freed");
+    while (c->head)
+        pop3a_complete(c, c->head, POP3A_ERR_CLOSED);
+    close_transport(c);
+    if (c->kick)
+        event_free(c->kick);
+    if (c->deadline)
+        event_free(c->deadline);
+    if (c->own_dns && c->dns)
+        evdns_base_free(c->dns, 0);
+    if (c->ssl_ctx)
+        SSL_CTX_free(c->ssl_ctx);
+    pop3a_parser_free(&c->parser);
+    pop3a_capa_clear(&c->capa);
+    free(c->replies);
+    pop3a_options_release(&c->opts);
+    free(c);
+}
+
+/* ------------------------------------------------------- starting futures */
+
+static int all_active_pipelinable(const pop3a_client *c)
+{
+    for (const pop3a_future *f = c->head; f && f != c->next_start; f = f->next)
+        if (f->op != POP3A_OP_CMD || !pop3a_cmd_get(f->cmd)->pipelinable)
+            return 0;
+    return 1;
+}
+
+/* RFC 2449 s6.6: with PIPELINING a client may send commands without waiting;
+ * we only overlap commands that cannot change the session state, after login. */
+static int may_overlap(const pop3a_client *c, const pop3a_future *f)
+{
+    return f->op == POP3A_OP_CMD && pop3a_cmd_get(f->cmd)->pipelinable &&
+           (c->capa.flags & POP3A_CAPA_PIPELINING) && c->opts.pipeline_window > 1 &&
+           c->state == POP3A_ST_TRANSACTION && c->replies_len < c->opts.pipeline_window &&
+           all_active_pipelinable(c);
+}
+
+static void start_cmd(pop3a_client *c, pop3a_future *f)
+{
+    const pop3a_cmd_info *info = pop3a_cmd_get(f->cmd);
+    /* f->msg is set exactly when the command carries a message number. */
+    pop3a_expect expect = f->msg ? info->reply_arg : info->reply;
+    if (pop3a_write_line(c, f, f->line, f->line_len, f->trace_line, expect, 0) != 0)
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot queue a command");
+}
+
+static void start(pop3a_client *c, pop3a_future *f)
+{
+    c->next_start = f->next;
+    f->phase = POP3A_FUT_ACTIVE;
+    switch (f->op) {
+    case POP3A_OP_CMD:
+        start_cmd(c, f);
+        break;
+    case POP3A_OP_CONNECT:
+        pop3a_connect_start(c, f);
+        break;
+    case POP3A_OP_LOGIN:
+        pop3a_login_start(c, f);
+        break;
+    }
+}
+
+/* Whether f, the next unstarted future, is allowed in the current state. */
+static int state_allows(const pop3a_client *c, const pop3a_future *f)
+{
+    switch (f->op) {
+    case POP3A_OP_CONNECT:
+        return c->state == POP3A_ST_DISCONNECTED;
+    case POP3A_OP_LOGIN:
+        return c->state == POP3A_ST_AUTHORIZATION;
+    case POP3A_OP_CMD:
+        break;
+    }
+    return (pop3a_cmd_get(f->cmd)->states & c->state) != 0;
+}
+
+void pop3a_pump(pop3a_client *c)
+{
+    pop3a_future *h = c->head;
+    if (h && h->cancelled && h->op == POP3A_OP_CONNECT && h->phase == POP3A_FUT_ACTIVE) {
+        /* A connection half set up is of no use to anyone: drop it. */
+        pop3a_fail_connection(c, POP3A_ERR_CLOSED, "connect cancelled");
+        return;
+    }
+    while (!c->freeing && c->next_start) {
+        pop3a_future *f = c->next_start;
+        int alone = f == c->head; /* nothing earlier is still running */
+        if (f->cancelled || f->local_status != POP3A_OK) {
+            if (!alone)
+                return; /* complete in submission order */
+            if (pop3a_complete(c, f, f->cancelled ? POP3A_ERR_CANCELLED : f->local_status) < 0)
+                return;
+            continue;
+        }
+        if (alone) {
+            if (!state_allows(c, f)) {
+                f->local_status = POP3A_ERR_STATE;
+                continue;
+            }
+            if (f->op == POP3A_OP_CMD && f->cmd == POP3A_CMD_PASS && !c->tls_up &&
+                !c->opts.allow_cleartext) {
+                f->local_status = POP3A_ERR_CLEARTEXT; /* secure by default */
+                continue;
+            }
+            start(c, f);
+            continue;
+        }
+        if (!may_overlap(c, f))
+            return;
+        if (!state_allows(c, f)) /* completes in order once it is alone */
+            return;
+        start(c, f);
+    }
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pop3a_client *c = arg;
+    pop3a_enter(c);
+    pop3a_process_input(c);
+    if (!c->freeing)
+        pop3a_after_resume(c);
+    if (!c->freeing)
+        pop3a_pump(c);
+    pop3a_leave(c);
+}

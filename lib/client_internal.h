@@ -1,0 +1,227 @@
+/*
+ * The engine's shared internals: the client and future layouts and the calls the
+ * engine files (client.c, future.c, connect.c, login.c, wire.c) make to each other.
+ *
+ * Two queues drive a session:
+ *  - the submission queue holds every future not yet completed, in the order the
+ *    caller submitted them; futures complete only from its head, which is what
+ *    makes completion order equal submission order;
+ *  - the reply queue (c->replies) holds one entry per command line written and
+ *    not yet answered, in the order written; the parser is armed from its head.
+ * A future is an "op": a plain command writes one line and owns one reply; the
+ * connect and login ops write several lines over their life.
+ */
+#ifndef POP3A_CLIENT_INTERNAL_H
+#define POP3A_CLIENT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "capa.h"
+#include "command.h"
+#include "options.h"
+#include "parser.h"
+#include "pop3async/pop3async.h"
+#include "sasl.h"
+
+struct event;
+struct evutil_addrinfo;
+struct evdns_getaddrinfo_request;
+
+typedef enum { POP3A_OP_CMD = 0, POP3A_OP_CONNECT, POP3A_OP_LOGIN } pop3a_op_kind;
+
+typedef enum {
+    POP3A_FUT_QUEUED = 0, /* not started: nothing of it written yet */
+    POP3A_FUT_ACTIVE,     /* started: lines written, replies owed */
+    POP3A_FUT_DONE        /* completed; only still allocated through references */
+} pop3a_future_phase;
+
+typedef struct {
+    uint32_t msg;
+    uint64_t size;
+    uint32_t uid_off; /* offset of the NUL-terminated uid in the future's arena */
+} pop3a_entry;
+
+/* State of a login op (login.c). */
+typedef struct {
+    char *user;
+    char *secret;        /* password or OAuth token; wiped before free */
+    unsigned requested;  /* the caller's POP3A_MECH_* mask, 0 = default set */
+    unsigned candidates; /* POP3A_MECH_* still to try */
+    unsigned current;    /* the mechanism being tried */
+    int oauth;
+    int pass_pipelined;  /* USER/PASS: PASS written right after USER */
+    int user_failed;     /* USER refused while PASS's reply is still owed */
+    int sasl_error;      /* we cancelled the exchange with "*" */
+    pop3a_sasl *sasl;
+    char *pending_ir;    /* base64 initial response too long for the AUTH line */
+    size_t pending_ir_len;
+} pop3a_login_state;
+
+/* State of a connect op (connect.c). */
+typedef struct {
+    char *host;
+    uint16_t port;
+    struct evutil_addrinfo *addrs; /* from evdns_getaddrinfo; freed with it */
+    struct evutil_addrinfo *next_addr;
+    struct evdns_getaddrinfo_request *dns_req;
+    int dns_pending;                 /* the lookup has not answered yet */
+    struct bufferevent *attach_bev;  /* pop3a_attach's, until installed */
+    int phase;                       /* connect.c: which step is under way */
+    char last_error[128];            /* why the last address failed */
+    pop3a_capa capa;                 /* CAPA being read */
+} pop3a_connect_state;
+
+struct pop3a_future {
+    unsigned refs;
+    pop3a_client *client; /* NULL once the done callback has returned */
+    pop3a_future *next;   /* submission queue link */
+    pop3a_op_kind op;
+    pop3a_future_phase phase;
+    pop3a_cmd cmd;
+    char *line;        /* the command line to write, CRLF included (plain commands) */
+    size_t line_len;
+    char *trace_line;  /* redacted form, only when tracing */
+    int cancelled;
+    int paused;
+    pop3a_status local_status; /* != OK: fail without writing (checked at start) */
+
+    pop3a_chunk_cb chunk_cb;
+    pop3a_done_cb done_cb;
+    void *arg;
+
+    /* results */
+    pop3a_status status;
+    char *text;
+    pop3a_resp_code resp_code;
+    uint32_t msg;
+    uint64_t octets;
+    uint32_t stat_count;
+    uint64_t stat_octets;
+    int has_stat;
+    pop3a_entry *entries;
+    size_t n_entries;
+    size_t cap_entries;
+    char *arena; /* UIDs */
+    size_t arena_len;
+    size_t arena_cap;
+    pop3a_capa capa;
+    int has_capa;
+    unsigned capa_lines;
+
+    union {
+        pop3a_login_state login;
+        pop3a_connect_state conn;
+    } u;
+};
+
+/* One reply owed by the server. `tag` tells a multi-line op which of its lines
+ * this answers (e.g. USER vs PASS); plain commands use 0. */
+typedef struct {
+    pop3a_future *f;
+    pop3a_expect expect;
+    int tag;
+} pop3a_reply_slot;
+
+struct pop3a_client {
+    struct event_base *base;
+    struct evdns_base *dns;
+    int own_dns;
+    pop3a_options opts;
+    SSL_CTX *ssl_ctx; /* made on first TLS use */
+
+    struct bufferevent *bev; /* NULL when not connected */
+    SSL *ssl;                /* owned by bev when set */
+    int tls_up;
+    long verify_result;
+    unsigned state; /* POP3A_ST_* */
+    pop3a_parser parser;
+
+    pop3a_future *head, *tail; /* submission queue */
+    pop3a_future *next_start;  /* first future not yet started */
+
+    pop3a_reply_slot *replies; /* ring buffer */
+    size_t replies_cap, replies_head, replies_len;
+
+    pop3a_capa capa;
+    char *apop_ts;
+
+    struct event *kick;     /* deferred work: starts, local failures, resumed input */
+    struct event *deadline; /* connect op timer */
+    int depth;              /* library frames on the stack; teardown waits for 0 */
+    int freeing;
+    int reading_paused;
+    int timeouts_armed;
+    int eof_pending;   /* EOF seen while paused: handled after resume */
+    size_t feed_used;  /* input bytes the event being handled consumed; not drained yet */
+
+    pop3a_status err;
+    char errstr[256];
+    pop3a_close_cb close_cb;
+    void *close_arg;
+};
+
+/* future.c */
+pop3a_future *pop3a_future_alloc(pop3a_client *c, pop3a_op_kind op, pop3a_done_cb done,
+                                 void *arg);
+void pop3a_future_release(pop3a_future *f); /* drop the library's reference */
+int pop3a_future_set_text(pop3a_future *f, const char *text, size_t len);
+int pop3a_future_add_entry(pop3a_future *f, uint32_t msg, uint64_t size, const char *uid,
+                           size_t uid_len);
+
+/* client.c: session plumbing */
+void pop3a_enqueue(pop3a_client *c, pop3a_future *f);
+void pop3a_pump(pop3a_client *c); /* starts what may start, completes local failures */
+void pop3a_close_quietly(pop3a_client *c); /* drop the transport, no callbacks */
+void pop3a_enter(pop3a_client *c);
+void pop3a_leave(pop3a_client *c); /* tears down when the last frame leaves a freed client */
+void pop3a_kick(pop3a_client *c);
+void pop3a_set_error(pop3a_client *c, pop3a_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void pop3a_trace(pop3a_client *c, pop3a_trace_dir dir, const char *line, size_t len);
+/* Completes f (which must be the head of the submission queue) with st; calls the
+ * done callback. Returns 0, or -1 when the client was freed inside it. */
+int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st);
+/* Writes a line (CRLF included) and queues the reply slot. trace: redacted line
+ * without CRLF, or NULL to trace `line` itself. */
+int pop3a_write_line(pop3a_client *c, pop3a_future *f, const char *line, size_t len,
+                     const char *trace, pop3a_expect expect, int tag);
+/* Owes a reply without writing anything (the greeting). */
+int pop3a_expect_reply(pop3a_client *c, pop3a_future *f, pop3a_expect expect, int tag);
+/* Formats and writes a command for an op (connect/login); -2 for a bad argument. */
+int pop3a_write_cmd(pop3a_client *c, pop3a_future *f, pop3a_cmd cmd, const char *const *args,
+                    size_t nargs, int tag);
+/* The connection is unusable: fail every pending future with st, close, call the
+ * close callback. */
+void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why);
+/* Installs bev as the session's transport (callbacks, watermarks, timeouts). */
+void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev);
+void pop3a_update_timeouts(pop3a_client *c);
+/* Bytes already received beyond the reply being handled. */
+size_t pop3a_input_pending(pop3a_client *c);
+/* Drains the reply being handled now (before swapping the transport for TLS). */
+void pop3a_consume_current(pop3a_client *c);
+/* io.c: parse what has arrived and dispatch it. */
+void pop3a_process_input(pop3a_client *c);
+/* Handles an EOF that arrived while a transfer was paused, once it is drained. */
+void pop3a_after_resume(pop3a_client *c);
+/* Fails the session for a transport error/timeout event (BEV_EVENT_* bits). */
+void pop3a_transport_error(pop3a_client *c, short what);
+
+/* connect.c */
+void pop3a_connect_start(pop3a_client *c, pop3a_future *f);
+/* A reply for a connect op. Returns 0, or -1 when the client was freed. */
+int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev);
+/* A transport event while the connect op owns the connection; returns 1 when it
+ * was the connect op's to handle. */
+int pop3a_connect_on_event(pop3a_client *c, short what);
+void pop3a_connect_cleanup(pop3a_future *f);
+
+/* login.c */
+void pop3a_login_start(pop3a_client *c, pop3a_future *f);
+int pop3a_login_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev);
+void pop3a_login_cleanup(pop3a_future *f);
+
+#endif

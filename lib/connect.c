@@ -1,0 +1,436 @@
+/*
+ * The connect op: resolve (IPv4 and IPv6, every address in order), TCP connect,
+ * implicit TLS, greeting, CAPA, and STLS + CAPA again (RFC 1939 s4, RFC 2449 s5,
+ * RFC 2595 s4, RFC 8314). One deadline bounds the whole of it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "apop.h"
+#include "client_internal.h"
+#include "session.h"
+#include "tls.h"
+
+enum { TAG_GREETING = 1, TAG_CAPA, TAG_STLS };
+enum { PHASE_RESOLVING = 1, PHASE_TCP, PHASE_STLS_HANDSHAKE, PHASE_PROTOCOL };
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pop3a_client *c = arg;
+    char why[80];
+    snprintf(why, sizeof why, "connecting took longer than %u ms", c->opts.connect_ms);
+    pop3a_enter(c);
+    pop3a_fail_connection(c, POP3A_ERR_TIMEOUT, why);
+    pop3a_leave(c);
+}
+
+static SSL *new_ssl(pop3a_client *c, pop3a_future *f)
+{
+    char err[200];
+    if (!c->ssl_ctx) {
+        c->ssl_ctx = pop3a_tls_ctx_new(&c->opts, err, sizeof err);
+        if (!c->ssl_ctx) {
+            pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+            return NULL;
+        }
+    }
+    SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, f->u.conn.host, err, sizeof err);
+    if (!ssl)
+        pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+    return ssl;
+}
+
+/* Once the transport is up (TCP, or TLS finished): verify, then wait for the
+ * greeting or, after STLS, ask CAPA again. */
+static void transport_up(pop3a_client *c, pop3a_future *f)
+{
+    if (c->ssl) {
+        char err[200];
+        c->verify_result = SSL_get_verify_result(c->ssl);
+        if (pop3a_tls_check_peer(c->ssl, &c->opts, err, sizeof err) != 0) {
+            pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+            return;
+        }
+        c->tls_up = 1;
+        pop3a_trace(c, POP3A_TRACE_INFO, SSL_get_version(c->ssl), strlen(SSL_get_version(c->ssl)));
+    }
+    int was_stls = f->u.conn.phase == PHASE_STLS_HANDSHAKE;
+    f->u.conn.phase = PHASE_PROTOCOL;
+    int rc = was_stls ? pop3a_write_cmd(c, f, POP3A_CMD_CAPA, NULL, 0, TAG_CAPA)
+                      : pop3a_expect_reply(c, f, POP3A_EXPECT_STATUS, TAG_GREETING);
+    if (rc != 0)
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+}
+
+static void try_next_address(pop3a_client *c, pop3a_future *f)
+{
+    pop3a_connect_state *cs = &f->u.conn;
+    while (cs->next_addr) {
+        struct evutil_addrinfo *ai = cs->next_addr;
+        cs->next_addr = ai->ai_next;
+        struct bufferevent *bev;
+        int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+        if (c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
+            SSL *ssl = new_ssl(c, f);
+            if (!ssl)
+                return;
+            bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
+            if (!bev)
+                SSL_free(ssl);
+            c->ssl = ssl;
+        } else {
+            bev = bufferevent_socket_new(c->base, -1, opts);
+        }
+        if (!bev) {
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a bufferevent");
+            return;
+        }
+        pop3a_install_bev(c, bev);
+        cs->phase = PHASE_TCP;
+        if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0)
+            return; /* on_event reports CONNECTED or an error */
+        snprintf(cs->last_error, sizeof cs->last_error, "%s",
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        pop3a_close_quietly(c);
+        c->state = POP3A_ST_CONNECTING;
+    }
+    char why[256];
+    snprintf(why, sizeof why, "cannot connect to %s port %u: %s", cs->host, cs->port,
+             cs->last_error[0] ? cs->last_error : "no address");
+    pop3a_fail_connection(c, POP3A_ERR_IO, why);
+}
+
+static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+    if (result == EVUTIL_EAI_CANCEL)
+        return; /* the op is being torn down: touch nothing */
+    pop3a_future *f = arg;
+    pop3a_client *c = f->client;
+    f->u.conn.dns_pending = 0;
+    f->u.conn.dns_req = NULL;
+    pop3a_enter(c);
+    if (result != 0) {
+        char why[256];
+        snprintf(why, sizeof why, "cannot resolve %s: %s", f->u.conn.host,
+                 evutil_gai_strerror(result));
+        pop3a_fail_connection(c, POP3A_ERR_DNS, why);
+    } else {
+        f->u.conn.addrs = res;
+        f->u.conn.next_addr = res;
+        try_next_address(c, f);
+    }
+    pop3a_leave(c);
+}
+
+static void resolve(pop3a_client *c, pop3a_future *f)
+{
+    if (!c->dns) {
+        c->dns = evdns_base_new(c->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+        if (!c->dns) /* no resolv.conf: numeric hosts and /etc/hosts still work */
+            c->dns = evdns_base_new(c->base, 0);
+        if (!c->dns) {
+            pop3a_fail_connection(c, POP3A_ERR_DNS, "cannot create a DNS resolver");
+            return;
+        }
+        c->own_dns = 1;
+    }
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    char port[8];
+    snprintf(port, sizeof port, "%u", f->u.conn.port);
+    f->u.conn.phase = PHASE_RESOLVING;
+    f->u.conn.dns_pending = 1;
+    /* May answer synchronously (numeric host, /etc/hosts); then it returns NULL. */
+    struct evdns_getaddrinfo_request *req =
+        evdns_getaddrinfo(c->dns, f->u.conn.host, port, &hints, dns_cb, f);
+    if (f->u.conn.dns_pending)
+        f->u.conn.dns_req = req;
+}
+
+void pop3a_connect_start(pop3a_client *c, pop3a_future *f)
+{
+    if (!c->deadline)
+        c->deadline = evtimer_new(c->base, deadline_cb, c);
+    if (!c->deadline) {
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a timer");
+        return;
+    }
+    struct timeval tv = {.tv_sec = c->opts.connect_ms / 1000,
+                         .tv_usec = (c->opts.connect_ms % 1000) * 1000};
+    evtimer_add(c->deadline, &tv);
+    c->state = POP3A_ST_CONNECTING;
+    pop3a_capa_clear(&c->capa);
+    if (f->u.conn.attach_bev) {
+        struct bufferevent *bev = f->u.conn.attach_bev;
+        f->u.conn.attach_bev = NULL;
+        c->ssl = bufferevent_openssl_get_ssl(bev); /* an already-TLS transport */
+        pop3a_install_bev(c, bev);
+        transport_up(c, f);
+        return;
+    }
+    resolve(c, f);
+}
+
+int pop3a_connect_on_event(pop3a_client *c, short what)
+{
+    pop3a_future *f = c->head;
+    if (!f || f->op != POP3A_OP_CONNECT || f->phase != POP3A_FUT_ACTIVE)
+        return 0;
+    int phase = f->u.conn.phase;
+    if (phase != PHASE_TCP && phase != PHASE_STLS_HANDSHAKE)
+        return 0;
+    if (what & BEV_EVENT_CONNECTED) {
+        transport_up(c, f);
+        return 1;
+    }
+    unsigned long tls_err = c->ssl ? bufferevent_get_openssl_error(c->bev) : 0;
+    if (tls_err || phase == PHASE_STLS_HANDSHAKE) {
+        /* A certificate or handshake problem is the server's, not the address's:
+         * no retry on the next address. */
+        char why[200];
+        c->verify_result = SSL_get_verify_result(c->ssl);
+        pop3a_tls_describe_failure(c->ssl, tls_err, why, sizeof why);
+        pop3a_fail_connection(c, POP3A_ERR_TLS, why);
+        return 1;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        pop3a_transport_error(c, what);
+        return 1;
+    }
+    int e = EVUTIL_SOCKET_ERROR();
+    snprintf(f->u.conn.last_error, sizeof f->u.conn.last_error, "%s",
+             e ? evutil_socket_error_to_string(e) : "connection closed");
+    pop3a_close_quietly(c);
+    c->state = POP3A_ST_CONNECTING;
+    try_next_address(c, f);
+    return 1;
+}
+
+static void finish(pop3a_client *c, pop3a_future *f)
+{
+    if (pop3a_capa_copy(&f->capa, &c->capa) == 0)
+        f->has_capa = 1;
+    c->state = POP3A_ST_AUTHORIZATION;
+    pop3a_complete(c, f, POP3A_OK);
+}
+
+/* STLS accepted: RFC 2595 s4, TLS starts right after the +OK line. */
+static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
+{
+    /* Bytes already after the +OK were not protected by TLS: a man in the middle
+     * may have injected them (curl CVE-2021-22947). Refuse, never interpret. */
+    if (pop3a_input_pending(c) > 0) {
+        pop3a_fail_connection(c, POP3A_ERR_PROTOCOL,
+                              "data received after the STLS reply, before TLS (injection?)");
+        return -1;
+    }
+    pop3a_consume_current(c);
+    SSL *ssl = new_ssl(c, f);
+    if (!ssl)
+        return -1;
+    /* The filter takes over the socket's bufferevent; its timers must not fire
+     * into the filter: the filter gets its own (pop3a_install_bev). */
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    struct bufferevent *tls = bufferevent_openssl_filter_new(
+        c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!tls) {
+        SSL_free(ssl);
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create the TLS filter");
+        return -1;
+    }
+    c->ssl = ssl;
+    f->u.conn.phase = PHASE_STLS_HANDSHAKE;
+    /* What the server said before TLS may have been forged: forget it. */
+    pop3a_capa_clear(&c->capa);
+    pop3a_install_bev(c, tls);
+    return 0;
+}
+
+static int after_capa(pop3a_client *c, pop3a_future *f)
+{
+    pop3a_capa_clear(&c->capa);
+    c->capa = f->u.conn.capa; /* moved */
+    pop3a_capa_init(&f->u.conn.capa);
+    if (c->opts.tls_mode == POP3A_TLS_STLS && !c->tls_up) {
+        if (!(c->capa.flags & POP3A_CAPA_STLS)) {
+            pop3a_fail_connection(c, POP3A_ERR_TLS_REQUIRED,
+                                  "the server does not offer STLS and TLS is required");
+            return -1;
+        }
+        if (pop3a_write_cmd(c, f, POP3A_CMD_STLS, NULL, 0, TAG_STLS) != 0) {
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    finish(c, f);
+    return c->freeing ? -1 : 0;
+}
+
+static int on_greeting(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
+{
+    if (ev->kind != POP3A_PEV_OK) {
+        pop3a_future_set_text(f, ev->data, ev->len);
+        f->resp_code = ev->code;
+        pop3a_fail_connection(c, POP3A_ERR_SERVER, "the server refused the session");
+        return -1;
+    }
+    const char *ts;
+    size_t ts_len;
+    free(c->apop_ts);
+    c->apop_ts = NULL;
+    if (pop3a_apop_find_timestamp(ev->data, ev->len, &ts, &ts_len) == 0) {
+        c->apop_ts = malloc(ts_len + 1);
+        if (c->apop_ts) {
+            memcpy(c->apop_ts, ts, ts_len);
+            c->apop_ts[ts_len] = '\0';
+        }
+    }
+    pop3a_future_set_text(f, ev->data, ev->len);
+    c->state = POP3A_ST_AUTHORIZATION; /* CAPA is allowed from here on */
+    if (pop3a_write_cmd(c, f, POP3A_CMD_CAPA, NULL, 0, TAG_CAPA) != 0) {
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev)
+{
+    if (ev->kind == POP3A_PEV_CONTINUE) {
+        pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "unexpected SASL continuation");
+        return -1;
+    }
+    switch (tag) {
+    case TAG_GREETING:
+        return on_greeting(c, f, ev);
+    case TAG_CAPA:
+        if (ev->kind == POP3A_PEV_OK) {
+            pop3a_capa_clear(&f->u.conn.capa);
+            f->capa_lines = 0;
+            return 0;
+        }
+        if (ev->kind == POP3A_PEV_LINE) {
+            /* Cap the work a hostile CAPA can cause; memory does not grow anyway. */
+            if (f->capa_lines++ < 1000 &&
+                pop3a_capa_add_line(&f->u.conn.capa, ev->data, ev->len) != 0) {
+                pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+                return -1;
+            }
+            return 0;
+        }
+        /* END, or -ERR (no CAPA support: RFC 2449 servers only; carry on). */
+        return after_capa(c, f);
+    case TAG_STLS:
+        if (ev->kind != POP3A_PEV_OK) {
+            pop3a_future_set_text(f, ev->data, ev->len);
+            pop3a_fail_connection(c, POP3A_ERR_TLS_REQUIRED, "the server refused STLS");
+            return -1;
+        }
+        return start_stls_handshake(c, f);
+    }
+    return 0;
+}
+
+void pop3a_connect_cleanup(pop3a_future *f)
+{
+    pop3a_connect_state *cs = &f->u.conn;
+    if (f->client && f->client->deadline)
+        evtimer_del(f->client->deadline);
+    if (cs->dns_req) {
+        struct evdns_getaddrinfo_request *req = cs->dns_req;
+        cs->dns_req = NULL;
+        cs->dns_pending = 0;
+        evdns_getaddrinfo_cancel(req); /* calls dns_cb with EVUTIL_EAI_CANCEL */
+    }
+    if (cs->addrs) {
+        evutil_freeaddrinfo(cs->addrs);
+        cs->addrs = NULL;
+        cs->next_addr = NULL;
+    }
+    if (cs->attach_bev) {
+        bufferevent_free(cs->attach_bev); /* owned since pop3a_attach */
+        cs->attach_bev = NULL;
+    }
+    free(cs->host);
+    cs->host = NULL;
+    pop3a_capa_clear(&cs->capa);
+}
+
+/* ------------------------------------------------------------- public */
+
+static pop3a_future *submit_connect(pop3a_client *c, pop3a_done_cb done, void *arg)
+{
+    pop3a_future *f = pop3a_future_alloc(c, POP3A_OP_CONNECT, done, arg);
+    if (!f)
+        pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
+    return f;
+}
+
+POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *c, const char *host, uint16_t port,
+                                         pop3a_done_cb done, void *arg)
+{
+    if (!c)
+        return NULL;
+    if (c->freeing) {
+        pop3a_set_error(c, POP3A_ERR_CLOSED, "the client is being freed");
+        return NULL;
+    }
+    if (!host || !*host || pop3a_arg_ok(host) != 0 || strlen(host) > 255 || port == 0) {
+        pop3a_set_error(c, POP3A_ERR_INVALID, "bad host name or port");
+        return NULL;
+    }
+    pop3a_future *f = submit_connect(c, done, arg);
+    if (!f)
+        return NULL;
+    f->u.conn.host = strdup(host);
+    if (!f->u.conn.host) {
+        pop3a_future_release(f);
+        pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
+        return NULL;
+    }
+    f->u.conn.port = port;
+    pop3a_enqueue(c, f);
+    return f;
+}
+
+POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *c, struct bufferevent *bev,
+                                        pop3a_done_cb done, void *arg)
+{
+    if (!c)
+        return NULL;
+    if (c->freeing) {
+        pop3a_set_error(c, POP3A_ERR_CLOSED, "the client is being freed");
+        return NULL;
+    }
+    if (!bev) {
+        pop3a_set_error(c, POP3A_ERR_INVALID, "no bufferevent");
+        return NULL;
+    }
+    pop3a_future *f = submit_connect(c, done, arg);
+    if (!f)
+        return NULL;
+    if (c->opts.verify_name) {
+        f->u.conn.host = strdup(c->opts.verify_name);
+        if (!f->u.conn.host) {
+            pop3a_future_release(f);
+            pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
+            return NULL;
+        }
+    }
+    f->u.conn.attach_bev = bev;
+    pop3a_enqueue(c, f);
+    return f;
+}

@@ -1,0 +1,500 @@
+/*
+ * The libevent side of a session: writing command lines, reading replies through
+ * the pure parser, handing results to the futures, pause/resume, timeouts and the
+ * transport's events.
+ *
+ * Data path: each read callback peeks the input's first contiguous span, feeds it
+ * to the parser and hands body spans to the chunk callback straight from
+ * libevent's buffer (no copy), then drains what was consumed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "client_internal.h"
+#include "listing.h"
+#include "session.h"
+#include "tls.h"
+
+/* Stop reading from the socket when this much is buffered (only happens while a
+ * chunk callback has paused us), so a paused transfer holds bounded memory. */
+#define POP3A_READ_HIGH_WATER (512u * 1024u)
+/* Large reads: a 2 MiB message is a handful of read(2) calls, not hundreds. */
+#define POP3A_MAX_SINGLE_READ (256 * 1024)
+/* A CAPA reply has a dozen lines; a server sending thousands is hostile. */
+#define POP3A_MAX_CAPA_LINES 1000u
+
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* ------------------------------------------------------------ reply ring */
+
+static int replies_push(pop3a_client *c, pop3a_future *f, pop3a_expect expect, int tag)
+{
+    if (c->replies_len == c->replies_cap) {
+        size_t ncap = c->replies_cap ? c->replies_cap * 2 : 16;
+        pop3a_reply_slot *n = malloc(ncap * sizeof *n);
+        if (!n)
+            return -1;
+        for (size_t i = 0; i < c->replies_len; i++)
+            n[i] = c->replies[(c->replies_head + i) % c->replies_cap];
+        free(c->replies);
+        c->replies = n;
+        c->replies_cap = ncap;
+        c->replies_head = 0;
+    }
+    pop3a_reply_slot *s = &c->replies[(c->replies_head + c->replies_len) % c->replies_cap];
+    s->f = f;
+    s->expect = expect;
+    s->tag = tag;
+    c->replies_len++;
+    return 0;
+}
+
+static pop3a_reply_slot replies_pop(pop3a_client *c)
+{
+    pop3a_reply_slot s = c->replies[c->replies_head];
+    c->replies_head = (c->replies_head + 1) % c->replies_cap;
+    c->replies_len--;
+    return s;
+}
+
+/* ------------------------------------------------------------- transport */
+
+static struct timeval ms_to_tv(uint32_t ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+void pop3a_update_timeouts(pop3a_client *c)
+{
+    if (!c->bev)
+        return;
+    /* The idle timeout runs only while a reply is owed and we are reading: an idle
+     * session may sit quietly, a paused transfer is the caller's choice. */
+    int want = c->replies_len > 0 && !c->reading_paused;
+    if (want == c->timeouts_armed)
+        return;
+    struct timeval tv = ms_to_tv(c->opts.idle_ms);
+    bufferevent_set_timeouts(c->bev, want ? &tv : NULL, &tv);
+    c->timeouts_armed = want;
+}
+
+void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
+{
+    c->bev = bev;
+    bufferevent_setcb(bev, on_read, NULL, on_event, c);
+    bufferevent_setwatermark(bev, EV_READ, 0, POP3A_READ_HIGH_WATER);
+    bufferevent_set_max_single_read(bev, POP3A_MAX_SINGLE_READ);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    c->timeouts_armed = -1;
+    pop3a_update_timeouts(c);
+}
+
+size_t pop3a_input_pending(pop3a_client *c)
+{
+    if (!c->bev)
+        return 0;
+    return evbuffer_get_length(bufferevent_get_input(c->bev)) - c->feed_used;
+}
+
+void pop3a_consume_current(pop3a_client *c)
+{
+    if (c->bev && c->feed_used)
+        evbuffer_drain(bufferevent_get_input(c->bev), c->feed_used);
+    c->feed_used = 0;
+}
+
+int pop3a_expect_reply(pop3a_client *c, pop3a_future *f, pop3a_expect expect, int tag)
+{
+    if (replies_push(c, f, expect, tag) != 0)
+        return -1;
+    pop3a_update_timeouts(c);
+    return 0;
+}
+
+int pop3a_write_line(pop3a_client *c, pop3a_future *f, const char *line, size_t len,
+                     const char *trace, pop3a_expect expect, int tag)
+{
+    if (!c->bev)
+        return -1;
+    if (replies_push(c, f, expect, tag) != 0)
+        return -1;
+    /* Copied into the output buffer whole: with pipelining, many lines leave in
+     * one write. */
+    if (bufferevent_write(c->bev, line, len) != 0) {
+        c->replies_len--;
+        return -1;
+    }
+    if (c->opts.trace) {
+        if (trace)
+            pop3a_trace(c, POP3A_TRACE_SENT, trace, strlen(trace));
+        else
+            pop3a_trace(c, POP3A_TRACE_SENT, line, len >= 2 ? len - 2 : len);
+    }
+    pop3a_update_timeouts(c);
+    return 0;
+}
+
+int pop3a_write_cmd(pop3a_client *c, pop3a_future *f, pop3a_cmd cmd, const char *const *args,
+                    size_t nargs, int tag)
+{
+    char line[POP3A_CMD_LINE_MAX + 1];
+    char trace[POP3A_CMD_LINE_MAX + 1];
+    int n = pop3a_cmd_format(line, cmd, args, nargs);
+    if (n < 0)
+        return -2;
+    const pop3a_cmd_info *info = pop3a_cmd_get(cmd);
+    const char *tr = NULL;
+    if (c->opts.trace && info->secret_from >= 0) {
+        pop3a_cmd_redacted(trace, cmd, args, nargs);
+        tr = trace;
+    }
+    pop3a_expect expect = nargs ? info->reply_arg : info->reply;
+    int rc = pop3a_write_line(c, f, line, (size_t)n, tr, expect, tag);
+    OPENSSL_cleanse(line, sizeof line); /* may hold a password */
+    return rc;
+}
+
+/* ------------------------------------------------------ plain commands */
+
+static void trace_status(pop3a_client *c, const pop3a_pev *ev)
+{
+    if (!c->opts.trace)
+        return;
+    char buf[64];
+    const char *ind = ev->kind == POP3A_PEV_OK ? "+OK" : ev->kind == POP3A_PEV_ERR ? "-ERR" : "+";
+    /* Print the indicator and the text in one line without copying the text. */
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%s%s", ind, ev->len ? " " : "");
+    char *line = malloc(n + ev->len);
+    if (!line)
+        return;
+    memcpy(line, buf, n);
+    memcpy(line + n, ev->data, ev->len);
+    pop3a_trace(c, POP3A_TRACE_RECEIVED, line, n + ev->len);
+    free(line);
+}
+
+static void pause_reading(pop3a_client *c, pop3a_future *f)
+{
+    f->paused = 1;
+    c->reading_paused = 1;
+    if (c->bev)
+        bufferevent_disable(c->bev, EV_READ);
+    pop3a_update_timeouts(c);
+}
+
+POP3A_EXPORT int pop3a_future_resume(pop3a_future *f)
+{
+    if (!f || !f->paused || !f->client)
+        return -1;
+    pop3a_client *c = f->client;
+    f->paused = 0;
+    c->reading_paused = 0;
+    if (c->bev)
+        bufferevent_enable(c->bev, EV_READ);
+    pop3a_update_timeouts(c);
+    pop3a_kick(c); /* buffered input is processed from the loop, not from here */
+    return 0;
+}
+
+POP3A_EXPORT void pop3a_future_cancel(pop3a_future *f)
+{
+    if (!f || !f->client || f->phase == POP3A_FUT_DONE || f->cancelled)
+        return;
+    f->cancelled = 1;
+    if (f->paused) /* its remaining body is read and dropped */
+        pop3a_future_resume(f);
+    else
+        pop3a_kick(f->client);
+}
+
+static int single_line_result(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
+{
+    uint32_t n;
+    uint64_t size;
+    const char *uid;
+    size_t uid_len;
+    switch (f->cmd) {
+    case POP3A_CMD_STAT:
+        if (pop3a_parse_stat(ev->data, ev->len, &f->stat_count, &f->stat_octets) != 0)
+            return -1;
+        f->has_stat = 1;
+        return 0;
+    case POP3A_CMD_LIST:
+        if (pop3a_parse_list_line(ev->data, ev->len, &n, &size) != 0 || n != f->msg)
+            return -1;
+        return pop3a_future_add_entry(f, n, size, NULL, 0) ? -1 : 0;
+    case POP3A_CMD_UIDL:
+        if (pop3a_parse_uidl_line(ev->data, ev->len, &n, &uid, &uid_len) != 0 || n != f->msg)
+            return -1;
+        return pop3a_future_add_entry(f, n, 0, uid, uid_len) ? -1 : 0;
+    default:
+        return 0;
+    }
+}
+
+static void listing_line(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
+{
+    uint32_t n;
+    uint64_t size = 0;
+    const char *uid = NULL;
+    size_t uid_len = 0;
+    int bad;
+    if (f->local_status != POP3A_OK)
+        return; /* already failed: read the rest of the reply and drop it */
+    if (f->cmd == POP3A_CMD_CAPA) {
+        if (f->capa_lines++ >= POP3A_MAX_CAPA_LINES)
+            f->local_status = POP3A_ERR_PROTOCOL;
+        else if (pop3a_capa_add_line(&f->capa, ev->data, ev->len) != 0)
+            f->local_status = POP3A_ERR_NOMEM;
+        return;
+    }
+    if (f->n_entries >= c->opts.max_listing) {
+        f->local_status = POP3A_ERR_PROTOCOL;
+        pop3a_future_set_text(f, "listing longer than the configured maximum", 42);
+        return;
+    }
+    if (f->cmd == POP3A_CMD_UIDL)
+        bad = pop3a_parse_uidl_line(ev->data, ev->len, &n, &uid, &uid_len);
+    else
+        bad = pop3a_parse_list_line(ev->data, ev->len, &n, &size);
+    if (bad) {
+        f->local_status = POP3A_ERR_PROTOCOL;
+        pop3a_future_set_text(f, "malformed listing line", 22);
+    } else if (pop3a_future_add_entry(f, n, size, uid, uid_len) != 0) {
+        f->local_status = POP3A_ERR_NOMEM;
+    }
+}
+
+/* QUIT answered: RFC 1939 s6, the server closes after the UPDATE state. */
+static int quit_done(pop3a_client *c, pop3a_future *f, pop3a_status st)
+{
+    pop3a_close_quietly(c);
+    if (pop3a_complete(c, f, st) < 0)
+        return -1;
+    if (c->close_cb)
+        c->close_cb(c, POP3A_OK, c->close_arg);
+    return c->freeing ? -1 : 0;
+}
+
+static int body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t len, int final)
+{
+    if (!final)
+        f->octets += len;
+    if (f->cancelled || !f->chunk_cb)
+        return 0;
+    int rc = f->chunk_cb(c, f, data, len, final, f->arg);
+    if (c->freeing)
+        return -1;
+    if (final || rc == POP3A_CHUNK_CONTINUE)
+        return 0;
+    if (rc == POP3A_CHUNK_PAUSE) {
+        pause_reading(c, f);
+        return 0;
+    }
+    /* A POP3 reply cannot be abandoned halfway: the connection must go. */
+    f->cancelled = 1;
+    pop3a_fail_connection(c, POP3A_ERR_CLOSED, "chunk callback aborted the transfer");
+    return -1;
+}
+
+static int cmd_on_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev, int reply_done)
+{
+    switch (ev->kind) {
+    case POP3A_PEV_OK:
+    case POP3A_PEV_ERR:
+        f->resp_code = ev->code;
+        if (pop3a_future_set_text(f, ev->data, ev->len) != 0)
+            f->local_status = POP3A_ERR_NOMEM;
+        if (ev->kind == POP3A_PEV_ERR) {
+            if (f->cmd == POP3A_CMD_QUIT)
+                return quit_done(c, f, POP3A_ERR_SERVER);
+            return pop3a_complete(c, f, POP3A_ERR_SERVER);
+        }
+        if (f->cmd == POP3A_CMD_CAPA)
+            pop3a_capa_clear(&f->capa);
+        if (f->cmd == POP3A_CMD_PASS) /* RFC 1939 s7: the maildrop is ours now */
+            c->state = POP3A_ST_TRANSACTION;
+        if (!reply_done)
+            return 0; /* a multi-line section follows */
+        if (f->local_status == POP3A_OK && single_line_result(c, f, ev) != 0)
+            f->local_status = POP3A_ERR_PROTOCOL;
+        if (f->cmd == POP3A_CMD_QUIT)
+            return quit_done(c, f, f->local_status);
+        return pop3a_complete(c, f, f->local_status);
+    case POP3A_PEV_LINE:
+        listing_line(c, f, ev);
+        return 0;
+    case POP3A_PEV_DATA:
+        return body_chunk(c, f, ev->data, ev->len, 0);
+    case POP3A_PEV_END:
+        if (f->local_status == POP3A_OK &&
+            (f->cmd == POP3A_CMD_RETR || f->cmd == POP3A_CMD_TOP)) {
+            if (c->opts.trace) {
+                char note[64];
+                int n = snprintf(note, sizeof note, "(%llu body octets)",
+                                 (unsigned long long)f->octets);
+                pop3a_trace(c, POP3A_TRACE_INFO, note, (size_t)n);
+            }
+            if (body_chunk(c, f, "", 0, 1) != 0)
+                return -1;
+        }
+        if (f->cmd == POP3A_CMD_CAPA && f->local_status == POP3A_OK) {
+            f->has_capa = 1;
+            pop3a_capa_clear(&c->capa);
+            if (pop3a_capa_copy(&c->capa, &f->capa) != 0)
+                f->local_status = POP3A_ERR_NOMEM;
+        }
+        return pop3a_complete(c, f, f->local_status);
+    default:
+        /* A SASL continuation to a plain command. */
+        pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "unexpected SASL continuation");
+        return -1;
+    }
+}
+
+/* ------------------------------------------------------------ reading */
+
+static int dispatch(pop3a_client *c, const pop3a_pev *ev)
+{
+    if (ev->kind == POP3A_PEV_NEED_MORE)
+        return 0;
+    if (ev->kind == POP3A_PEV_ERROR) {
+        pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, ev->data);
+        return -1;
+    }
+    pop3a_reply_slot slot = c->replies[c->replies_head];
+    int reply_done = ev->kind == POP3A_PEV_END || ev->kind == POP3A_PEV_ERR ||
+                     pop3a_parser_expecting(&c->parser) == POP3A_EXPECT_NONE;
+    if (ev->kind == POP3A_PEV_OK || ev->kind == POP3A_PEV_ERR || ev->kind == POP3A_PEV_CONTINUE)
+        trace_status(c, ev);
+    else if (ev->kind == POP3A_PEV_LINE && c->opts.trace)
+        pop3a_trace(c, POP3A_TRACE_RECEIVED, ev->data, ev->len);
+    if (reply_done) {
+        replies_pop(c);
+        pop3a_update_timeouts(c);
+    }
+    switch (slot.f->op) {
+    case POP3A_OP_CMD:
+        return cmd_on_reply(c, slot.f, ev, reply_done);
+    case POP3A_OP_CONNECT:
+        return pop3a_connect_on_reply(c, slot.f, slot.tag, ev);
+    case POP3A_OP_LOGIN:
+        return pop3a_login_on_reply(c, slot.f, slot.tag, ev);
+    }
+    return 0;
+}
+
+void pop3a_process_input(pop3a_client *c)
+{
+    /* The parser may still owe an event after the input is drained (a held-back
+     * byte it could only classify once the next one came), so it is fed once
+     * more with nothing until it says NEED_MORE. */
+    int parser_may_have_more = 0;
+    while (!c->freeing && c->bev && !c->reading_paused) {
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+        size_t avail = evbuffer_get_length(in);
+        if (avail == 0 && !parser_may_have_more)
+            break;
+        if (pop3a_parser_expecting(&c->parser) == POP3A_EXPECT_NONE) {
+            if (avail == 0)
+                break;
+            if (c->replies_len == 0) {
+                pop3a_fail_connection(c, POP3A_ERR_PROTOCOL,
+                                      "unsolicited data from the server (a reply to no command)");
+                return;
+            }
+            pop3a_parser_expect(&c->parser, c->replies[c->replies_head].expect);
+        }
+        struct evbuffer_iovec v = {.iov_base = (void *)"", .iov_len = 0};
+        if (avail && evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        pop3a_pev ev;
+        c->feed_used = pop3a_parser_feed(&c->parser, v.iov_base, v.iov_len, &ev);
+        parser_may_have_more = ev.kind != POP3A_PEV_NEED_MORE;
+        int rc = dispatch(c, &ev);
+        pop3a_consume_current(c); /* after dispatch: event data pointed into `in` */
+        if (rc < 0)
+            return;
+    }
+}
+
+static void handle_eof(pop3a_client *c)
+{
+    if (c->replies_len > 0)
+        pop3a_fail_connection(c, POP3A_ERR_EOF,
+                              "connection closed by the server before the reply was complete");
+    else
+        pop3a_fail_connection(c, POP3A_ERR_EOF, "connection closed by the server");
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    pop3a_client *c = arg;
+    pop3a_enter(c);
+    pop3a_process_input(c);
+    if (!c->freeing)
+        pop3a_pump(c);
+    pop3a_leave(c);
+}
+
+void pop3a_after_resume(pop3a_client *c)
+{
+    if (c->eof_pending && !c->reading_paused && c->bev && pop3a_input_pending(c) == 0) {
+        c->eof_pending = 0;
+        handle_eof(c);
+    }
+}
+
+void pop3a_transport_error(pop3a_client *c, short what)
+{
+    if (what & BEV_EVENT_TIMEOUT) {
+        char why[96];
+        snprintf(why, sizeof why, "no progress from the server within %u ms", c->opts.idle_ms);
+        pop3a_fail_connection(c, POP3A_ERR_TIMEOUT, why);
+        return;
+    }
+    if (c->ssl) {
+        unsigned long e = bufferevent_get_openssl_error(c->bev);
+        if (e) {
+            char why[200];
+            pop3a_tls_describe_failure(c->ssl, e, why, sizeof why);
+            pop3a_fail_connection(c, POP3A_ERR_TLS, why);
+            return;
+        }
+    }
+    int e = EVUTIL_SOCKET_ERROR();
+    pop3a_fail_connection(c, POP3A_ERR_IO, e ? evutil_socket_error_to_string(e) : "I/O error");
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    pop3a_client *c = arg;
+    pop3a_enter(c);
+    if (bev != c->bev) {
+        /* An event from a transport we have already dropped. */
+    } else if (pop3a_connect_on_event(c, what)) {
+        /* the connect op took it */
+    } else if (what & BEV_EVENT_EOF) {
+        if (c->reading_paused) {
+            c->eof_pending = 1; /* deliver what is buffered first, after resume */
+        } else {
+            pop3a_process_input(c);
+            if (!c->freeing && c->bev)
+                handle_eof(c);
+        }
+    } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        pop3a_transport_error(c, what);
+    }
+    pop3a_leave(c);
+}

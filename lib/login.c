@@ -1,0 +1,451 @@
+/*
+ * The login op: choose the strongest mechanism the server offers and the caller
+ * allows, try it, and fall back down the list while the server refuses
+ * (RFC 1939 s7 USER/PASS and APOP, RFC 5034 AUTH).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "apop.h"
+#include "base64.h"
+#include "capa.h"
+#include "client_internal.h"
+#include "session.h"
+#include "tls.h"
+
+enum { TAG_USER = 1, TAG_PASS, TAG_APOP, TAG_AUTH };
+
+/* Strongest first (issue 3): mechanisms that never expose the password, then
+ * the ones that do, which the cleartext policy may rule out. */
+static const unsigned password_order[] = {
+    POP3A_MECH_EXTERNAL, POP3A_MECH_SCRAM_SHA_256, POP3A_MECH_SCRAM_SHA_1, POP3A_MECH_CRAM_MD5,
+    POP3A_MECH_APOP,     POP3A_MECH_PLAIN,         POP3A_MECH_LOGIN,       POP3A_MECH_USER,
+};
+static const unsigned oauth_order[] = {POP3A_MECH_OAUTHBEARER, POP3A_MECH_XOAUTH2};
+
+#define PASSWORD_MECHS                                                                            \
+    (POP3A_MECH_USER | POP3A_MECH_APOP | POP3A_MECH_PLAIN | POP3A_MECH_LOGIN |                    \
+     POP3A_MECH_CRAM_MD5 | POP3A_MECH_SCRAM_SHA_1 | POP3A_MECH_SCRAM_SHA_256 | POP3A_MECH_EXTERNAL)
+#define OAUTH_MECHS (POP3A_MECH_XOAUTH2 | POP3A_MECH_OAUTHBEARER)
+/* Used only when asked for by name: it needs a client certificate. */
+#define DEFAULT_PASSWORD_MECHS (PASSWORD_MECHS & ~POP3A_MECH_EXTERNAL)
+
+static int is_cleartext(unsigned mech)
+{
+    return mech == POP3A_MECH_USER || pop3a_sasl_is_cleartext(mech);
+}
+
+/* What the server offers: CAPA's SASL list and USER, APOP when the greeting had
+ * a timestamp; a server without CAPA (plain RFC 1939) is assumed to take USER. */
+static unsigned offered_mechs(const pop3a_client *c)
+{
+    unsigned offered = c->capa.mechs;
+    if (c->tls_up) /* -PLUS alone is enough when we can bind to the TLS channel */
+        offered |= c->capa.plus_mechs;
+    if (c->apop_ts)
+        offered |= POP3A_MECH_APOP;
+    if (c->capa.flags == 0)
+        offered |= POP3A_MECH_USER;
+    return offered;
+}
+
+static int login_fail(pop3a_client *c, pop3a_future *f, pop3a_status st, const char *why)
+{
+    if (why && !f->text)
+        pop3a_future_set_text(f, why, strlen(why));
+    return pop3a_complete(c, f, st);
+}
+
+static int login_ok(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
+{
+    pop3a_future_set_text(f, ev->data, ev->len);
+    f->resp_code = ev->code;
+    c->state = POP3A_ST_TRANSACTION;
+    return pop3a_complete(c, f, POP3A_OK);
+}
+
+static int write_sasl_response(pop3a_client *c, pop3a_future *f, const unsigned char *data,
+                               size_t len, int cancel)
+{
+    /* RFC 5034 s4: responses are not bound by the 255-octet command limit, so
+     * they bypass pop3a_cmd_format (OAuth tokens are long). */
+    size_t b64_len = 0;
+    char *b64 = cancel ? strdup("*") : pop3a_b64_encode(data, len, &b64_len);
+    if (!b64)
+        return -1;
+    if (cancel)
+        b64_len = 1;
+    char *line = malloc(b64_len + 3);
+    if (!line) {
+        free(b64);
+        return -1;
+    }
+    memcpy(line, b64, b64_len);
+    memcpy(line + b64_len, "\r\n", 3);
+    int rc = pop3a_write_line(c, f, line, b64_len + 2, cancel ? "*" : "****", POP3A_EXPECT_SASL,
+                              TAG_AUTH);
+    OPENSSL_cleanse(line, b64_len + 2);
+    OPENSSL_cleanse(b64, b64_len);
+    free(line);
+    free(b64);
+    return rc;
+}
+
+/* SCRAM channel binding (RFC 5802 s6, RFC 9266): bind to this TLS connection
+ * when the server offers -PLUS; on TLS without -PLUS send "y" so a stripped
+ * -PLUS is detected by the server. */
+static pop3a_sasl *new_sasl(pop3a_client *c, pop3a_login_state *ls, unsigned mech)
+{
+    int scram = mech == POP3A_MECH_SCRAM_SHA_1 || mech == POP3A_MECH_SCRAM_SHA_256;
+    if (!scram || !c->tls_up || !c->ssl)
+        return pop3a_sasl_new(mech, ls->user, ls->secret, NULL, NULL);
+    pop3a_sasl_cb cb = {NULL, NULL, 0};
+    unsigned char data[EVP_MAX_MD_SIZE];
+    if (c->capa.plus_mechs & mech) {
+        cb.type = SSL_version(c->ssl) >= TLS1_3_VERSION ? "tls-exporter" : "tls-server-end-point";
+        cb.len = pop3a_tls_channel_binding(c->ssl, cb.type, data, sizeof data);
+        cb.data = data;
+        if (cb.len == 0)
+            cb.type = NULL;
+    }
+    return pop3a_sasl_new(mech, ls->user, ls->secret, &cb, NULL);
+}
+
+static int start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
+{
+    pop3a_login_state *ls = &f->u.login;
+    ls->sasl = new_sasl(c, ls, mech);
+    if (!ls->sasl)
+        return -1;
+    const char *name = pop3a_sasl_mech_name(ls->sasl);
+    if (!pop3a_sasl_client_first(ls->sasl)) {
+        const char *args[] = {name};
+        return pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH);
+    }
+    unsigned char *ir = NULL;
+    size_t ir_len = 0;
+    pop3a_sasl_rc src = pop3a_sasl_start(ls->sasl, &ir, &ir_len);
+    if (src == POP3A_SASL_ERROR)
+        return -2; /* these credentials cannot be said in this mechanism */
+    if (src != POP3A_SASL_CONTINUE)
+        return -1;
+    size_t b64_len = 0;
+    char *b64 = ir_len ? pop3a_b64_encode(ir, ir_len, &b64_len) : strdup("=");
+    pop3a_sasl_response_free(ir, ir_len);
+    if (!b64)
+        return -1;
+    const char *args[] = {name, b64};
+    int rc = pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 2, TAG_AUTH);
+    if (rc == -2) {
+        /* Too long for an initial response (RFC 5034 s4): send AUTH alone and
+         * answer the server's empty challenge with it. */
+        ls->pending_ir = b64;
+        ls->pending_ir_len = b64_len;
+        return pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH);
+    }
+    OPENSSL_cleanse(b64, strlen(b64));
+    free(b64);
+    return rc;
+}
+
+static int start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
+{
+    pop3a_login_state *ls = &f->u.login;
+    ls->current = mech;
+    ls->user_failed = 0;
+    ls->pass_pipelined = 0;
+    if (mech == POP3A_MECH_USER) {
+        const char *u[] = {ls->user};
+        if (pop3a_write_cmd(c, f, POP3A_CMD_USER, u, 1, TAG_USER) != 0)
+            return -1;
+        /* RFC 2449 s6.6: with PIPELINING, PASS need not wait for USER's reply:
+         * one round trip less per session. */
+        if (c->capa.flags & POP3A_CAPA_PIPELINING) {
+            const char *p[] = {ls->secret};
+            ls->pass_pipelined = 1;
+            return pop3a_write_cmd(c, f, POP3A_CMD_PASS, p, 1, TAG_PASS);
+        }
+        return 0;
+    }
+    if (mech == POP3A_MECH_APOP) {
+        char hex[33];
+        if (pop3a_apop_digest(c->apop_ts, strlen(c->apop_ts), ls->secret, hex) != 0)
+            return -1;
+        const char *a[] = {ls->user, hex};
+        return pop3a_write_cmd(c, f, POP3A_CMD_APOP, a, 2, TAG_APOP);
+    }
+    return start_sasl(c, f, mech);
+}
+
+/* Next candidate, or the final failure. */
+static int try_next(pop3a_client *c, pop3a_future *f)
+{
+    pop3a_login_state *ls = &f->u.login;
+    pop3a_sasl_free(ls->sasl);
+    ls->sasl = NULL;
+    const unsigned *order = ls->oauth ? oauth_order : password_order;
+    size_t n = ls->oauth ? sizeof oauth_order / sizeof *oauth_order
+                         : sizeof password_order / sizeof *password_order;
+    for (size_t i = 0; i < n; i++) {
+        unsigned mech = order[i];
+        if (!(ls->candidates & mech))
+            continue;
+        ls->candidates &= ~mech;
+        int rc = start_mech(c, f, mech);
+        if (rc == 0)
+            return 0;
+        if (rc == -2)
+            continue; /* the user name does not fit this mechanism's syntax */
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    return login_fail(c, f, POP3A_ERR_AUTH, "every permitted login mechanism was refused");
+}
+
+/* A refusal: remember the server's words, and fall back unless the reason is not
+ * about the credentials (RFC 2449 s8, RFC 3206): a locked maildrop, a login delay
+ * or a server failure would refuse every mechanism alike. */
+static int refused_keep_text(pop3a_client *c, pop3a_future *f, pop3a_resp_code code)
+{
+    switch (code) {
+    case POP3A_RESP_IN_USE:
+    case POP3A_RESP_LOGIN_DELAY:
+    case POP3A_RESP_SYS_TEMP:
+    case POP3A_RESP_SYS_PERM:
+        return pop3a_complete(c, f, POP3A_ERR_AUTH);
+    default:
+        return try_next(c, f);
+    }
+}
+
+static int refused(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
+{
+    pop3a_future_set_text(f, ev->data, ev->len);
+    f->resp_code = ev->code;
+    return refused_keep_text(c, f, ev->code);
+}
+
+static int on_sasl_challenge(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
+{
+    pop3a_login_state *ls = &f->u.login;
+    if (ls->pending_ir) {
+        /* The initial response that did not fit on the AUTH line. */
+        char *ir = ls->pending_ir;
+        size_t len = ls->pending_ir_len;
+        ls->pending_ir = NULL;
+        size_t raw_len = 0;
+        unsigned char *raw = pop3a_b64_decode(ir, len, &raw_len);
+        OPENSSL_cleanse(ir, len);
+        free(ir);
+        if (!raw)
+            return -1;
+        int rc = write_sasl_response(c, f, raw, raw_len, 0);
+        OPENSSL_cleanse(raw, raw_len);
+        free(raw);
+        return rc;
+    }
+    size_t in_len = 0;
+    unsigned char *in = pop3a_b64_decode(ev->data, ev->len, &in_len);
+    unsigned char *out = NULL;
+    size_t out_len = 0;
+    pop3a_sasl_rc rc = in ? pop3a_sasl_step(ls->sasl, in, in_len, &out, &out_len)
+                          : POP3A_SASL_ERROR;
+    free(in);
+    if (rc == POP3A_SASL_NOMEM)
+        return -1;
+    if (rc != POP3A_SASL_CONTINUE) {
+        /* RFC 5034 s4: "*" cancels; the server then answers -ERR. */
+        ls->sasl_error = 1;
+        return write_sasl_response(c, f, NULL, 0, 1);
+    }
+    int wrc = write_sasl_response(c, f, out, out_len, 0);
+    pop3a_sasl_response_free(out, out_len);
+    return wrc;
+}
+
+static int on_auth_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
+{
+    pop3a_login_state *ls = &f->u.login;
+    if (ev->kind == POP3A_PEV_CONTINUE) {
+        if (on_sasl_challenge(c, f, ev) != 0) {
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    if (ev->kind == POP3A_PEV_OK) {
+        if (pop3a_sasl_finish(ls->sasl) != 0) {
+            /* The server accepted us without proving it knows the password
+             * (SCRAM server signature): it may be an impostor. Drop it. */
+            pop3a_future_set_text(f, pop3a_sasl_error(ls->sasl),
+                                  strlen(pop3a_sasl_error(ls->sasl)));
+            pop3a_fail_connection(c, POP3A_ERR_AUTH, "the server's SASL proof did not verify");
+            return -1;
+        }
+        return login_ok(c, f, ev);
+    }
+    const char *detail = ls->sasl ? pop3a_sasl_error(ls->sasl) : "";
+    if (detail && *detail) {
+        /* Our own check failed, or an OAuth server explained itself in JSON
+         * (RFC 7628 s3.2.2): keep that next to the server's -ERR text. */
+        size_t n = ev->len + strlen(detail) + 4;
+        char *text = malloc(n);
+        if (text) {
+            snprintf(text, n, "%.*s (%s)", (int)ev->len, ev->data, detail);
+            pop3a_future_set_text(f, text, strlen(text));
+            free(text);
+        }
+        f->resp_code = ev->code;
+        return ls->sasl_error ? try_next(c, f) : refused_keep_text(c, f, ev->code);
+    }
+    return refused(c, f, ev);
+}
+
+int pop3a_login_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev)
+{
+    pop3a_login_state *ls = &f->u.login;
+    if (tag != TAG_AUTH && ev->kind == POP3A_PEV_CONTINUE) {
+        pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "unexpected SASL continuation");
+        return -1;
+    }
+    switch (tag) {
+    case TAG_USER:
+        if (ev->kind != POP3A_PEV_OK) {
+            if (ls->pass_pipelined) {
+                ls->user_failed = 1; /* PASS's reply is still owed: wait for it */
+                pop3a_future_set_text(f, ev->data, ev->len);
+                f->resp_code = ev->code;
+                return 0;
+            }
+            return refused(c, f, ev);
+        }
+        if (!ls->pass_pipelined) {
+            const char *p[] = {ls->secret};
+            if (pop3a_write_cmd(c, f, POP3A_CMD_PASS, p, 1, TAG_PASS) != 0) {
+                pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+                return -1;
+            }
+        }
+        return 0;
+    case TAG_PASS:
+        if (ls->user_failed) {
+            /* USER was refused; whatever PASS got, this mechanism failed. */
+            ls->user_failed = 0;
+            if (ev->kind == POP3A_PEV_OK) {
+                pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "PASS accepted after USER was refused");
+                return -1;
+            }
+            return try_next(c, f);
+        }
+        return ev->kind == POP3A_PEV_OK ? login_ok(c, f, ev) : refused(c, f, ev);
+    case TAG_APOP:
+        return ev->kind == POP3A_PEV_OK ? login_ok(c, f, ev) : refused(c, f, ev);
+    case TAG_AUTH:
+        return on_auth_reply(c, f, ev);
+    }
+    return 0;
+}
+
+void pop3a_login_start(pop3a_client *c, pop3a_future *f)
+{
+    pop3a_login_state *ls = &f->u.login;
+    unsigned offered = offered_mechs(c);
+    unsigned wanted = ls->requested ? ls->requested
+                                    : (ls->oauth ? OAUTH_MECHS : DEFAULT_PASSWORD_MECHS);
+    unsigned cand = offered & wanted;
+    unsigned dropped = 0;
+    if (!c->tls_up && !c->opts.allow_cleartext) {
+        for (unsigned bit = 1; bit && bit <= POP3A_MECH_EXTERNAL; bit <<= 1)
+            if ((cand & bit) && is_cleartext(bit))
+                dropped |= bit;
+        cand &= ~dropped;
+    }
+    ls->candidates = cand;
+    if (!cand) {
+        if (dropped) {
+            login_fail(c, f, POP3A_ERR_CLEARTEXT,
+                       "the only mechanisms available would send the password unencrypted");
+        } else {
+            login_fail(c, f, POP3A_ERR_UNSUPPORTED,
+                       "the server offers none of the permitted login mechanisms");
+        }
+        return;
+    }
+    try_next(c, f);
+}
+
+void pop3a_login_cleanup(pop3a_future *f)
+{
+    pop3a_login_state *ls = &f->u.login;
+    if (ls->secret) {
+        OPENSSL_cleanse(ls->secret, strlen(ls->secret));
+        free(ls->secret);
+        ls->secret = NULL;
+    }
+    if (ls->pending_ir) {
+        OPENSSL_cleanse(ls->pending_ir, ls->pending_ir_len);
+        free(ls->pending_ir);
+        ls->pending_ir = NULL;
+    }
+    free(ls->user);
+    ls->user = NULL;
+    pop3a_sasl_free(ls->sasl);
+    ls->sasl = NULL;
+}
+
+/* ------------------------------------------------------------- public */
+
+static pop3a_future *submit_login(pop3a_client *c, const char *user, const char *secret,
+                                  unsigned mechs, int oauth, pop3a_done_cb done, void *arg)
+{
+    if (!c)
+        return NULL;
+    if (c->freeing) {
+        pop3a_set_error(c, POP3A_ERR_CLOSED, "the client is being freed");
+        return NULL;
+    }
+    unsigned allowed = oauth ? OAUTH_MECHS : PASSWORD_MECHS;
+    if (!user || !secret || pop3a_arg_ok(user) != 0 || pop3a_arg_ok(secret) != 0 || !*user ||
+        (mechs & ~allowed)) {
+        pop3a_set_error(c, POP3A_ERR_INVALID,
+                        "bad user name, secret (CR, LF or NUL) or mechanism mask");
+        return NULL;
+    }
+    pop3a_future *f = pop3a_future_alloc(c, POP3A_OP_LOGIN, done, arg);
+    if (!f) {
+        pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
+        return NULL;
+    }
+    f->u.login.user = strdup(user);
+    f->u.login.secret = strdup(secret);
+    f->u.login.oauth = oauth;
+    f->u.login.requested = mechs;
+    if (!f->u.login.user || !f->u.login.secret) {
+        pop3a_future_release(f);
+        pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
+        return NULL;
+    }
+    pop3a_enqueue(c, f);
+    return f;
+}
+
+POP3A_EXPORT pop3a_future *pop3a_login(pop3a_client *c, const char *user, const char *secret,
+                                       unsigned mechs, pop3a_done_cb done, void *arg)
+{
+    return submit_login(c, user, secret, mechs, 0, done, arg);
+}
+
+POP3A_EXPORT pop3a_future *pop3a_login_oauth(pop3a_client *c, const char *user, const char *token,
+                                             unsigned mechs, pop3a_done_cb done, void *arg)
+{
+    return submit_login(c, user, token, mechs, 1, done, arg);
+}
+
+POP3A_EXPORT pop3a_future *pop3a_apop(pop3a_client *c, const char *user, const char *secret,
+                                      pop3a_done_cb done, void *arg)
+{
+    return submit_login(c, user, secret, POP3A_MECH_APOP, 0, done, arg);
+}
