@@ -296,8 +296,15 @@ static int body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t
     int rc = f->chunk_cb(c, f, data, len, final, f->arg);
     if (c->freeing)
         return -1;
-    if (final || rc == POP3A_CHUNK_CONTINUE)
+    if (rc == POP3A_CHUNK_CONTINUE)
         return 0;
+    if (final) {
+        /* The reply is complete, so the session stays usable: only this
+         * future fails (e.g. the caller could not store the message). */
+        if (rc != POP3A_CHUNK_PAUSE)
+            f->cancelled = 1;
+        return 0;
+    }
     if (rc == POP3A_CHUNK_PAUSE) {
         pause_reading(c, f);
         return 0;

@@ -20,7 +20,8 @@
  *     reading until pop3a_future_resume(); any value other than CONTINUE/PAUSE
  *     aborts: the reply cannot be abandoned halfway, so the connection is closed,
  *     this future fails with POP3A_ERR_CANCELLED and every other pending one with
- *     POP3A_ERR_CLOSED.
+ *     POP3A_ERR_CLOSED. Aborting on the final chunk only fails this future
+ *     (CANCELLED): the reply is complete and the session goes on.
  *  4. Futures complete in submission order (a cancelled one too, when its turn
  *     comes). With PIPELINING advertised, commands after login are sent without
  *     waiting, up to the window; otherwise one at a time.
