@@ -196,8 +196,9 @@ static void fail_pending(pop3a_client *c, pop3a_status st)
     while (c->head) {
         pop3a_future *f = c->head;
         pop3a_status fst = f->cancelled ? POP3A_ERR_CANCELLED : st;
+        int was_last = f == last; /* f may be freed by pop3a_complete */
         pop3a_complete(c, f, fst);
-        if (f == last)
+        if (was_last)
             break;
     }
 }
@@ -263,12 +264,16 @@ static void client_destroy(pop3a_client *c)
 
 /* ------------------------------------------------------- starting futures */
 
+/* Whether everything already started may overlap with more commands. Only a
+ * pipelinable command is ever started while others run (may_overlap), and a
+ * non-pipelinable one only starts alone; so the head, the oldest started
+ * future, decides for all of them. O(1): a window of thousands stays cheap. */
 static int all_active_pipelinable(const pop3a_client *c)
 {
-    for (const pop3a_future *f = c->head; f && f != c->next_start; f = f->next)
-        if (f->op != POP3A_OP_CMD || !pop3a_cmd_get(f->cmd)->pipelinable)
-            return 0;
-    return 1;
+    const pop3a_future *h = c->head;
+    if (!h || h == c->next_start)
+        return 1; /* nothing started */
+    return h->op == POP3A_OP_CMD && pop3a_cmd_get(h->cmd)->pipelinable;
 }
 
 /* RFC 2449 s6.6: with PIPELINING a client may send commands without waiting;
