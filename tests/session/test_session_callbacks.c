@@ -1,0 +1,567 @@
+/*
+ * The callback contract (header comment, points 1-6): never inside a submit,
+ * exactly once, in submission order, and free / cancel / pause / abort / submit
+ * from inside chunk and done callbacks.
+ */
+#include <stdio.h>
+
+#include "session_test.h"
+
+/* A body of n lines "line NNNNNN\r\n" (13 bytes each); malloc'd. */
+static char *make_body(size_t lines)
+{
+    char *b = malloc(lines * 13 + 1);
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < lines; i++)
+        snprintf(b + i * 13, 14, "line %06zu\r\n", i % 1000000);
+    return b;
+}
+
+static void send_retr_reply(p3s *s, const char *body)
+{
+    p3s_send(s, "+OK message follows\r\n");
+    p3s_send(s, body);
+    p3s_send(s, ".\r\n");
+}
+
+/* Contract 1: every done callback, including early local failures, runs from the
+ * loop and never inside the submit call that created it. */
+START_TEST(done_never_called_inside_submit)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK\r\n");
+    int in_submit = 0;
+    tu_rec conn, login, user, cancelled, noop;
+    tu_rec *all[] = {&conn, &login, &user, &cancelled, &noop};
+    for (int i = 0; i < 5; i++) {
+        tu_rec_init(all[i], i, NULL);
+        all[i]->in_submit = &in_submit;
+    }
+    in_submit = 1;
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(
+        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login));
+    /* STATE once its turn comes (after login). */
+    pop3a_future *u = pop3a_user(e.client, "late", tu_done, &user);
+    pop3a_future *c = pop3a_noop(e.client, tu_done, &cancelled);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_ptr_nonnull(c);
+    pop3a_future_cancel(c); /* CANCELLED, later */
+    in_submit = 0;
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(all[i]->done_calls, 0);
+    WAIT_DONE(&e, cancelled);
+    /* From a settled session with nothing queued, a command refused at once
+     * (STATE) and one that succeeds: both results still come on a later turn. */
+    tu_rec refused;
+    tu_rec_init(&refused, 5, NULL);
+    refused.in_submit = &in_submit;
+    in_submit = 1;
+    ck_assert_ptr_nonnull(pop3a_user(e.client, "again", tu_done, &refused));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    in_submit = 0;
+    ck_assert_int_eq(refused.done_calls, 0);
+    ck_assert_int_eq(noop.done_calls, 0);
+    WAIT_DONE(&e, noop);
+    ASSERT_ONCE(refused);
+    ASSERT_STATUS(refused, POP3A_ERR_STATE);
+    SCRIPT_DONE(e.srv);
+    ASSERT_OK(login);
+    ASSERT_STATUS(user, POP3A_ERR_STATE);
+    ASSERT_STATUS(cancelled, POP3A_ERR_CANCELLED);
+    ASSERT_OK(noop);
+    for (int i = 0; i < 5; i++)
+        ASSERT_ONCE(*all[i]);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Contract 4: completion order is submission order whatever the outcome. */
+START_TEST(completion_order_is_submission_order)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "STAT");
+    p3s_send(e.srv, "+OK 3 30\r\n");
+    p3s_expect(e.srv, "RETR 1");
+    send_retr_reply(e.srv, "a\r\n");
+    p3s_expect(e.srv, "DELE 9");
+    p3s_send(e.srv, "-ERR no such message\r\n");
+    p3s_expect(e.srv, "RETR 3");
+    send_retr_reply(e.srv, "c\r\n");
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK\r\n");
+    tu_order order = {0};
+    tu_rec r[8];
+    for (int i = 0; i < 8; i++)
+        tu_rec_init(&r[i], i, &order);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &r[0]));
+    ck_assert_ptr_nonnull(
+        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &r[1]));
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &r[2]));
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &r[3]));
+    pop3a_future *gone = pop3a_retr(e.client, 2, tu_chunk, tu_done, &r[4]);
+    ck_assert_ptr_nonnull(gone);
+    pop3a_future_cancel(gone);
+    ck_assert_ptr_nonnull(pop3a_dele(e.client, 9, tu_done, &r[5]));
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 3, tu_chunk, tu_done, &r[6]));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &r[7]));
+    WAIT_COUNT(&e, &order.n, 8);
+    run_for(e.base, 20);
+    SCRIPT_DONE(e.srv);
+    ck_assert_int_eq(order.n, 8);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_msg(order.seq[i] == i, "completion %d was future %d", i, order.seq[i]);
+        ASSERT_ONCE(r[i]);
+    }
+    ASSERT_STATUS(r[4], POP3A_ERR_CANCELLED);
+    ck_assert_int_eq(r[4].chunk_calls, 0);
+    ASSERT_STATUS(r[5], POP3A_ERR_SERVER);
+    ASSERT_BODY(r[3], "a\r\n");
+    ASSERT_BODY(r[6], "c\r\n");
+    for (int i = 0; i < 8; i++)
+        tu_rec_clear(&r[i]);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Contract 6 from a chunk callback: the RETR and everything queued complete with
+ * CLOSED exactly once, no chunk after, teardown deferred until the frame returns. */
+START_TEST(free_client_inside_chunk_callback)
+{
+    tu_env e;
+    tu_env_init(&e);
+    char *body = make_body(2000);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_write_chunk(e.srv, 4096, 1);
+    send_retr_reply(e.srv, body);
+    tu_rec conn, login, retr, dele, noop, late;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    tu_rec_init(&dele, 3, NULL);
+    tu_rec_init(&noop, 4, NULL);
+    tu_rec_init(&late, 5, NULL);
+    session_login(&e, &conn, &login);
+    retr.chunk_action = TU_ACT_FREE_CLIENT;
+    retr.action_at_chunk = 1;
+    retr.client_slot = &e.client;
+    noop.done_action = TU_ACT_SUBMIT_NOOP; /* a submit during teardown returns NULL */
+    noop.submit_rec = &late;
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_dele(e.client, 1, tu_done, &dele));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE(&e, noop);
+    run_for(e.base, 50);
+    ck_assert_ptr_null(e.client);
+    ASSERT_ONCE(retr);
+    ASSERT_STATUS(retr, POP3A_ERR_CLOSED);
+    ck_assert_int_eq(retr.chunk_calls, 1);
+    ck_assert_int_eq(retr.final_count, 0);
+    ASSERT_ONCE(dele);
+    ASSERT_STATUS(dele, POP3A_ERR_CLOSED);
+    ASSERT_ONCE(noop);
+    ASSERT_STATUS(noop, POP3A_ERR_CLOSED);
+    ck_assert_ptr_null(noop.submitted);
+    ck_assert_int_eq(noop.submit_error, POP3A_ERR_CLOSED);
+    ck_assert_int_eq(late.done_calls, 0);
+    ck_assert_int_eq(e.close_calls, 0); /* freeing is not a connection loss */
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Contract 6 from a done callback. */
+START_TEST(free_client_inside_done_callback)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "STAT");
+    p3s_send(e.srv, "+OK 1 10\r\n");
+    tu_rec conn, login, stat, retr, quit;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    tu_rec_init(&retr, 3, NULL);
+    tu_rec_init(&quit, 4, NULL);
+    session_login(&e, &conn, &login);
+    stat.done_action = TU_ACT_FREE_CLIENT;
+    stat.client_slot = &e.client;
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
+    WAIT_DONE(&e, quit);
+    run_for(e.base, 50);
+    ck_assert_ptr_null(e.client);
+    ASSERT_OK(stat);
+    ck_assert_uint_eq(stat.stat_count, 1);
+    ASSERT_ONCE(retr);
+    ASSERT_STATUS(retr, POP3A_ERR_CLOSED);
+    ck_assert_int_eq(retr.chunk_calls, 0);
+    ASSERT_ONCE(quit);
+    ASSERT_STATUS(quit, POP3A_ERR_CLOSED);
+    /* The connection went with the client. */
+    for (int i = 0; i < 100 && !p3s_peer_closed(e.srv); i++)
+        run_for(e.base, 5);
+    ck_assert(p3s_peer_closed(e.srv));
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Freeing outside any callback with work queued and a reply half read. */
+START_TEST(free_client_with_work_pending)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_send(e.srv, "+OK\r\npartial\r\n");
+    tu_rec conn, login, retr, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    session_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_COUNT(&e, &retr.chunk_calls, 1);
+    pop3a_client_free(e.client);
+    e.client = NULL;
+    run_for(e.base, 20);
+    ASSERT_ONCE(retr);
+    ASSERT_STATUS(retr, POP3A_ERR_CLOSED);
+    ck_assert_int_eq(retr.final_count, 0);
+    ASSERT_ONCE(noop);
+    ASSERT_STATUS(noop, POP3A_ERR_CLOSED);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Contract 5, sent command: cancel from its own chunk callback; no more chunks,
+ * CANCELLED, the rest of the reply is read and dropped, the session goes on. */
+START_TEST(cancel_inside_chunk_callback)
+{
+    tu_env e;
+    tu_env_init(&e);
+    char *body = make_body(3000);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_write_chunk(e.srv, 1000, 1);
+    send_retr_reply(e.srv, body);
+    p3s_write_chunk(e.srv, 0, 0);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK still here\r\n");
+    tu_rec conn, login, retr, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    session_login(&e, &conn, &login);
+    retr.chunk_action = TU_ACT_CANCEL_SELF;
+    retr.action_at_chunk = 1;
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE(&e, noop);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(retr);
+    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
+    ck_assert_int_eq(retr.chunk_calls, 1);
+    ck_assert_int_eq(retr.final_count, 0);
+    ASSERT_ONCE(noop);
+    ASSERT_OK(noop);
+    ck_assert_str_eq(noop.text, "still here");
+    ck_assert_int_eq(e.close_calls, 0);
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Contract 5, queued command: cancelled from a done callback, it is never sent. */
+START_TEST(cancel_queued_inside_done_callback)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "STAT");
+    p3s_send(e.srv, "+OK 2 20\r\n");
+    p3s_expect(e.srv, "NOOP"); /* not RETR 2 */
+    p3s_send(e.srv, "+OK\r\n");
+    tu_order order = {0};
+    tu_rec conn, login, stat, retr, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, &order);
+    tu_rec_init(&retr, 3, &order);
+    tu_rec_init(&noop, 4, &order);
+    session_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    pop3a_future *victim = pop3a_retr(e.client, 2, tu_chunk, tu_done, &retr);
+    ck_assert_ptr_nonnull(victim);
+    stat.done_action = TU_ACT_CANCEL;
+    stat.victim = victim;
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE(&e, noop);
+    SCRIPT_DONE(e.srv);
+    ASSERT_OK(stat);
+    ASSERT_ONCE(retr);
+    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
+    ASSERT_OK(noop);
+    ck_assert_int_eq(order.seq[0], 2);
+    ck_assert_int_eq(order.seq[1], 3);
+    ck_assert_int_eq(order.seq[2], 4);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Cancel twice, and cancel after completion through a reference: still once. */
+START_TEST(cancel_is_idempotent)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK\r\n");
+    tu_rec conn, login, a, b;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&a, 2, NULL);
+    tu_rec_init(&b, 3, NULL);
+    session_login(&e, &conn, &login);
+    pop3a_future *fa = pop3a_stat(e.client, tu_done, &a);
+    ck_assert_ptr_nonnull(fa);
+    pop3a_future_ref(fa);
+    pop3a_future_cancel(fa);
+    pop3a_future_cancel(fa);
+    pop3a_future *fb = pop3a_noop(e.client, tu_done, &b);
+    ck_assert_ptr_nonnull(fb);
+    pop3a_future_ref(fb);
+    WAIT_DONE(&e, b);
+    pop3a_future_cancel(fa);
+    pop3a_future_cancel(fb);
+    run_for(e.base, 20);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(a);
+    ASSERT_STATUS(a, POP3A_ERR_CANCELLED);
+    ck_assert_int_eq(pop3a_future_status(fa), POP3A_ERR_CANCELLED);
+    ASSERT_ONCE(b);
+    ASSERT_OK(b);
+    ck_assert_int_eq(pop3a_future_status(fb), POP3A_OK); /* done stays done */
+    pop3a_future_unref(fa);
+    pop3a_future_unref(fb);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Contract 3: PAUSE from the chunk callback stops delivery until resume, then the
+ * rest arrives intact and final comes once. */
+START_TEST(pause_then_resume_delivers_rest)
+{
+    tu_env e;
+    tu_env_init(&e);
+    char *body = make_body(400); /* 5200 bytes */
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_write_chunk(e.srv, 700, 1);
+    send_retr_reply(e.srv, body);
+    p3s_write_chunk(e.srv, 0, 0);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK\r\n");
+    tu_rec conn, login, retr, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    session_login(&e, &conn, &login);
+    retr.chunk_action = TU_ACT_PAUSE;
+    retr.action_at_chunk = 1;
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_COUNT(&e, &retr.chunk_calls, 1);
+    ck_assert_ptr_nonnull(retr.paused);
+    run_for(e.base, 150); /* the whole body has been written by now */
+    ck_assert_int_eq(retr.chunk_calls, 1);
+    ck_assert_int_eq(retr.done_calls, 0);
+    ck_assert_int_eq(noop.done_calls, 0);
+    ck_assert_int_eq(pop3a_future_resume(retr.paused), 0);
+    ck_assert_int_eq(pop3a_future_resume(retr.paused), -1); /* not paused any more */
+    WAIT_DONE(&e, noop);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(retr);
+    ASSERT_OK(retr);
+    ASSERT_BODY(retr, body);
+    ck_assert_uint_eq(retr.octets, strlen(body));
+    ASSERT_OK(noop);
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* PAUSE is backpressure: the client stops reading, so a big message stays in the
+ * server's send queue instead of in client memory. */
+START_TEST(pause_stops_reading_the_socket)
+{
+    tu_env e;
+    tu_env_init(&e);
+    pop3a_options_set_timeouts(e.opts, 3000, 10000);
+    char *body = make_body(640000); /* ~8 MiB */
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    send_retr_reply(e.srv, body);
+    tu_rec conn, login, retr;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    session_login(&e, &conn, &login);
+    retr.chunk_action = TU_ACT_PAUSE;
+    retr.action_at_chunk = 1;
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    WAIT_COUNT(&e, &retr.chunk_calls, 1);
+    run_for(e.base, 200);
+    ck_assert_int_eq(retr.chunk_calls, 1);
+    ck_assert_msg(!p3s_done(e.srv), "8 MiB went through a paused client");
+    ck_assert_int_eq(pop3a_future_resume(retr.paused), 0);
+    WAIT_DONE(&e, retr);
+    ASSERT_OK(retr);
+    ASSERT_BODY(retr, body);
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Contract 3: any other return value aborts: this future CANCELLED, the others
+ * CLOSED, the connection closed. */
+START_TEST(abort_from_chunk_callback_closes)
+{
+    tu_env e;
+    tu_env_init(&e);
+    char *body = make_body(2000);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_write_chunk(e.srv, 2048, 1);
+    send_retr_reply(e.srv, body);
+    tu_rec conn, login, retr, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    session_login(&e, &conn, &login);
+    retr.chunk_action = TU_ACT_ABORT;
+    retr.action_at_chunk = 1;
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE(&e, noop);
+    ASSERT_ONCE(retr);
+    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
+    ck_assert_int_eq(retr.chunk_calls, 1);
+    ASSERT_ONCE(noop);
+    ASSERT_STATUS(noop, POP3A_ERR_CLOSED);
+    for (int i = 0; i < 100 && !p3s_peer_closed(e.srv); i++)
+        run_for(e.base, 5);
+    ck_assert(p3s_peer_closed(e.srv));
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Contract 10: a done callback may submit; the new command runs normally. */
+START_TEST(submit_from_done_callback)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "STAT");
+    p3s_send(e.srv, "+OK 0 0\r\n");
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK from inside\r\n");
+    tu_rec conn, login, stat, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    session_login(&e, &conn, &login);
+    stat.done_action = TU_ACT_SUBMIT_NOOP;
+    stat.submit_rec = &noop;
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    WAIT_DONE(&e, noop);
+    SCRIPT_DONE(e.srv);
+    ck_assert_ptr_nonnull(stat.submitted);
+    ASSERT_ONCE(noop);
+    ASSERT_OK(noop);
+    ck_assert_str_eq(noop.text, "from inside");
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Contract 2: a reference keeps the results after done; the client link is cut. */
+START_TEST(reference_keeps_results_after_done)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "UIDL");
+    p3s_send(e.srv, "+OK\r\n1 abc\r\n2 def\r\n.\r\n");
+    tu_rec conn, login, uidl;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&uidl, 2, NULL);
+    session_login(&e, &conn, &login);
+    pop3a_future *f = pop3a_uidl(e.client, 0, tu_done, &uidl);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_eq(pop3a_future_ref(f), f);
+    ck_assert_ptr_eq(pop3a_future_client(f), e.client);
+    WAIT_DONE(&e, uidl);
+    pop3a_client_free(e.client); /* results outlive the client too */
+    e.client = NULL;
+    ck_assert_ptr_null(pop3a_future_client(f));
+    ck_assert_int_eq(pop3a_future_status(f), POP3A_OK);
+    ck_assert_uint_eq(pop3a_future_count(f), 2);
+    uint32_t msg = 0;
+    uint64_t size = 1;
+    const char *uid = NULL;
+    ck_assert_int_eq(pop3a_future_entry(f, 1, &msg, &size, &uid), 0);
+    ck_assert_uint_eq(msg, 2);
+    ck_assert_str_eq(uid, "def");
+    ck_assert_int_eq(pop3a_future_entry(f, 2, &msg, &size, &uid), -1);
+    pop3a_future_unref(f);
+    tu_env_free(&e);
+}
+END_TEST
+
+static Suite *callbacks_suite(void)
+{
+    Suite *s = suite_create("session_callbacks");
+    TCase *tc = tcase_create("contract");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, done_never_called_inside_submit);
+    tcase_add_test(tc, completion_order_is_submission_order);
+    tcase_add_test(tc, free_client_inside_chunk_callback);
+    tcase_add_test(tc, free_client_inside_done_callback);
+    tcase_add_test(tc, free_client_with_work_pending);
+    tcase_add_test(tc, cancel_inside_chunk_callback);
+    tcase_add_test(tc, cancel_queued_inside_done_callback);
+    tcase_add_test(tc, cancel_is_idempotent);
+    tcase_add_test(tc, pause_then_resume_delivers_rest);
+    tcase_add_test(tc, pause_stops_reading_the_socket);
+    tcase_add_test(tc, abort_from_chunk_callback_closes);
+    tcase_add_test(tc, submit_from_done_callback);
+    tcase_add_test(tc, reference_keeps_results_after_done);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(callbacks_suite());
+}

@@ -1,0 +1,236 @@
+/*
+ * pop3a_connect over TCP on loopback (IPv4, IPv6, a host name), and many clients
+ * sharing one event_base.
+ */
+#include <stdio.h>
+
+#include "session_test.h"
+
+/* Greeting, CAPA, QUIT against a listening scripted server reached by `host`. */
+static void connect_and_quit(const char *listen_addr, const char *host)
+{
+    tu_env e;
+    tu_env_init(&e);
+    uint16_t port = p3s_listen(e.srv, listen_addr);
+    ck_assert_uint_ne(port, 0);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
+    p3s_expect(e.srv, "QUIT");
+    p3s_send(e.srv, "+OK bye\r\n");
+    p3s_expect_eof(e.srv);
+    e.client = pop3a_client_new(e.base, NULL, e.opts);
+    ck_assert_ptr_nonnull(e.client);
+    tu_rec conn, quit;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&quit, 1, NULL);
+    ck_assert_ptr_nonnull(pop3a_connect(e.client, host, port, tu_done, &conn));
+    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
+    WAIT_DONE(&e, quit);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(conn);
+    ASSERT_OK(conn);
+    ck_assert_int_eq(conn.has_capa, 1);
+    ck_assert_uint_eq(conn.capa_flags & POP3A_CAPA_UIDL, POP3A_CAPA_UIDL);
+    ck_assert_int_eq(pop3a_client_is_tls(e.client), 0);
+    ASSERT_ONCE(quit);
+    ASSERT_OK(quit);
+    tu_env_free(&e);
+}
+
+START_TEST(connect_ipv4_literal)
+{
+    connect_and_quit("127.0.0.1", "127.0.0.1");
+}
+END_TEST
+
+START_TEST(connect_ipv6_literal)
+{
+    connect_and_quit("::1", "::1");
+}
+END_TEST
+
+/* By name through evdns (/etc/hosts); every address is tried in order, so this
+ * works whichever family "localhost" lists first. */
+START_TEST(connect_by_name_localhost)
+{
+    connect_and_quit("127.0.0.1", "localhost");
+}
+END_TEST
+
+/* Nobody listening: the connect future fails (IO), nothing hangs. */
+START_TEST(connect_refused_fails)
+{
+    tu_env e;
+    tu_env_init(&e);
+    /* Take a free port, then let it go. */
+    p3s *tmp = p3s_new(e.base);
+    uint16_t port = p3s_listen(tmp, "127.0.0.1");
+    ck_assert_uint_ne(port, 0);
+    p3s_free(tmp);
+    e.client = pop3a_client_new(e.base, NULL, e.opts);
+    ck_assert_ptr_nonnull(e.client);
+    tu_rec conn;
+    tu_rec_init(&conn, 0, NULL);
+    ck_assert_ptr_nonnull(pop3a_connect(e.client, "127.0.0.1", port, tu_done, &conn));
+    WAIT_DONE(&e, conn);
+    ASSERT_ONCE(conn);
+    ASSERT_STATUS(conn, POP3A_ERR_IO);
+    ck_assert_int_eq(pop3a_client_error(e.client), POP3A_ERR_IO);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* TCP accepted but no greeting: pop3a_connect's timeout covers it. */
+START_TEST(connect_greeting_never_comes)
+{
+    tu_env e;
+    tu_env_init(&e);
+    pop3a_options_set_timeouts(e.opts, 250, 5000);
+    uint16_t port = p3s_listen(e.srv, "127.0.0.1");
+    ck_assert_uint_ne(port, 0);
+    e.client = pop3a_client_new(e.base, NULL, e.opts);
+    ck_assert_ptr_nonnull(e.client);
+    tu_rec conn;
+    tu_rec_init(&conn, 0, NULL);
+    ck_assert_ptr_nonnull(pop3a_connect(e.client, "127.0.0.1", port, tu_done, &conn));
+    WAIT_DONE(&e, conn);
+    ck_assert(p3s_connected(e.srv));
+    ASSERT_ONCE(conn);
+    ASSERT_STATUS(conn, POP3A_ERR_TIMEOUT);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* The connect future completes only once greeting and CAPA are both in. */
+START_TEST(connect_waits_for_greeting_and_capa)
+{
+    tu_env e;
+    tu_env_init(&e);
+    uint16_t port = p3s_listen(e.srv, "127.0.0.1");
+    ck_assert_uint_ne(port, 0);
+    p3s_delay(e.srv, 150);
+    p3s_send(e.srv, PLAIN_GREETING);
+    p3s_expect(e.srv, "CAPA");
+    p3s_delay(e.srv, 150);
+    p3s_send(e.srv, "+OK\r\nUSER\r\n.\r\n");
+    e.client = pop3a_client_new(e.base, NULL, e.opts);
+    ck_assert_ptr_nonnull(e.client);
+    tu_rec conn;
+    tu_rec_init(&conn, 0, NULL);
+    ck_assert_ptr_nonnull(pop3a_connect(e.client, "127.0.0.1", port, tu_done, &conn));
+    run_for(e.base, 100);
+    ck_assert_int_eq(conn.done_calls, 0);
+    ck_assert_int_eq(p3s_lines_received(e.srv), 0);
+    run_for(e.base, 120); /* greeting sent, CAPA answer still delayed */
+    ck_assert_int_eq(conn.done_calls, 0);
+    WAIT_DONE(&e, conn);
+    SCRIPT_DONE(e.srv);
+    ASSERT_OK(conn);
+    ck_assert_uint_eq(pop3a_capa_flags(pop3a_client_capa(e.client)), POP3A_CAPA_USER);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* ------------------------------------------------------------- many clients */
+
+#define MANY 100
+
+typedef struct {
+    p3s *srv;
+    pop3a_client *client;
+    tu_rec conn, login, stat, retr, quit;
+    char body[64];
+} one_session;
+
+/* 100 clients on one event_base, each with its own scripted server, all in
+ * flight at once; every one completes its whole session correctly. */
+START_TEST(hundred_clients_one_event_base)
+{
+    tu_ignore_sigpipe();
+    struct event_base *base = event_base_new();
+    ck_assert_ptr_nonnull(base);
+    pop3a_options *opts = pop3a_options_new();
+    pop3a_options_set_tls(opts, POP3A_TLS_NONE, NULL);
+    pop3a_options_allow_cleartext(opts, 1);
+    pop3a_options_set_timeouts(opts, 5000, 5000);
+    one_session *s = calloc(MANY, sizeof *s);
+    ck_assert_ptr_nonnull(s);
+    tu_order order = {0};
+    for (int i = 0; i < MANY; i++) {
+        one_session *o = &s[i];
+        snprintf(o->body, sizeof o->body, "Subject: %d\r\n\r\nbody of session %d\r\n", i, i);
+        o->srv = p3s_new(base);
+        ck_assert_ptr_nonnull(o->srv);
+        script_login(o->srv, CAPA_BASIC);
+        char line[64];
+        p3s_expect(o->srv, "STAT");
+        snprintf(line, sizeof line, "+OK 1 %zu\r\n", strlen(o->body));
+        p3s_send(o->srv, line);
+        p3s_expect(o->srv, "RETR 1");
+        p3s_write_chunk(o->srv, (size_t)(i % 7) + 1, 0);
+        p3s_send(o->srv, "+OK\r\n");
+        p3s_send(o->srv, o->body);
+        p3s_send(o->srv, ".\r\n");
+        p3s_write_chunk(o->srv, 0, 0);
+        p3s_expect(o->srv, "QUIT");
+        p3s_send(o->srv, "+OK\r\n");
+        o->client = pop3a_client_new(base, NULL, opts);
+        ck_assert_ptr_nonnull(o->client);
+        tu_rec_init(&o->conn, i, NULL);
+        tu_rec_init(&o->login, i, NULL);
+        tu_rec_init(&o->stat, i, NULL);
+        tu_rec_init(&o->retr, i, NULL);
+        tu_rec_init(&o->quit, i, &order);
+        ck_assert_ptr_nonnull(pop3a_attach(o->client, p3s_pair(o->srv), tu_done, &o->conn));
+        ck_assert_ptr_nonnull(
+            pop3a_login(o->client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &o->login));
+        ck_assert_ptr_nonnull(pop3a_stat(o->client, tu_done, &o->stat));
+        ck_assert_ptr_nonnull(pop3a_retr(o->client, 1, tu_chunk, tu_done, &o->retr));
+        ck_assert_ptr_nonnull(pop3a_quit(o->client, tu_done, &o->quit));
+    }
+    ck_assert_int_eq(run_until_count(base, &order.n, MANY, 20000), 0);
+    for (int i = 0; i < MANY; i++) {
+        one_session *o = &s[i];
+        ck_assert_msg(p3s_error(o->srv) == NULL, "session %d: %s", i, p3s_error(o->srv));
+        ASSERT_OK(o->conn);
+        ASSERT_OK(o->login);
+        ASSERT_OK(o->stat);
+        ASSERT_OK(o->retr);
+        ASSERT_ONCE(o->retr);
+        ASSERT_BODY(o->retr, o->body);
+        ASSERT_OK(o->quit);
+        tu_rec_clear(&o->retr);
+        pop3a_client_free(o->client);
+    }
+    run_for(base, 1);
+    for (int i = 0; i < MANY; i++)
+        p3s_free(s[i].srv);
+    free(s);
+    pop3a_options_free(opts);
+    event_base_free(base);
+}
+END_TEST
+
+static Suite *connect_suite(void)
+{
+    Suite *s = suite_create("session_connect");
+    TCase *tc = tcase_create("connect");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, connect_ipv4_literal);
+    tcase_add_test(tc, connect_ipv6_literal);
+    tcase_add_test(tc, connect_by_name_localhost);
+    tcase_add_test(tc, connect_refused_fails);
+    tcase_add_test(tc, connect_greeting_never_comes);
+    tcase_add_test(tc, connect_waits_for_greeting_and_capa);
+    suite_add_tcase(s, tc);
+    TCase *many = tcase_create("many");
+    tcase_set_timeout(many, 60);
+    tcase_add_test(many, hundred_clients_one_event_base);
+    suite_add_tcase(s, many);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(connect_suite());
+}

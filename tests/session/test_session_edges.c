@@ -1,0 +1,470 @@
+/*
+ * Corners of the contract: callbacks that free or submit while a connection loss
+ * is being reported, pause combined with cancel / timeouts / pipelining, replies
+ * that look like POP3 but are not, and what the trace must leave out.
+ */
+#include <stdio.h>
+
+#include "session_test.h"
+
+static char *make_body(size_t lines)
+{
+    char *b = malloc(lines * 13 + 1);
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < lines; i++)
+        snprintf(b + i * 13, 14, "line %06zu\r\n", i % 1000000);
+    return b;
+}
+
+static void send_retr_reply(p3s *s, const char *body)
+{
+    p3s_send(s, "+OK\r\n");
+    p3s_send(s, body);
+    p3s_send(s, ".\r\n");
+}
+
+/* Contract 7: every pending future has failed before the close callback runs. */
+START_TEST(close_callback_after_pending_futures_failed)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "STAT");
+    p3s_close(e.srv);
+    tu_rec conn, login, stat, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    stat.watch = noop.watch = &e.close_calls;
+    session_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_COUNT(&e, &e.close_calls, 1);
+    run_for(e.base, 20);
+    ASSERT_ONCE(stat);
+    ASSERT_STATUS(stat, POP3A_ERR_EOF);
+    ASSERT_ONCE(noop);
+    ck_assert_int_eq(stat.watch_at_done, 0);
+    ck_assert_int_eq(noop.watch_at_done, 0);
+    ck_assert_int_eq(e.close_calls, 1);
+    /* The client survives the loss: it is not freed behind our back. */
+    ck_assert_int_eq(pop3a_client_error(e.client), POP3A_ERR_EOF);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Freeing the client from a done callback while a connection loss is failing a
+ * pipelined window: each future still completes exactly once. */
+START_TEST(free_inside_done_during_connection_loss)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_PIPELINING);
+    for (int i = 1; i <= 4; i++) {
+        char line[16];
+        snprintf(line, sizeof line, "RETR %d", i);
+        p3s_expect(e.srv, line);
+    }
+    send_retr_reply(e.srv, "one\r\n");
+    p3s_close(e.srv);
+    tu_order order = {0};
+    tu_rec conn, login, r[4];
+    tu_rec_init(&conn, 100, NULL);
+    tu_rec_init(&login, 101, NULL);
+    session_login(&e, &conn, &login);
+    for (int i = 0; i < 4; i++) {
+        tu_rec_init(&r[i], i, &order);
+        ck_assert_ptr_nonnull(pop3a_retr(e.client, (uint32_t)i + 1, tu_chunk, tu_done, &r[i]));
+    }
+    r[1].done_action = TU_ACT_FREE_CLIENT;
+    r[1].client_slot = &e.client;
+    WAIT_COUNT(&e, &order.n, 4);
+    run_for(e.base, 20);
+    ck_assert_ptr_null(e.client);
+    ck_assert_int_eq(order.n, 4);
+    ASSERT_OK(r[0]);
+    ASSERT_STATUS(r[1], POP3A_ERR_EOF);
+    for (int i = 0; i < 4; i++) {
+        ASSERT_ONCE(r[i]);
+        ck_assert_int_eq(order.seq[i], i);
+        if (i >= 2)
+            ck_assert_msg(r[i].status == POP3A_ERR_EOF || r[i].status == POP3A_ERR_CLOSED,
+                          "r[%d]: %s", i, pop3a_status_name(r[i].status));
+        tu_rec_clear(&r[i]);
+    }
+    tu_env_free(&e);
+}
+END_TEST
+
+/* A reconnect-style submit from the done callback of a failed future survives
+ * the failure sweep and completes once, later. */
+START_TEST(submit_inside_done_during_connection_loss)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "STAT");
+    p3s_close(e.srv);
+    tu_rec conn, login, stat, late;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    tu_rec_init(&late, 3, NULL);
+    session_login(&e, &conn, &login);
+    stat.done_action = TU_ACT_SUBMIT_NOOP;
+    stat.submit_rec = &late;
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    WAIT_DONE(&e, late);
+    run_for(e.base, 20);
+    ASSERT_STATUS(stat, POP3A_ERR_EOF);
+    ck_assert_ptr_nonnull(stat.submitted);
+    ASSERT_ONCE(late);
+    ASSERT_STATUS(late, POP3A_ERR_STATE); /* no connection any more */
+    tu_env_free(&e);
+}
+END_TEST
+
+static void free_on_close(pop3a_client *client, pop3a_status why, void *arg)
+{
+    tu_env *e = arg;
+    e->close_calls++;
+    e->close_why = why;
+    pop3a_client_free(client);
+    e->client = NULL;
+}
+
+/* The close callback may free the client. */
+START_TEST(free_inside_close_callback)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "STAT");
+    p3s_close(e.srv);
+    tu_rec conn, login, stat;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    session_login(&e, &conn, &login);
+    pop3a_client_set_close_cb(e.client, free_on_close, &e);
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    WAIT_COUNT(&e, &e.close_calls, 1);
+    run_for(e.base, 20);
+    ck_assert_ptr_null(e.client);
+    ASSERT_ONCE(stat);
+    ASSERT_STATUS(stat, POP3A_ERR_EOF);
+    ck_assert_int_eq(e.close_calls, 1);
+    tu_env_free(&e);
+}
+END_TEST
+
+typedef struct {
+    tu_env *env;
+    const char *free_on; /* free the client when this line is traced */
+    int freed;
+} trace_freer;
+
+static void free_on_trace(pop3a_client *client, pop3a_trace_dir dir, const char *line, size_t len,
+                          void *arg)
+{
+    trace_freer *t = arg;
+    if (!t->freed && dir == POP3A_TRACE_RECEIVED && len == strlen(t->free_on) &&
+        memcmp(line, t->free_on, len) == 0) {
+        t->freed = 1;
+        pop3a_client_free(client);
+        t->env->client = NULL;
+    }
+}
+
+/* "Safe from inside any callback" includes the trace callback. */
+START_TEST(free_inside_trace_callback)
+{
+    tu_env e;
+    tu_env_init(&e);
+    trace_freer tf = {&e, "+OK 1 10", 0};
+    pop3a_options_set_trace(e.opts, free_on_trace, &tf);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "STAT");
+    p3s_send(e.srv, "+OK 1 10\r\n");
+    tu_rec conn, login, stat, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    session_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE(&e, noop);
+    run_for(e.base, 20);
+    ck_assert_int_eq(tf.freed, 1);
+    ASSERT_ONCE(stat);
+    ck_assert_msg(stat.status == POP3A_OK || stat.status == POP3A_ERR_CLOSED, "stat: %s",
+                  pop3a_status_name(stat.status));
+    ASSERT_ONCE(noop);
+    ASSERT_STATUS(noop, POP3A_ERR_CLOSED);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Cancelling a paused transfer: CANCELLED, no more chunks, the rest of the reply
+ * is drained and the session carries on. */
+START_TEST(cancel_paused_transfer)
+{
+    tu_env e;
+    tu_env_init(&e);
+    char *body = make_body(400);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_write_chunk(e.srv, 700, 1);
+    send_retr_reply(e.srv, body);
+    p3s_write_chunk(e.srv, 0, 0);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK after\r\n");
+    tu_rec conn, login, retr, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    session_login(&e, &conn, &login);
+    retr.chunk_action = TU_ACT_PAUSE;
+    retr.action_at_chunk = 1;
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_COUNT(&e, &retr.chunk_calls, 1);
+    run_for(e.base, 50);
+    pop3a_future_cancel(retr.paused);
+    ck_assert_int_eq(retr.done_calls, 0); /* never inside the cancel call */
+    WAIT_DONE(&e, noop);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(retr);
+    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
+    ck_assert_int_eq(retr.chunk_calls, 1);
+    ASSERT_OK(noop);
+    ck_assert_str_eq(noop.text, "after");
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* The caller's own pause is not server silence: no idle timeout while paused. */
+START_TEST(pause_longer_than_idle_timeout)
+{
+    tu_env e;
+    tu_env_init(&e);
+    pop3a_options_set_timeouts(e.opts, 3000, 100);
+    char *body = make_body(400);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_write_chunk(e.srv, 1000, 1);
+    send_retr_reply(e.srv, body);
+    tu_rec conn, login, retr;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    session_login(&e, &conn, &login);
+    retr.chunk_action = TU_ACT_PAUSE;
+    retr.action_at_chunk = 1;
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    WAIT_COUNT(&e, &retr.chunk_calls, 1);
+    run_for(e.base, 350);
+    ck_assert_msg(retr.done_calls == 0, "paused RETR completed: %s",
+                  pop3a_status_name(retr.status));
+    ck_assert_int_eq(pop3a_future_resume(retr.paused), 0);
+    WAIT_DONE(&e, retr);
+    ASSERT_OK(retr);
+    ASSERT_BODY(retr, body);
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Pausing the first of three pipelined transfers holds the later ones too (they
+ * complete in order), and resume releases all of them. */
+START_TEST(pause_inside_pipelined_window)
+{
+    tu_env e;
+    tu_env_init(&e);
+    char *body = make_body(200);
+    script_login(e.srv, CAPA_PIPELINING);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_expect(e.srv, "RETR 2");
+    p3s_expect(e.srv, "RETR 3");
+    for (int i = 0; i < 3; i++)
+        send_retr_reply(e.srv, body);
+    tu_order order = {0};
+    tu_rec conn, login, r[3];
+    tu_rec_init(&conn, 100, NULL);
+    tu_rec_init(&login, 101, NULL);
+    session_login(&e, &conn, &login);
+    for (int i = 0; i < 3; i++) {
+        tu_rec_init(&r[i], i, &order);
+        ck_assert_ptr_nonnull(pop3a_retr(e.client, (uint32_t)i + 1, tu_chunk, tu_done, &r[i]));
+    }
+    r[0].chunk_action = TU_ACT_PAUSE;
+    r[0].action_at_chunk = 1;
+    WAIT_COUNT(&e, &r[0].chunk_calls, 1);
+    run_for(e.base, 100);
+    ck_assert_int_eq(order.n, 0);
+    ck_assert_int_eq(r[1].chunk_calls, 0);
+    ck_assert_int_eq(pop3a_future_resume(r[0].paused), 0);
+    WAIT_COUNT(&e, &order.n, 3);
+    SCRIPT_DONE(e.srv);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_ONCE(r[i]);
+        ASSERT_OK(r[i]);
+        ASSERT_BODY(r[i], body);
+        ck_assert_int_eq(order.seq[i], i);
+        tu_rec_clear(&r[i]);
+    }
+    free(body);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Replies that start right but are not valid POP3 results. */
+START_TEST(malformed_results_are_protocol_errors)
+{
+    static const struct {
+        const char *what;
+        const char *reply;
+    } cases[] = {
+        {"STAT words", "+OK many some\r\n"},
+        {"STAT overflow", "+OK 99999999999999999999 1\r\n"},
+        {"LIST bad size", "+OK\r\n1 abc\r\n.\r\n"},
+        {"LIST msg past 32 bits", "+OK\r\n4294967296 10\r\n.\r\n"},
+        {"LIST msg zero", "+OK\r\n0 10\r\n.\r\n"},
+        {"LIST over max entries", "+OK\r\n1 1\r\n2 2\r\n3 3\r\n4 4\r\n.\r\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_env e;
+        tu_env_init(&e);
+        pop3a_options_set_max_listing(e.opts, 3);
+        script_login(e.srv, CAPA_BASIC);
+        int is_stat = strncmp(cases[i].what, "STAT", 4) == 0;
+        p3s_expect(e.srv, is_stat ? "STAT" : "LIST");
+        p3s_send(e.srv, cases[i].reply);
+        tu_rec conn, login, r;
+        tu_rec_init(&conn, 0, NULL);
+        tu_rec_init(&login, 1, NULL);
+        tu_rec_init(&r, 2, NULL);
+        session_login(&e, &conn, &login);
+        if (is_stat)
+            ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &r));
+        else
+            ck_assert_ptr_nonnull(pop3a_list(e.client, 0, tu_done, &r));
+        WAIT_DONE(&e, r);
+        ck_assert_msg(r.status == POP3A_ERR_PROTOCOL, "%s: %s", cases[i].what,
+                      pop3a_status_name(r.status));
+        ASSERT_ONCE(r);
+        tu_env_free(&e);
+    }
+}
+END_TEST
+
+/* Body lines are not traced (header: only status and listing lines). */
+START_TEST(trace_leaves_out_message_bodies)
+{
+    tu_env e;
+    tu_env_init(&e);
+    tu_trace tr = {0};
+    pop3a_options_set_trace(e.opts, tu_trace_cb, &tr);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    send_retr_reply(e.srv, "Subject: private\r\n\r\nconfidential-body-line\r\n");
+    tu_rec conn, login, retr;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    session_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    WAIT_DONE(&e, retr);
+    ASSERT_OK(retr);
+    ck_assert_msg(tu_trace_has(&tr, "> RETR 1\n"), "trace:\n%s", tr.log);
+    ck_assert_msg(!tu_trace_has(&tr, "confidential-body-line"), "body traced:\n%s", tr.log);
+    tu_rec_clear(&retr);
+    tu_trace_clear(&tr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* A second attach on a connected client is refused (STATE) and the library still
+ * owns (and frees) the bufferevent it was given. */
+START_TEST(second_attach_refused)
+{
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
+    tu_rec conn, again;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&again, 1, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    WAIT_DONE(&e, conn);
+    p3s *other = p3s_new(e.base);
+    ck_assert_ptr_nonnull(other);
+    struct bufferevent *bev = p3s_pair(other);
+    ck_assert_ptr_nonnull(bev);
+    ck_assert_ptr_nonnull(pop3a_attach(e.client, bev, tu_done, &again));
+    WAIT_DONE(&e, again);
+    ASSERT_ONCE(again);
+    ASSERT_STATUS(again, POP3A_ERR_STATE);
+    for (int i = 0; i < 100 && !p3s_peer_closed(other); i++)
+        run_for(e.base, 5);
+    ck_assert_msg(p3s_peer_closed(other), "refused bufferevent was not freed");
+    ASSERT_OK(conn);
+    p3s_free(other);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Cancelling the attach while the greeting is still on its way. */
+START_TEST(cancel_connect_before_greeting)
+{
+    tu_env e;
+    tu_env_init(&e);
+    p3s_delay(e.srv, 100);
+    p3s_send(e.srv, PLAIN_GREETING);
+    tu_rec conn, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&noop, 1, NULL);
+    pop3a_future *f = tu_env_attach(&e, &conn);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    pop3a_future_cancel(f);
+    WAIT_DONE(&e, noop);
+    run_for(e.base, 150);
+    ASSERT_ONCE(conn);
+    ASSERT_STATUS(conn, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE(noop);
+    ck_assert_int_ne(noop.status, POP3A_OK);
+    tu_env_free(&e);
+}
+END_TEST
+
+static Suite *edges_suite(void)
+{
+    Suite *s = suite_create("session_edges");
+    TCase *tc = tcase_create("edges");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, close_callback_after_pending_futures_failed);
+    tcase_add_test(tc, free_inside_done_during_connection_loss);
+    tcase_add_test(tc, submit_inside_done_during_connection_loss);
+    tcase_add_test(tc, free_inside_close_callback);
+    tcase_add_test(tc, free_inside_trace_callback);
+    tcase_add_test(tc, cancel_paused_transfer);
+    tcase_add_test(tc, pause_longer_than_idle_timeout);
+    tcase_add_test(tc, pause_inside_pipelined_window);
+    tcase_add_test(tc, malformed_results_are_protocol_errors);
+    tcase_add_test(tc, trace_leaves_out_message_bodies);
+    tcase_add_test(tc, second_attach_refused);
+    tcase_add_test(tc, cancel_connect_before_greeting);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(edges_suite());
+}

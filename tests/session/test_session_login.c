@@ -1,0 +1,373 @@
+/*
+ * Authorization state: the APOP -> USER/PASS fallback, refusals as failures, the
+ * cleartext policy, trace redaction and argument injection.
+ */
+#include <stdio.h>
+
+#include "session_test.h"
+
+/* RFC 1939 section 7: APOP refused, the login op falls back to USER/PASS. */
+START_TEST(apop_refused_falls_back_to_user_pass)
+{
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
+    p3s_expect(e.srv, RFC_APOP_LINE);
+    p3s_send(e.srv, "-ERR permission denied\r\n");
+    p3s_expect(e.srv, "USER mrose");
+    p3s_send(e.srv, "+OK\r\n");
+    p3s_expect(e.srv, "PASS tanstaaf");
+    p3s_send(e.srv, "+OK maildrop ready\r\n");
+    p3s_expect(e.srv, "STAT");
+    p3s_send(e.srv, "+OK 0 0\r\n");
+    tu_rec conn, login, stat;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(pop3a_login(e.client, "mrose", "tanstaaf", 0, tu_done, &login));
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    WAIT_DONE(&e, stat);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(login);
+    ASSERT_OK(login);
+    ck_assert_str_eq(login.text, "maildrop ready");
+    ASSERT_OK(stat);
+    ck_assert_uint_eq(stat.stat_count, 0);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Without cleartext permission nothing but APOP is safe, so its refusal ends the
+ * login: AUTH with the server's words, and USER is never sent. */
+START_TEST(apop_refused_without_cleartext_fails_auth)
+{
+    tu_env e;
+    tu_env_init(&e);
+    pop3a_options_allow_cleartext(e.opts, 0);
+    tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
+    p3s_expect(e.srv, RFC_APOP_LINE);
+    p3s_send(e.srv, "-ERR [AUTH] permission denied\r\n");
+    p3s_expect_silence(e.srv, 150);
+    tu_rec conn, login;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(pop3a_login(e.client, "mrose", "tanstaaf", 0, tu_done, &login));
+    WAIT_DONE(&e, login);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(login);
+    ASSERT_STATUS(login, POP3A_ERR_AUTH);
+    ck_assert_int_eq(login.resp, POP3A_RESP_AUTH);
+    ck_assert_ptr_nonnull(strstr(login.text, "permission denied"));
+    tu_env_free(&e);
+}
+END_TEST
+
+/* -ERR on PASS is a failed login (the seed's client reports success here), and
+ * the session stays in the AUTHORIZATION state: STAT is refused locally. */
+START_TEST(pass_refused_is_auth_failure)
+{
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
+    p3s_expect(e.srv, "USER alice");
+    p3s_send(e.srv, "+OK\r\n");
+    p3s_expect(e.srv, "PASS alicepw");
+    p3s_send(e.srv, "-ERR [AUTH] Authentication failed.\r\n");
+    p3s_expect_silence(e.srv, 150);
+    tu_rec conn, login, stat;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(
+        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login));
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    WAIT_DONE(&e, stat);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(login);
+    ASSERT_STATUS(login, POP3A_ERR_AUTH);
+    ck_assert_int_eq(login.resp, POP3A_RESP_AUTH);
+    ck_assert_ptr_nonnull(strstr(login.text, "Authentication failed."));
+    ASSERT_ONCE(stat);
+    ASSERT_STATUS(stat, POP3A_ERR_STATE);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* USER refused: PASS must not follow (no PIPELINING advertised). */
+START_TEST(user_refused_sends_no_pass)
+{
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
+    p3s_expect(e.srv, "USER alice");
+    p3s_send(e.srv, "-ERR [SYS/TEMP] no such mailbox right now\r\n");
+    p3s_expect_silence(e.srv, 150);
+    tu_rec conn, login;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(
+        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login));
+    WAIT_DONE(&e, login);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    ASSERT_STATUS(login, POP3A_ERR_AUTH);
+    ck_assert_int_eq(login.resp, POP3A_RESP_SYS_TEMP);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* The single PASS command: -ERR is POP3A_ERR_SERVER, not success. */
+START_TEST(pass_command_err_is_server_error)
+{
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
+    p3s_expect(e.srv, "USER alice");
+    p3s_send(e.srv, "+OK\r\n");
+    p3s_expect(e.srv, "PASS wrong");
+    p3s_send(e.srv, "-ERR [AUTH] invalid password\r\n");
+    tu_rec conn, user, pass, stat;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&user, 1, NULL);
+    tu_rec_init(&pass, 2, NULL);
+    tu_rec_init(&stat, 3, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(pop3a_user(e.client, "alice", tu_done, &user));
+    ck_assert_ptr_nonnull(pop3a_pass(e.client, "wrong", tu_done, &pass));
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    WAIT_DONE(&e, stat);
+    SCRIPT_DONE(e.srv);
+    ASSERT_OK(user);
+    ASSERT_STATUS(pass, POP3A_ERR_SERVER);
+    ck_assert_int_eq(pass.resp, POP3A_RESP_AUTH);
+    ck_assert_ptr_nonnull(strstr(pass.text, "invalid password"));
+    ASSERT_STATUS(stat, POP3A_ERR_STATE);
+    ck_assert_uint_eq(p3s_bytes_unread(e.srv), 0); /* STAT never went out */
+    tu_env_free(&e);
+}
+END_TEST
+
+/* The single APOP command: the RFC 1939 digest, and +OK enters TRANSACTION. */
+START_TEST(apop_command_enters_transaction)
+{
+    tu_env e;
+    tu_env_init(&e);
+    pop3a_options_allow_cleartext(e.opts, 0); /* APOP sends no password */
+    tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
+    p3s_expect(e.srv, RFC_APOP_LINE);
+    p3s_send(e.srv, "+OK maildrop has 1 message\r\n");
+    p3s_expect(e.srv, "STAT");
+    p3s_send(e.srv, "+OK 1 120\r\n");
+    tu_rec conn, apop, stat;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&apop, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(pop3a_apop(e.client, "mrose", "tanstaaf", tu_done, &apop));
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    WAIT_DONE(&e, stat);
+    SCRIPT_DONE(e.srv);
+    ASSERT_OK(apop);
+    ASSERT_OK(stat);
+    ck_assert_uint_eq(stat.stat_count, 1);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* No TLS and no pop3a_options_allow_cleartext: the password is never sent. */
+START_TEST(cleartext_refused_without_permission)
+{
+    tu_env e;
+    tu_env_init(&e);
+    pop3a_options_allow_cleartext(e.opts, 0);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
+    p3s_expect_silence(e.srv, 150);
+    tu_rec conn, login_user, login_any, pass;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login_user, 1, NULL);
+    tu_rec_init(&login_any, 2, NULL);
+    tu_rec_init(&pass, 3, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(
+        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login_user));
+    /* No APOP timestamp, no SASL: every mechanism left would be cleartext. */
+    ck_assert_ptr_nonnull(pop3a_login(e.client, "alice", "alicepw", 0, tu_done, &login_any));
+    ck_assert_ptr_nonnull(pop3a_pass(e.client, "alicepw", tu_done, &pass));
+    WAIT_DONE(&e, pass);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(login_user);
+    ASSERT_STATUS(login_user, POP3A_ERR_CLEARTEXT);
+    ASSERT_STATUS(login_any, POP3A_ERR_CLEARTEXT);
+    ASSERT_STATUS(pass, POP3A_ERR_CLEARTEXT);
+    ck_assert_uint_eq(p3s_bytes_received(e.srv), strlen("CAPA\r\n"));
+    tu_env_free(&e);
+}
+END_TEST
+
+/* A greeting "timestamp" without the <...@...> form is not used for APOP. */
+START_TEST(apop_needs_a_wellformed_timestamp)
+{
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, "+OK ready <1896.697170952>\r\n", NULL);
+    p3s_expect(e.srv, "USER mrose");
+    p3s_send(e.srv, "+OK\r\n");
+    p3s_expect(e.srv, "PASS tanstaaf");
+    p3s_send(e.srv, "+OK\r\n");
+    tu_rec conn, login;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(pop3a_login(e.client, "mrose", "tanstaaf", 0, tu_done, &login));
+    WAIT_DONE(&e, login);
+    SCRIPT_DONE(e.srv);
+    ASSERT_OK(login);
+    ck_assert_ptr_null(pop3a_client_apop_timestamp(e.client));
+    tu_env_free(&e);
+}
+END_TEST
+
+/* The trace shows PASS **** and the APOP line without its secret parts, and the
+ * password never appears anywhere in it. */
+START_TEST(trace_redacts_secrets)
+{
+    tu_env e;
+    tu_env_init(&e);
+    tu_trace tr = {0};
+    pop3a_options_set_trace(e.opts, tu_trace_cb, &tr);
+    tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
+    p3s_expect(e.srv, RFC_APOP_LINE);
+    p3s_send(e.srv, "-ERR permission denied\r\n");
+    p3s_expect(e.srv, "USER mrose");
+    p3s_send(e.srv, "+OK\r\n");
+    p3s_expect(e.srv, "PASS tanstaaf");
+    p3s_send(e.srv, "+OK Logged in.\r\n");
+    tu_rec conn, login;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(pop3a_login(e.client, "mrose", "tanstaaf", 0, tu_done, &login));
+    WAIT_DONE(&e, login);
+    SCRIPT_DONE(e.srv);
+    ASSERT_OK(login);
+    ck_assert_msg(tu_trace_has(&tr, "> PASS ****\n"), "trace:\n%s", tr.log);
+    ck_assert_msg(tu_trace_has(&tr, "> USER mrose\n"), "trace:\n%s", tr.log);
+    ck_assert_msg(tu_trace_has(&tr, "> CAPA\n"), "trace:\n%s", tr.log);
+    ck_assert_msg(tu_trace_has(&tr, "< +OK Logged in.\n"), "trace:\n%s", tr.log);
+    ck_assert_msg(tu_trace_has(&tr, "> APOP mrose"), "trace:\n%s", tr.log);
+    ck_assert_msg(!tu_trace_has(&tr, "tanstaaf"), "password in trace:\n%s", tr.log);
+    ck_assert_msg(!tu_trace_has(&tr, "c4c9334bac560ecc979e58001b3e22fb"),
+                  "APOP digest in trace:\n%s", tr.log);
+    ck_assert_int_ge(tr.sent, 4);
+    tu_trace_clear(&tr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* CR, LF in a string and message number 0: NULL, POP3A_ERR_INVALID, no callback,
+ * nothing sent; the session is still usable afterwards. */
+START_TEST(injection_refused)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    tu_rec conn, bad, login;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&bad, 1, NULL);
+    tu_rec_init(&login, 2, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    WAIT_DONE(&e, conn);
+    pop3a_client *c = e.client;
+    struct {
+        const char *what;
+        pop3a_future *f;
+    } tries[] = {
+        {"login user CRLF", pop3a_login(c, "alice\r\nDELE 1", "pw", 0, tu_done, &bad)},
+        {"login secret LF", pop3a_login(c, "alice", "pw\nDELE 1", 0, tu_done, &bad)},
+        {"login secret CR", pop3a_login(c, "alice", "pw\rx", POP3A_MECH_USER, tu_done, &bad)},
+        {"login user NULL", pop3a_login(c, NULL, "pw", 0, tu_done, &bad)},
+        {"user LF", pop3a_user(c, "a\nb", tu_done, &bad)},
+        {"pass CR", pop3a_pass(c, "p\rq", tu_done, &bad)},
+        {"apop user CR", pop3a_apop(c, "u\r", "s", tu_done, &bad)},
+        {"retr 0", pop3a_retr(c, 0, tu_chunk, tu_done, &bad)},
+        {"dele 0", pop3a_dele(c, 0, tu_done, &bad)},
+        {"top 0", pop3a_top(c, 0, 5, tu_chunk, tu_done, &bad)},
+    };
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        ck_assert_msg(tries[i].f == NULL, "%s: accepted", tries[i].what);
+    }
+    /* Each NULL left its reason; check the last one and one of each kind again. */
+    ck_assert_ptr_null(pop3a_retr(c, 0, tu_chunk, tu_done, &bad));
+    ck_assert_int_eq(pop3a_client_error(c), POP3A_ERR_INVALID);
+    ck_assert_ptr_null(pop3a_user(c, "x\r\nQUIT", tu_done, &bad));
+    ck_assert_int_eq(pop3a_client_error(c), POP3A_ERR_INVALID);
+    run_for(e.base, 50);
+    ck_assert_int_eq(bad.done_calls, 0);
+    ck_assert_int_eq(bad.chunk_calls, 0);
+    ck_assert_uint_eq(p3s_bytes_received(e.srv), strlen("CAPA\r\n"));
+    /* Still usable. */
+    ck_assert_ptr_nonnull(
+        pop3a_login(c, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login));
+    WAIT_DONE(&e, login);
+    SCRIPT_DONE(e.srv);
+    ASSERT_OK(login);
+    ck_assert_int_eq(bad.done_calls, 0);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* RFC 1939: USER and PASS belong to the AUTHORIZATION state only. */
+START_TEST(auth_commands_refused_after_login)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect_silence(e.srv, 100);
+    tu_rec conn, login, user, again;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&user, 2, NULL);
+    tu_rec_init(&again, 3, NULL);
+    session_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_user(e.client, "bob", tu_done, &user));
+    ck_assert_ptr_nonnull(pop3a_login(e.client, "bob", "pw", 0, tu_done, &again));
+    WAIT_DONE(&e, again);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    ASSERT_STATUS(user, POP3A_ERR_STATE);
+    ASSERT_STATUS(again, POP3A_ERR_STATE);
+    tu_env_free(&e);
+}
+END_TEST
+
+static Suite *login_suite(void)
+{
+    Suite *s = suite_create("session_login");
+    TCase *tc = tcase_create("authorization");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, apop_refused_falls_back_to_user_pass);
+    tcase_add_test(tc, apop_refused_without_cleartext_fails_auth);
+    tcase_add_test(tc, pass_refused_is_auth_failure);
+    tcase_add_test(tc, user_refused_sends_no_pass);
+    tcase_add_test(tc, pass_command_err_is_server_error);
+    tcase_add_test(tc, apop_command_enters_transaction);
+    tcase_add_test(tc, cleartext_refused_without_permission);
+    tcase_add_test(tc, apop_needs_a_wellformed_timestamp);
+    tcase_add_test(tc, trace_redacts_secrets);
+    tcase_add_test(tc, injection_refused);
+    tcase_add_test(tc, auth_commands_refused_after_login);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(login_suite());
+}

@@ -1,0 +1,386 @@
+/*
+ * Tests of the scripted server itself, with a bare bufferevent as the client, so
+ * the session tests can trust what it reports. No libpop3async here.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "script_server.h"
+
+/* What the fake client saw. */
+typedef struct {
+    struct evbuffer *got;
+    int reads;
+    int eof;
+} peer;
+
+static void peer_read(struct bufferevent *bev, void *arg)
+{
+    peer *p = arg;
+    p->reads++;
+    evbuffer_add_buffer(p->got, bufferevent_get_input(bev));
+}
+
+static void peer_event(struct bufferevent *bev, short what, void *arg)
+{
+    peer *p = arg;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        p->eof = 1;
+}
+
+typedef struct {
+    struct event_base *base;
+    p3s *srv;
+    struct bufferevent *bev;
+    peer p;
+} fixture;
+
+static void fx_init(fixture *f)
+{
+    signal(SIGPIPE, SIG_IGN);
+    memset(f, 0, sizeof *f);
+    f->base = event_base_new();
+    ck_assert_ptr_nonnull(f->base);
+    f->srv = p3s_new(f->base);
+    ck_assert_ptr_nonnull(f->srv);
+    f->p.got = evbuffer_new();
+}
+
+static void fx_attach(fixture *f, struct bufferevent *bev)
+{
+    ck_assert_ptr_nonnull(bev);
+    f->bev = bev;
+    bufferevent_setcb(bev, peer_read, NULL, peer_event, &f->p);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void fx_free(fixture *f)
+{
+    if (f->bev)
+        bufferevent_free(f->bev);
+    p3s_free(f->srv);
+    evbuffer_free(f->p.got);
+    event_base_free(f->base);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    *(int *)arg = 1;
+}
+
+/* Runs the loop until the script is done or failed, or ms passed. */
+static void fx_run(fixture *f, unsigned ms)
+{
+    int expired = 0;
+    struct event *t = evtimer_new(f->base, on_deadline, &expired);
+    struct timeval tv = {0, (suseconds_t)ms * 1000};
+    evtimer_add(t, &tv);
+    while (!expired && !p3s_done(f->srv) && !p3s_error(f->srv))
+        event_base_loop(f->base, EVLOOP_ONCE);
+    event_free(t);
+}
+
+static void fx_run_for(fixture *f, unsigned ms)
+{
+    int expired = 0;
+    struct event *t = evtimer_new(f->base, on_deadline, &expired);
+    struct timeval tv = {0, (suseconds_t)ms * 1000};
+    evtimer_add(t, &tv);
+    while (!expired)
+        event_base_loop(f->base, EVLOOP_ONCE);
+    event_free(t);
+}
+
+static int got_equals(const peer *p, const char *want)
+{
+    size_t n = evbuffer_get_length(p->got);
+    const char *data = (const char *)evbuffer_pullup(p->got, -1);
+    return n == strlen(want) && (n == 0 || memcmp(data, want, n) == 0);
+}
+
+START_TEST(script_sends_and_matches_lines)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_send(f.srv, "+OK hello\r\n");
+    p3s_expect(f.srv, "CAPA");
+    p3s_expect_prefix(f.srv, "USER ");
+    p3s_send(f.srv, "+OK\r\n");
+    fx_attach(&f, p3s_pair(f.srv));
+    bufferevent_write(f.bev, "CAPA\r\nUSER bob\r\n", 16);
+    fx_run(&f, 2000);
+    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
+    ck_assert(p3s_done(f.srv));
+    fx_run_for(&f, 20);
+    ck_assert(got_equals(&f.p, "+OK hello\r\n+OK\r\n"));
+    ck_assert_uint_eq(p3s_lines_received(f.srv), 2);
+    ck_assert_uint_eq(p3s_bytes_received(f.srv), 16);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(script_reports_first_mismatch)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_expect(f.srv, "STAT");
+    p3s_expect(f.srv, "QUIT");
+    fx_attach(&f, p3s_pair(f.srv));
+    bufferevent_write(f.bev, "LIST\r\nNOOP\r\n", 12);
+    fx_run(&f, 2000);
+    ck_assert_ptr_nonnull(p3s_error(f.srv));
+    ck_assert_msg(strstr(p3s_error(f.srv), "expected \"STAT\", got \"LIST\"") != NULL, "%s",
+                  p3s_error(f.srv));
+    ck_assert(!p3s_done(f.srv));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(script_rejects_bare_lf_and_embedded_nul)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_expect(f.srv, "NOOP");
+    fx_attach(&f, p3s_pair(f.srv));
+    bufferevent_write(f.bev, "NOOP\n", 5);
+    fx_run(&f, 2000);
+    ck_assert_ptr_nonnull(p3s_error(f.srv));
+    ck_assert_msg(strstr(p3s_error(f.srv), "bare LF") != NULL, "%s", p3s_error(f.srv));
+    fx_free(&f);
+
+    fx_init(&f);
+    p3s_expect(f.srv, "PASS ab");
+    fx_attach(&f, p3s_pair(f.srv));
+    bufferevent_write(f.bev, "PASS a\0b\r\n", 10);
+    fx_run(&f, 2000);
+    ck_assert_ptr_nonnull(p3s_error(f.srv));
+    ck_assert_msg(strstr(p3s_error(f.srv), "\\x00") != NULL, "%s", p3s_error(f.srv));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(chunked_writes_arrive_in_separate_reads)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_write_chunk(f.srv, 3, 2);
+    p3s_send(f.srv, "+OK 123456789 abcdef\r\n"); /* 22 bytes: 8 writes */
+    fx_attach(&f, p3s_pair(f.srv));
+    fx_run(&f, 2000);
+    ck_assert(p3s_done(f.srv));
+    fx_run_for(&f, 30);
+    ck_assert(got_equals(&f.p, "+OK 123456789 abcdef\r\n"));
+    ck_assert_int_ge(f.p.reads, 8);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(chunked_writes_without_gap_still_split)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_write_chunk(f.srv, 1, 0);
+    p3s_send(f.srv, "+OK\r\n");
+    fx_attach(&f, p3s_pair(f.srv));
+    fx_run(&f, 2000);
+    fx_run_for(&f, 20);
+    ck_assert(got_equals(&f.p, "+OK\r\n"));
+    ck_assert_int_ge(f.p.reads, 3); /* one loop turn apart: mostly one byte per read */
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(close_gives_eof_after_pending_output)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_write_chunk(f.srv, 4, 1);
+    p3s_send(f.srv, "+OK some body\r\n");
+    p3s_close(f.srv);
+    fx_attach(&f, p3s_pair(f.srv));
+    fx_run(&f, 2000);
+    ck_assert(p3s_done(f.srv));
+    fx_run_for(&f, 30);
+    ck_assert(got_equals(&f.p, "+OK some body\r\n"));
+    ck_assert_int_eq(f.p.eof, 1);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(delay_holds_the_next_step)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_send(f.srv, "A");
+    p3s_delay(f.srv, 150);
+    p3s_send(f.srv, "B");
+    fx_attach(&f, p3s_pair(f.srv));
+    fx_run_for(&f, 60);
+    ck_assert(got_equals(&f.p, "A"));
+    ck_assert(!p3s_done(f.srv));
+    fx_run(&f, 2000);
+    fx_run_for(&f, 10);
+    ck_assert(got_equals(&f.p, "AB"));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(silence_step_catches_early_line)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_expect(f.srv, "RETR 1");
+    p3s_expect_silence(f.srv, 50);
+    p3s_send(f.srv, "+OK\r\n");
+    p3s_expect(f.srv, "RETR 2");
+    fx_attach(&f, p3s_pair(f.srv));
+    bufferevent_write(f.bev, "RETR 1\r\nRETR 2\r\n", 16);
+    fx_run(&f, 2000);
+    ck_assert_ptr_nonnull(p3s_error(f.srv));
+    ck_assert_msg(strstr(p3s_error(f.srv), "silence") != NULL, "%s", p3s_error(f.srv));
+    fx_free(&f);
+
+    /* And passes when the client waits. */
+    fx_init(&f);
+    p3s_expect(f.srv, "RETR 1");
+    p3s_expect_silence(f.srv, 50);
+    p3s_send(f.srv, "+OK\r\n");
+    fx_attach(&f, p3s_pair(f.srv));
+    bufferevent_write(f.bev, "RETR 1\r\n", 8);
+    fx_run(&f, 2000);
+    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
+    ck_assert(p3s_done(f.srv));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(expect_eof_sees_client_close)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_expect(f.srv, "QUIT");
+    p3s_expect_eof(f.srv);
+    fx_attach(&f, p3s_pair(f.srv));
+    bufferevent_write(f.bev, "QUIT\r\n", 6);
+    fx_run_for(&f, 20);
+    ck_assert(!p3s_done(f.srv));
+    bufferevent_free(f.bev);
+    f.bev = NULL;
+    fx_run(&f, 2000);
+    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
+    ck_assert(p3s_done(f.srv));
+    ck_assert(p3s_peer_closed(f.srv));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(expect_reports_eof)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_expect(f.srv, "STAT");
+    fx_attach(&f, p3s_pair(f.srv));
+    bufferevent_free(f.bev);
+    f.bev = NULL;
+    fx_run(&f, 2000);
+    ck_assert_ptr_nonnull(p3s_error(f.srv));
+    ck_assert_msg(strstr(p3s_error(f.srv), "EOF") != NULL, "%s", p3s_error(f.srv));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(stop_reading_blocks_client_writes)
+{
+    fixture f;
+    fx_init(&f);
+    p3s_stop_reading(f.srv);
+    fx_attach(&f, p3s_pair(f.srv));
+    fx_run_for(&f, 10);
+    static char big[1 << 20];
+    memset(big, 'x', sizeof big);
+    for (int i = 0; i < 16; i++)
+        bufferevent_write(f.bev, big, sizeof big);
+    fx_run_for(&f, 100);
+    /* The kernel holds a few hundred KiB at most; the rest must still be queued. */
+    ck_assert_uint_gt(evbuffer_get_length(bufferevent_get_output(f.bev)), 8u << 20);
+    ck_assert_uint_eq(p3s_bytes_received(f.srv), 0);
+    fx_free(&f);
+}
+END_TEST
+
+static void listen_and_talk(const char *addr)
+{
+    fixture f;
+    fx_init(&f);
+    uint16_t port = p3s_listen(f.srv, addr);
+    ck_assert_uint_ne(port, 0);
+    p3s_send(f.srv, "+OK ready\r\n");
+    p3s_expect(f.srv, "QUIT");
+    struct bufferevent *bev = bufferevent_socket_new(f.base, -1, BEV_OPT_CLOSE_ON_FREE);
+    fx_attach(&f, bev);
+    char where[64];
+    snprintf(where, sizeof where, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
+    struct sockaddr_storage ss;
+    int sslen = (int)sizeof ss;
+    ck_assert_int_eq(evutil_parse_sockaddr_port(where, (struct sockaddr *)&ss, &sslen), 0);
+    ck_assert_int_eq(bufferevent_socket_connect(bev, (struct sockaddr *)&ss, sslen), 0);
+    bufferevent_write(bev, "QUIT\r\n", 6);
+    fx_run(&f, 2000);
+    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
+    ck_assert(p3s_done(f.srv));
+    ck_assert(p3s_connected(f.srv));
+    fx_run_for(&f, 20);
+    ck_assert(got_equals(&f.p, "+OK ready\r\n"));
+    fx_free(&f);
+}
+
+START_TEST(listen_accepts_ipv4)
+{
+    listen_and_talk("127.0.0.1");
+}
+END_TEST
+
+START_TEST(listen_accepts_ipv6)
+{
+    listen_and_talk("::1");
+}
+END_TEST
+
+static Suite *script_server_suite(void)
+{
+    Suite *s = suite_create("script_server");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, script_sends_and_matches_lines);
+    tcase_add_test(tc, script_reports_first_mismatch);
+    tcase_add_test(tc, script_rejects_bare_lf_and_embedded_nul);
+    tcase_add_test(tc, chunked_writes_arrive_in_separate_reads);
+    tcase_add_test(tc, chunked_writes_without_gap_still_split);
+    tcase_add_test(tc, close_gives_eof_after_pending_output);
+    tcase_add_test(tc, delay_holds_the_next_step);
+    tcase_add_test(tc, silence_step_catches_early_line);
+    tcase_add_test(tc, expect_eof_sees_client_close);
+    tcase_add_test(tc, expect_reports_eof);
+    tcase_add_test(tc, stop_reading_blocks_client_writes);
+    tcase_add_test(tc, listen_accepts_ipv4);
+    tcase_add_test(tc, listen_accepts_ipv6);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(script_server_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
