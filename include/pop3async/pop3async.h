@@ -321,8 +321,8 @@ POP3A_EXPORT void pop3a_future_unref(pop3a_future *future);
 
 /* POP3A_CAPA_* bits present. */
 POP3A_EXPORT unsigned pop3a_capa_flags(const pop3a_capa *capa);
-/* POP3A_MECH_* bits of the SASL mechanisms offered (plus USER and APOP where the
- * server offers them). */
+/* POP3A_MECH_* bits of the SASL mechanisms offered, plus POP3A_MECH_USER when CAPA
+ * lists USER. APOP has no CAPA tag: see pop3a_client_apop_timestamp. */
 POP3A_EXPORT unsigned pop3a_capa_mechs(const pop3a_capa *capa);
 /* LOGIN-DELAY in seconds, EXPIRE in days (RFC 2449 s6.5, s6.7; EXPIRE NEVER =
  * UINT32_MAX); -1 when absent or unreadable. */
