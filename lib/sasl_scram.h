@@ -37,9 +37,4 @@ int pop3a_scram_verified(const pop3a_scram *sc);
 /* Why the last call failed; owned by sc; "" if nothing. */
 const char *pop3a_scram_error(const pop3a_scram *sc);
 
-/* SASLprep (RFC 4013) as far as it can be done without Unicode tables: see the
- * comment in sasl_scram.c. 0 with a malloc'd *out; -1 when the input is not
- * valid UTF-8 or holds a prohibited character; -2 out of memory. */
-int pop3a_saslprep(const char *in, char **out);
-
 #endif

@@ -10,6 +10,7 @@
 #include "pop3async/pop3async.h"
 #include "sasl.h"
 #include "sasl_scram.h"
+#include "saslprep.h"
 
 /* ------------------------------------------------------------------ helpers */
 
