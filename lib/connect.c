@@ -48,6 +48,15 @@ static SSL *new_ssl(pop3a_client *c, pop3a_future *f)
     return ssl;
 }
 
+/* Servers commonly close without a TLS close_notify (after QUIT, or on an idle
+ * timeout). POP3's own framing (status lines, the "." terminator) already tells
+ * a complete reply from a cut one, so such a close is an EOF like any other,
+ * not a TLS error. */
+static void allow_dirty_close(struct bufferevent *bev)
+{
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+}
+
 /* Once the transport is up (TCP, or TLS finished): verify, then wait for the
  * greeting or, after STLS, ask CAPA again. */
 static void transport_up(pop3a_client *c, pop3a_future *f)
@@ -85,6 +94,8 @@ static void try_next_address(pop3a_client *c, pop3a_future *f)
             bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
             if (!bev)
                 SSL_free(ssl);
+            else
+                allow_dirty_close(bev);
             c->ssl = ssl;
         } else {
             bev = bufferevent_socket_new(c->base, -1, opts);
@@ -250,6 +261,7 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create the TLS filter");
         return -1;
     }
+    allow_dirty_close(tls);
     c->ssl = ssl;
     f->u.conn.phase = PHASE_STLS_HANDSHAKE;
     /* What the server said before TLS may have been forged: forget it. */
