@@ -22,6 +22,9 @@ struct pop3a_capa {
                               at most 255 bytes */
 };
 
+/* A CAPA reply has a dozen lines; a server sending thousands is hostile. */
+#define POP3A_MAX_CAPA_LINES 1000u
+
 void pop3a_capa_init(struct pop3a_capa *capa);
 void pop3a_capa_clear(struct pop3a_capa *capa); /* frees and re-inits */
 /* Adds one CAPA line (no line end; may hold NUL bytes). Keywords are

@@ -55,6 +55,7 @@ typedef struct {
     int pass_pipelined;  /* USER/PASS: PASS written right after USER */
     int user_failed;     /* USER refused while PASS's reply is still owed */
     int sasl_error;      /* we cancelled the exchange with "*" */
+    unsigned challenges; /* server challenges seen in this mechanism */
     pop3a_sasl *sasl;
     char *pending_ir;    /* base64 initial response too long for the AUTH line */
     size_t pending_ir_len;
@@ -109,7 +110,7 @@ struct pop3a_future {
     size_t arena_cap;
     pop3a_capa capa;
     int has_capa;
-    unsigned capa_lines;
+    size_t lines; /* listing/CAPA lines read, against the caps */
 
     union {
         pop3a_login_state login;

@@ -43,8 +43,13 @@ static SSL *new_ssl(pop3a_client *c, pop3a_future *f)
         }
     }
     SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, f->u.conn.host, err, sizeof err);
-    if (!ssl)
+    if (!ssl) {
         pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+        return NULL;
+    }
+    /* OpenSSL 3 reports a close without close_notify as an SSL error, which
+     * libevent's dirty-shutdown allowance does not cover: see allow_dirty_close. */
+    SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
     return ssl;
 }
 
@@ -331,13 +336,16 @@ int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3
     case TAG_CAPA:
         if (ev->kind == POP3A_PEV_OK) {
             pop3a_capa_clear(&f->u.conn.capa);
-            f->capa_lines = 0;
+            f->lines = 0;
             return 0;
         }
         if (ev->kind == POP3A_PEV_LINE) {
-            /* Cap the work a hostile CAPA can cause; memory does not grow anyway. */
-            if (f->capa_lines++ < 1000 &&
-                pop3a_capa_add_line(&f->u.conn.capa, ev->data, ev->len) != 0) {
+            /* A dozen lines is normal; an endless CAPA must not keep us here. */
+            if (++f->lines > POP3A_MAX_CAPA_LINES) {
+                pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "CAPA reply too long");
+                return -1;
+            }
+            if (pop3a_capa_add_line(&f->u.conn.capa, ev->data, ev->len) != 0) {
                 pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
                 return -1;
             }

@@ -30,8 +30,9 @@
 #define POP3A_READ_HIGH_WATER (512u * 1024u)
 /* Large reads: a 2 MiB message is a handful of read(2) calls, not hundreds. */
 #define POP3A_MAX_SINGLE_READ (256 * 1024)
-/* A CAPA reply has a dozen lines; a server sending thousands is hostile. */
-#define POP3A_MAX_CAPA_LINES 1000u
+/* Lines of an over-long listing read and dropped before giving up on the
+ * connection: a second or so of reading, not forever. */
+#define POP3A_LISTING_DRAIN_MAX 1000000u
 
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
@@ -244,27 +245,37 @@ static int single_line_result(pop3a_client *c, pop3a_future *f, const pop3a_pev 
     }
 }
 
-static void listing_line(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
+/* One line of a LIST, UIDL or CAPA listing. Past its cap (or after a
+ * malformed line) the future is marked failed and the rest of the reply is read
+ * and dropped, so the session stays usable. But a server that sends an endless
+ * listing would keep us reading forever (the idle timeout never fires while
+ * lines arrive), so after POP3A_LISTING_DRAIN_MAX more lines the connection is
+ * ended. */
+static int listing_line(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 {
     uint32_t n;
     uint64_t size = 0;
     const char *uid = NULL;
     size_t uid_len = 0;
-    int bad;
-    if (f->local_status != POP3A_OK)
-        return; /* already failed: read the rest of the reply and drop it */
-    if (f->cmd == POP3A_CMD_CAPA) {
-        if (f->capa_lines++ >= POP3A_MAX_CAPA_LINES)
+    size_t cap = f->cmd == POP3A_CMD_CAPA ? POP3A_MAX_CAPA_LINES : c->opts.max_listing;
+    if (++f->lines > cap) {
+        if (f->local_status == POP3A_OK) {
             f->local_status = POP3A_ERR_PROTOCOL;
-        else if (pop3a_capa_add_line(&f->capa, ev->data, ev->len) != 0)
+            pop3a_future_set_text(f, "listing longer than the configured maximum", 42);
+        }
+        if (f->lines - cap > POP3A_LISTING_DRAIN_MAX) {
+            pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "endless listing from the server");
+            return -1;
+        }
+    }
+    if (f->local_status != POP3A_OK)
+        return 0; /* already failed: read the rest of the reply and drop it */
+    if (f->cmd == POP3A_CMD_CAPA) {
+        if (pop3a_capa_add_line(&f->capa, ev->data, ev->len) != 0)
             f->local_status = POP3A_ERR_NOMEM;
-        return;
+        return 0;
     }
-    if (f->n_entries >= c->opts.max_listing) {
-        f->local_status = POP3A_ERR_PROTOCOL;
-        pop3a_future_set_text(f, "listing longer than the configured maximum", 42);
-        return;
-    }
+    int bad;
     if (f->cmd == POP3A_CMD_UIDL)
         bad = pop3a_parse_uidl_line(ev->data, ev->len, &n, &uid, &uid_len);
     else
@@ -275,6 +286,7 @@ static void listing_line(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
     } else if (pop3a_future_add_entry(f, n, size, uid, uid_len) != 0) {
         f->local_status = POP3A_ERR_NOMEM;
     }
+    return 0;
 }
 
 /* QUIT answered: RFC 1939 s6, the server closes after the UPDATE state. */
@@ -341,8 +353,7 @@ static int cmd_on_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev, i
             return quit_done(c, f, f->local_status);
         return pop3a_complete(c, f, f->local_status);
     case POP3A_PEV_LINE:
-        listing_line(c, f, ev);
-        return 0;
+        return listing_line(c, f, ev);
     case POP3A_PEV_DATA:
         return body_chunk(c, f, ev->data, ev->len, 0);
     case POP3A_PEV_END:

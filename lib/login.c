@@ -59,6 +59,19 @@ static int login_fail(pop3a_client *c, pop3a_future *f, pop3a_status st, const c
     return pop3a_complete(c, f, st);
 }
 
+/* The server failed a check of ours (SCRAM: its proof or nonce): it may be an
+ * impostor, so nothing weaker is tried on this connection. The login future
+ * reports why; everything else pending learns the connection is gone. */
+static int login_fail_untrusted(pop3a_client *c, pop3a_future *f, const char *why)
+{
+    pop3a_future_set_text(f, why, strlen(why));
+    if (pop3a_complete(c, f, POP3A_ERR_AUTH) < 0)
+        return -1;
+    pop3a_fail_connection(c, POP3A_ERR_CLOSED,
+                          "connection dropped: the server failed SASL verification");
+    return -1;
+}
+
 static int login_ok(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 {
     pop3a_future_set_text(f, ev->data, ev->len);
@@ -155,6 +168,8 @@ static int start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
 {
     pop3a_login_state *ls = &f->u.login;
     ls->current = mech;
+    ls->challenges = 0;
+    ls->sasl_error = 0;
     ls->user_failed = 0;
     ls->pass_pipelined = 0;
     if (mech == POP3A_MECH_USER) {
@@ -270,6 +285,7 @@ static int on_auth_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 {
     pop3a_login_state *ls = &f->u.login;
     if (ev->kind == POP3A_PEV_CONTINUE) {
+        ls->challenges++;
         if (on_sasl_challenge(c, f, ev) != 0) {
             pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
             return -1;
@@ -278,16 +294,21 @@ static int on_auth_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
     }
     if (ev->kind == POP3A_PEV_OK) {
         if (pop3a_sasl_finish(ls->sasl) != 0) {
-            /* The server accepted us without proving it knows the password
-             * (SCRAM server signature): it may be an impostor. Drop it. */
-            pop3a_future_set_text(f, pop3a_sasl_error(ls->sasl),
-                                  strlen(pop3a_sasl_error(ls->sasl)));
-            pop3a_fail_connection(c, POP3A_ERR_AUTH, "the server's SASL proof did not verify");
-            return -1;
+            /* Accepted without proving it knows the password (SCRAM v=). */
+            const char *why = pop3a_sasl_error(ls->sasl);
+            return login_fail_untrusted(c, f, why && *why ? why
+                                                          : "the server's SASL proof is missing");
         }
         return login_ok(c, f, ev);
     }
     const char *detail = ls->sasl ? pop3a_sasl_error(ls->sasl) : "";
+    /* SCRAM's second challenge carries the server's proof (v=): failing it
+     * means the server may be an impostor. An earlier malformed challenge is
+     * only a refusal, and the next mechanism may be tried. */
+    int scram = ls->current == POP3A_MECH_SCRAM_SHA_1 || ls->current == POP3A_MECH_SCRAM_SHA_256;
+    if (ls->sasl_error && scram && ls->challenges >= 2)
+        return login_fail_untrusted(c, f, detail && *detail ? detail
+                                                            : "the server's SASL proof did not verify");
     if (detail && *detail) {
         /* Our own check failed, or an OAuth server explained itself in JSON
          * (RFC 7628 s3.2.2): keep that next to the server's -ERR text. */
@@ -408,8 +429,11 @@ static pop3a_future *submit_login(pop3a_client *c, const char *user, const char 
         return NULL;
     }
     unsigned allowed = oauth ? OAUTH_MECHS : PASSWORD_MECHS;
-    if (!user || !secret || pop3a_arg_ok(user) != 0 || pop3a_arg_ok(secret) != 0 || !*user ||
-        (mechs & ~allowed)) {
+    /* EXTERNAL alone may go without a user: "AUTH EXTERNAL =" means "who my
+     * certificate says" (RFC 4422 appendix A, RFC 5034 s4). */
+    int user_optional = mechs == POP3A_MECH_EXTERNAL;
+    if (!user || !secret || pop3a_arg_ok(user) != 0 || pop3a_arg_ok(secret) != 0 ||
+        (!*user && !user_optional) || (mechs & ~allowed)) {
         pop3a_set_error(c, POP3A_ERR_INVALID,
                         "bad user name, secret (CR, LF or NUL) or mechanism mask");
         return NULL;
