@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "script_server.h"
 
@@ -622,6 +623,95 @@ START_TEST(usage_errors_exit_2_without_connecting)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ TLS */
+
+/* The server side of --tls implicit (_i 0: POP3S from the first byte) or --tls
+ * stls (_i 1: STLS, then CAPA again, RFC 2595 section 4), up to the handshake. */
+static void script_tls_start(p3s *s, int stls)
+{
+    SSL_CTX *ctx = p3s_tls_server_ctx("leaf");
+    ck_assert_ptr_nonnull(ctx);
+    if (!stls) {
+        p3s_tls_implicit(s, ctx);
+    } else {
+        p3s_send(s, "+OK test POP3 server ready\r\n");
+        p3s_expect(s, "CAPA");
+        p3s_send(s, "+OK\r\nSTLS\r\nUSER\r\n.\r\n");
+        p3s_expect(s, "STLS");
+        p3s_send(s, "+OK Begin TLS\r\n");
+        p3s_start_tls(s, ctx);
+    }
+    SSL_CTX_free(ctx);
+}
+
+/* A verified TLS session with the test CA: every message stored, QUIT sent. */
+START_TEST(tls_with_ca_file_fetches_every_message)
+{
+    int stls = _i;
+    msg m[MAX_MSGS];
+    size_t n = make_mailbox(m);
+    run r;
+    char want[256];
+    run_init(&r);
+    script_tls_start(r.srv, stls);
+    if (stls) { /* CAPA again under TLS; the greeting came before STLS */
+        p3s_expect(r.srv, "CAPA");
+        p3s_send(r.srv, "+OK\r\nUSER\r\nPIPELINING\r\n.\r\n");
+        p3s_expect(r.srv, "USER alice");
+        p3s_send(r.srv, "+OK\r\n");
+        p3s_expect(r.srv, "PASS " PASSWORD);
+        p3s_send(r.srv, "+OK logged in\r\n");
+    } else {
+        script_login(r.srv, 1);
+    }
+    script_stat(r.srv, m, n);
+    for (size_t i = 0; i < n; i++)
+        script_retr(r.srv, i + 1, &m[i]);
+    p3s_expect(r.srv, "QUIT");
+    p3s_send(r.srv, "+OK bye\r\n");
+    p3s_close(r.srv);
+
+    const char *const extra[] = {"--tls", stls ? "stls" : "implicit", "--ca-file",
+                                 p3s_cert("ca.pem"), NULL};
+    run_fetch(&r, PASSWORD, extra);
+    EXIT_IS(&r, 0);
+    SCRIPT_DONE(&r);
+    ck_assert_int_eq(p3s_tls_handshake_done(r.srv), 1);
+    expected_stdout(m, n, want, sizeof want);
+    ck_assert_str_eq(r.stdout_text, want);
+    ck_assert_str_eq(r.stderr_text, "");
+    for (size_t i = 0; i < n; i++)
+        assert_file(&r, i + 1, &m[i]);
+    run_free(&r);
+    free_mailbox(m, n);
+}
+END_TEST
+
+/* Without --ca-file the system store does not know the test CA: the connect
+ * fails with POP3A_ERR_TLS and no credential is sent. */
+START_TEST(tls_without_ca_file_fails_before_the_password)
+{
+    int stls = _i;
+    run r;
+    run_init(&r);
+    script_tls_start(r.srv, stls);
+    p3s_expect_eof(r.srv);
+
+    const char *const extra[] = {"--tls", stls ? "stls" : "implicit", NULL};
+    run_fetch(&r, PASSWORD, extra);
+    EXIT_IS(&r, 1);
+    SCRIPT_DONE(&r);
+    ck_assert_msg(strstr(r.stderr_text, "fetch-all: connect: POP3A_ERR_TLS") == r.stderr_text,
+                  "stderr: %s", r.stderr_text);
+    ck_assert_int_eq(p3s_tls_handshake_done(r.srv), 0);
+    /* Nothing (implicit) or just "CAPA\r\nSTLS\r\n" in clear: never USER or PASS. */
+    ck_assert_uint_eq(p3s_bytes_received(r.srv), stls ? 12u : 0u);
+    ck_assert_str_eq(r.stdout_text, "");
+    ck_assert_ptr_null(strstr(r.stderr_text, PASSWORD));
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(help_prints_usage_and_exits_0)
 {
     run r;
@@ -643,6 +733,11 @@ int main(int argc, char **argv)
         return 2;
     }
     fetch_all_path = argv[1];
+    if (!p3s_certs_make()) {
+        fprintf(stderr, "test_fetch_all: make-test-certs not found or failed "
+                        "(set POP3A_MAKE_TEST_CERTS)\n");
+        return 1;
+    }
     Suite *s = suite_create("fetch_all");
     TCase *tc = tcase_create("fetch_all");
     tcase_set_timeout(tc, 60);
@@ -656,10 +751,13 @@ int main(int argc, char **argv)
     tcase_add_test(tc, silent_server_times_out_after_the_given_timeout);
     tcase_add_loop_test(tc, usage_errors_exit_2_without_connecting, 0, 7);
     tcase_add_test(tc, help_prints_usage_and_exits_0);
+    tcase_add_loop_test(tc, tls_with_ca_file_fetches_every_message, 0, 2);
+    tcase_add_loop_test(tc, tls_without_ca_file_fails_before_the_password, 0, 2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY, default normal */
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    p3s_certs_remove();
     return failed == 0 ? 0 : 1;
 }

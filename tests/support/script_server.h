@@ -10,6 +10,12 @@
  *
  * A mismatch stops the script and is kept as the first error; tests assert
  * p3s_error() == NULL and p3s_done() at the end.
+ *
+ * TLS (OpenSSL, server side) sits between the socket and the script: raw bytes
+ * go through memory BIOs, so the step machine still sees plaintext lines and
+ * sends plaintext bytes, and the socket code stays the same. It starts at the
+ * first byte (p3s_tls_implicit: POP3S) or at a script step (p3s_start_tls:
+ * after the "+OK" to STLS, RFC 2595 section 4).
  */
 #ifndef POP3A_TEST_SCRIPT_SERVER_H
 #define POP3A_TEST_SCRIPT_SERVER_H
@@ -19,6 +25,8 @@
 
 struct event_base;
 struct bufferevent;
+struct ssl_ctx_st; /* SSL_CTX */
+struct ssl_st;     /* SSL */
 
 typedef struct p3s p3s;
 
@@ -62,6 +70,68 @@ void p3s_stop_reading(p3s *s);
 void p3s_expect_silence(p3s *s, unsigned ms);
 /* The client closes its side (read returns 0) with no further line. */
 void p3s_expect_eof(p3s *s);
+
+/* --------------------------------------------------------------------- TLS */
+
+/* Server context presenting <name>.pem / <name>.key from the test certificates
+ * ("leaf", "expired", "wronghost", "selfsigned"); NULL on error (no certificates
+ * made yet, unreadable files). The caller frees it with SSL_CTX_free. */
+struct ssl_ctx_st *p3s_tls_server_ctx(const char *name);
+
+/* TLS from the first byte (implicit POP3S, RFC 8314): call before the connection
+ * exists (before p3s_pair, or before the loop accepts after p3s_listen). The
+ * context is up-ref'd. Sends queued earlier wait for the handshake. */
+void p3s_tls_implicit(p3s *s, struct ssl_ctx_st *server_ctx);
+/* Step: once earlier sends are written (the "+OK" to STLS), the server starts a
+ * TLS handshake with this context (up-ref'd). Bytes the client sent in clear
+ * after its last expected line and before the handshake fail the script: they
+ * would be a pipelined command after STLS. Later sends wait for the handshake. */
+void p3s_start_tls(p3s *s, struct ssl_ctx_st *server_ctx);
+/* Step: like p3s_close (FIN after pending output) but without a TLS close_notify,
+ * as servers that just drop the connection do. p3s_close sends close_notify first
+ * when TLS is up. Without TLS both are the same. */
+void p3s_tls_close_dirty(p3s *s);
+/* Ask for a client certificate in the next handshakes and verify it against the
+ * PEM CA file (copied); a client without one fails the handshake. */
+void p3s_request_client_cert(p3s *s, const char *ca_file);
+
+/* 1 once a TLS handshake completed on the server side. */
+int p3s_tls_handshake_done(const p3s *s);
+/* Why the server's TLS failed (handshake or record error), or NULL. Not a script
+ * error: tests of refused certificates expect the handshake to fail. */
+const char *p3s_tls_error(const p3s *s);
+/* 1 when the client sent a TLS close_notify. */
+int p3s_tls_close_notify_received(const p3s *s);
+/* 1 when the client presented a certificate that verified (p3s_request_client_cert);
+ * its subject's CN is then in p3s_tls_client_subject, else "". */
+int p3s_tls_client_verified(const p3s *s);
+const char *p3s_tls_client_subject(const p3s *s);
+/* The server's SSL while TLS is up (e.g. for channel binding data), else NULL. */
+struct ssl_st *p3s_tls_ssl(const p3s *s);
+
+/* ----------------------------------------------------- computed responses */
+
+/* Gets one client line (CRLF removed, not NUL-terminated: len counts) and returns
+ * what to send: a malloc'd NUL-terminated string, CRLF included, sent as is and
+ * freed by the server. NULL fails the script ("respond: refused ..."). */
+typedef char *(*p3s_respond_fn)(const char *line, size_t len, void *arg);
+/* Step: read one line and send fn's answer (for SASL exchanges a test computes:
+ * SCRAM proofs, echoed nonces). */
+void p3s_respond(p3s *s, p3s_respond_fn fn, void *arg);
+
+/* -------------------------------------------------------- test certificates */
+
+/* Runs tests/support/make-test-certs ($POP3A_MAKE_TEST_CERTS, else the copy next
+ * to this source file) into $POP3A_TEST_CERT_DIR when set (kept), else into a
+ * fresh temporary directory that p3s_certs_remove deletes. Returns the
+ * directory (static storage), or NULL when the script is missing or failed. Call
+ * it once, in main before the tests fork. */
+const char *p3s_certs_make(void);
+/* Path of a file in that directory ("ca.pem"); one of a few static buffers, so a
+ * handful can be used in one expression. */
+const char *p3s_cert(const char *file);
+/* Deletes a temporary certificate directory; a fixed one is kept. */
+void p3s_certs_remove(void);
 
 /* ------------------------------------------------------------------ results */
 

@@ -1,0 +1,591 @@
+/*
+ * SASL (RFC 5034 AUTH) through pop3a_login / pop3a_login_oauth against the
+ * scripted server: published vectors where the exchange is fixed (CRAM-MD5,
+ * RFC 2195), and for SCRAM (RFC 5802, RFC 7677) a real server side computed
+ * here with OpenSSL, since the client nonce is random. Then the fallback order,
+ * the cleartext policy and trace redaction.
+ */
+#include <stdio.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/ssl.h>
+
+#include "session_test.h"
+
+#define SECRET "s3cret-Pw"
+
+static char *b64(const void *data, size_t len)
+{
+    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    ck_assert_ptr_nonnull(out);
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+/* Decodes into out (NUL-terminated); the decoded length, or -1. */
+static int unb64(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+    if (len % 4 != 0 || len / 4 * 3 + 1 > cap)
+        return -1;
+    int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+    if (n < 0)
+        return -1;
+    for (size_t i = len; i > 0 && in[i - 1] == '='; i--)
+        n--; /* EVP_DecodeBlock counts the padding as zero bytes */
+    out[n] = '\0';
+    return n;
+}
+
+/* "+ " base64(text) CRLF, malloc'd, as p3s_respond wants it. */
+static char *challenge(const char *text)
+{
+    char *enc = b64(text, strlen(text));
+    char *line = malloc(strlen(enc) + 5);
+    ck_assert_ptr_nonnull(line);
+    sprintf(line, "+ %s\r\n", enc);
+    free(enc);
+    return line;
+}
+
+/* ------------------------------------------------- SCRAM, server side */
+
+/* RFC 7677 section 3's salt and iteration count. */
+#define SCRAM_SALT "W22ZaJ0SNY7soEsUEjb6gQ=="
+#define SCRAM_ITERATIONS 4096
+
+typedef struct {
+    const EVP_MD *md;
+    const char *mech; /* as on the AUTH line */
+    const char *gs2;  /* the gs2 header the client must send */
+    p3s *srv;         /* for tls-exporter data when gs2 is p=tls-exporter */
+    /* server-first not extending the client nonce; v= one bit off; +OK, no v= */
+    int foreign_nonce, wrong_signature, no_signature;
+    char first_bare[256], server_first[512], nonce[128];
+    int proof_ok;
+} scram_srv;
+
+static void hmac(const scram_srv *sc, const void *key, size_t klen, const char *msg,
+                 unsigned char *out)
+{
+    unsigned int n = 0;
+    ck_assert_ptr_nonnull(
+        HMAC(sc->md, key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n));
+}
+
+/* client-first "gs2 n=user,r=CNONCE" in, server-first out. */
+static char *scram_first(const char *line, size_t len, void *arg)
+{
+    scram_srv *sc = arg;
+    char want[64];
+    unsigned char msg[512];
+    snprintf(want, sizeof want, "AUTH %s ", sc->mech);
+    size_t wl = strlen(want);
+    if (len <= wl || memcmp(line, want, wl) != 0 || unb64(line + wl, len - wl, msg, sizeof msg) < 0)
+        return NULL;
+    size_t gl = strlen(sc->gs2);
+    const char *bare = (const char *)msg + gl, *r = strstr(bare, ",r=");
+    if (strncmp((char *)msg, sc->gs2, gl) != 0 || strncmp(bare, "n=", 2) != 0 || !r)
+        return NULL;
+    snprintf(sc->first_bare, sizeof sc->first_bare, "%s", bare);
+    snprintf(sc->nonce, sizeof sc->nonce, "%s%s", sc->foreign_nonce ? "x" : "", r + 3);
+    strcat(sc->nonce, "3rfcNHYJY1ZVvWVs7j");
+    snprintf(sc->server_first, sizeof sc->server_first, "r=%s,s=%s,i=%d", sc->nonce, SCRAM_SALT,
+             SCRAM_ITERATIONS);
+    return challenge(sc->server_first);
+}
+
+/* c= is base64(gs2 header + channel binding data), RFC 5802 section 7. */
+static char *expected_cbind(const scram_srv *sc)
+{
+    unsigned char raw[128];
+    size_t n = strlen(sc->gs2);
+    memcpy(raw, sc->gs2, n);
+    if (strcmp(sc->gs2, "p=tls-exporter,,") == 0) {
+        /* RFC 9266 section 2 */
+        const char label[] = "EXPORTER-Channel-Binding";
+        ck_assert_int_eq(SSL_export_keying_material(p3s_tls_ssl(sc->srv), raw + n, 32, label,
+                                                    sizeof label - 1, NULL, 0, 0),
+                         1);
+        n += 32;
+    }
+    return b64(raw, n);
+}
+
+/* What a server knows (RFC 5802 section 3): SaltedPassword and StoredKey. */
+static void scram_keys(const scram_srv *sc, unsigned char *salted, unsigned char *stored)
+{
+    unsigned char salt[64], client_key[64];
+    size_t h = (size_t)EVP_MD_get_size(sc->md);
+    int salt_len = unb64(SCRAM_SALT, strlen(SCRAM_SALT), salt, sizeof salt);
+    ck_assert_int_eq(PKCS5_PBKDF2_HMAC(SECRET, (int)strlen(SECRET), salt, salt_len,
+                                       SCRAM_ITERATIONS, sc->md, (int)h, salted),
+                     1);
+    hmac(sc, salted, h, "Client Key", client_key);
+    ck_assert_int_eq(EVP_Digest(client_key, h, stored, NULL, sc->md, NULL), 1);
+}
+
+/* client-final "c=..,r=..,p=PROOF" in: the proof is checked as a server does
+ * (H(ClientProof XOR ClientSignature) == StoredKey), then v= ServerSignature. */
+static char *scram_final(const char *line, size_t len, void *arg)
+{
+    scram_srv *sc = arg;
+    unsigned char msg[512], proof[64], salted[64], stored[64], sig[64], server_key[64];
+    size_t h = (size_t)EVP_MD_get_size(sc->md);
+    char *p = unb64(line, len, msg, sizeof msg) < 0 ? NULL : strstr((char *)msg, ",p=");
+    char *cbind = expected_cbind(sc), prefix[600], auth_message[1600], final[128];
+    snprintf(prefix, sizeof prefix, "c=%s,r=%s", cbind, sc->nonce);
+    free(cbind);
+    if (!p || (size_t)(p - (char *)msg) != strlen(prefix) ||
+        strncmp((char *)msg, prefix, strlen(prefix)) != 0 ||
+        unb64(p + 3, strlen(p + 3), proof, sizeof proof) != (int)h)
+        return NULL;
+    *p = '\0';
+    snprintf(auth_message, sizeof auth_message, "%s,%s,%s", sc->first_bare, sc->server_first,
+             (char *)msg);
+    scram_keys(sc, salted, stored);
+    hmac(sc, stored, h, auth_message, sig); /* ClientSignature */
+    for (size_t i = 0; i < h; i++)
+        proof[i] ^= sig[i]; /* now the ClientKey the client claims */
+    ck_assert_int_eq(EVP_Digest(proof, h, sig, NULL, sc->md, NULL), 1);
+    sc->proof_ok = memcmp(sig, stored, h) == 0;
+    if (!sc->proof_ok)
+        return strdup("-ERR [AUTH] Authentication failed.\r\n");
+    if (sc->no_signature)
+        return strdup("+OK Logged in.\r\n");
+    hmac(sc, salted, h, "Server Key", server_key);
+    hmac(sc, server_key, h, auth_message, sig); /* ServerSignature */
+    sig[0] ^= (unsigned char)sc->wrong_signature;
+    char *enc = b64(sig, h);
+    snprintf(final, sizeof final, "v=%s", enc);
+    free(enc);
+    return challenge(final);
+}
+
+static void scram_init(scram_srv *sc, int sha1, const char *gs2, p3s *srv)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->md = sha1 ? EVP_sha1() : EVP_sha256();
+    sc->mech = sha1 ? "SCRAM-SHA-1" : "SCRAM-SHA-256";
+    sc->gs2 = gs2;
+    sc->srv = srv;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+typedef struct {
+    tu_env e;
+    tu_trace trace;
+    tu_rec conn, login;
+    uint16_t port; /* 0: a socketpair (pop3a_attach); else TCP to 127.0.0.1 */
+} sasl_env;
+
+/* Plain connection, cleartext allowed unless `cleartext` is 0; tracing. */
+static void env_init(sasl_env *s, int cleartext)
+{
+    memset(s, 0, sizeof *s);
+    tu_env_init(&s->e);
+    ck_assert_int_eq(pop3a_options_allow_cleartext(s->e.opts, cleartext), 0);
+    ck_assert_int_eq(pop3a_options_set_trace(s->e.opts, tu_trace_cb, &s->trace), 0);
+    tu_rec_init(&s->conn, 0, NULL);
+    tu_rec_init(&s->login, 1, NULL);
+}
+
+/* Attaches (or connects when s->port is set) and submits pop3a_login (oauth 0)
+ * or pop3a_login_oauth; waits for the login and for the script. */
+static void run_login(sasl_env *s, const char *user, const char *secret, unsigned mechs, int oauth)
+{
+    if (s->port) {
+        s->e.client = pop3a_client_new(s->e.base, NULL, s->e.opts);
+        ck_assert_ptr_nonnull(s->e.client);
+        ck_assert_ptr_nonnull(pop3a_connect(s->e.client, "127.0.0.1", s->port, tu_done, &s->conn));
+    } else {
+        ck_assert_ptr_nonnull(tu_env_attach(&s->e, &s->conn));
+    }
+    ck_assert_ptr_nonnull((oauth ? pop3a_login_oauth : pop3a_login)(s->e.client, user, secret,
+                                                                    mechs, tu_done, &s->login));
+    WAIT_DONE(&s->e, s->login);
+    WAIT_SCRIPT(&s->e);
+    SCRIPT_DONE(s->e.srv);
+    ASSERT_OK(s->conn);
+    ASSERT_ONCE(s->login);
+}
+
+/* The trace shows "****" for every secret-bearing line and never `secret`. */
+static void assert_redacted(const sasl_env *s, const char *secret)
+{
+    ck_assert_msg(tu_trace_has(&s->trace, "****"), "trace:\n%s", s->trace.log);
+    ck_assert_msg(!tu_trace_has(&s->trace, secret), "secret in trace:\n%s", s->trace.log);
+}
+
+static void env_free(sasl_env *s)
+{
+    tu_env_free(&s->e);
+    tu_trace_clear(&s->trace);
+}
+
+/* ---------------------------------------------------------- mechanisms */
+
+/* RFC 2195 section 2's exchange, exactly; no cleartext permission needed. */
+START_TEST(cram_md5_answers_rfc2195_challenge)
+{
+    sasl_env s;
+    env_init(&s, 0);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL CRAM-MD5\r\n");
+    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
+    p3s_send(s.e.srv, "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n");
+    p3s_expect(s.e.srv, "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
+    p3s_send(s.e.srv, "+OK CRAM authentication successful\r\n");
+    run_login(&s, "tim", "tanstaaftanstaaf", 0, 0);
+    ASSERT_OK(s.login);
+    assert_redacted(&s, "dGltIGI5MTNh");
+    env_free(&s);
+}
+END_TEST
+
+/* SCRAM-SHA-1 (_i 0) and SCRAM-SHA-256 (_i 1) against a real server side: the
+ * proof verifies, the server proves itself with v=, the client acks with an
+ * empty response (RFC 5034 section 4) and is logged in. */
+START_TEST(scram_proof_verifies_and_server_signature_is_checked)
+{
+    sasl_env s;
+    scram_srv sc;
+    env_init(&s, 0);
+    scram_init(&sc, _i == 0, "n,,", s.e.srv);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING,
+                            _i ? "SASL SCRAM-SHA-256\r\n" : "SASL SCRAM-SHA-1\r\n");
+    p3s_respond(s.e.srv, scram_first, &sc);
+    p3s_respond(s.e.srv, scram_final, &sc);
+    p3s_expect(s.e.srv, "");
+    p3s_send(s.e.srv, "+OK Logged in.\r\n");
+    run_login(&s, "alice", SECRET, 0, 0);
+    ck_assert_int_eq(sc.proof_ok, 1);
+    ASSERT_OK(s.login);
+    assert_redacted(&s, SECRET);
+    ck_assert(tu_trace_has(&s.trace, _i ? "> AUTH SCRAM-SHA-256 ****" : "> AUTH SCRAM-SHA-1 ****"));
+    env_free(&s);
+}
+END_TEST
+
+/* A server that cannot prove it knows the password (v= wrong, _i 0) or does
+ * not even try (+OK without v=, _i 1) may be an impostor: the login fails
+ * with POP3A_ERR_AUTH, the connection is dropped, and nothing weaker (PLAIN,
+ * offered too) is tried. */
+START_TEST(scram_bad_server_signature_fails_and_drops)
+{
+    sasl_env s;
+    scram_srv sc;
+    env_init(&s, 1);
+    scram_init(&sc, 0, "n,,", s.e.srv);
+    sc.wrong_signature = _i == 0;
+    sc.no_signature = _i == 1;
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL SCRAM-SHA-256 PLAIN\r\n");
+    p3s_respond(s.e.srv, scram_first, &sc);
+    p3s_respond(s.e.srv, scram_final, &sc);
+    if (_i == 0) {
+        p3s_expect(s.e.srv, "*"); /* RFC 5034 section 4: the client cancels */
+        p3s_send(s.e.srv, "-ERR Authentication cancelled\r\n");
+    }
+    p3s_expect_eof(s.e.srv);
+    run_login(&s, "alice", SECRET, 0, 0);
+    ck_assert_int_eq(sc.proof_ok, 1);
+    ASSERT_STATUS(s.login, POP3A_ERR_AUTH);
+    ck_assert_msg(strstr(s.login.text, "SCRAM") != NULL, "text: %s", s.login.text);
+    ck_assert_int_eq(s.e.close_calls, 1);
+    ck_assert(!tu_trace_has(&s.trace, "AUTH PLAIN"));
+    env_free(&s);
+}
+END_TEST
+
+/* server-first whose nonce does not start with ours (RFC 5802 section 5.1):
+ * the client cancels with "*" before sending any proof, and falls back to the
+ * next mechanism as documented (CRAM-MD5 here, RFC 2195's vector). */
+START_TEST(scram_foreign_nonce_cancels_and_falls_back)
+{
+    sasl_env s;
+    scram_srv sc;
+    env_init(&s, 0);
+    scram_init(&sc, 0, "n,,", s.e.srv);
+    sc.foreign_nonce = 1;
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL SCRAM-SHA-256 CRAM-MD5\r\n");
+    p3s_respond(s.e.srv, scram_first, &sc);
+    p3s_expect(s.e.srv, "*");
+    p3s_send(s.e.srv, "-ERR Authentication cancelled\r\n");
+    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
+    p3s_send(s.e.srv, "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n");
+    p3s_expect(s.e.srv, "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
+    p3s_send(s.e.srv, "+OK\r\n");
+    run_login(&s, "tim", "tanstaaftanstaaf", 0, 0);
+    ASSERT_OK(s.login);
+    ck_assert(tu_trace_has(&s.trace, "> *"));
+    env_free(&s);
+}
+END_TEST
+
+/* RFC 4616: PLAIN's initial response on the AUTH line. */
+START_TEST(plain_sends_initial_response)
+{
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL PLAIN\r\n");
+    p3s_expect(s.e.srv, "AUTH PLAIN AGFsaWNlAHMzY3JldC1Qdw=="); /* \0alice\0s3cret-Pw */
+    p3s_send(s.e.srv, "+OK\r\n");
+    run_login(&s, "alice", SECRET, 0, 0);
+    ASSERT_OK(s.login);
+    ck_assert(tu_trace_has(&s.trace, "> AUTH PLAIN ****"));
+    assert_redacted(&s, "AGFsaWNl");
+    env_free(&s);
+}
+END_TEST
+
+/* LOGIN: two challenges, user name then password, each base64. */
+START_TEST(login_answers_two_challenges)
+{
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL LOGIN\r\n");
+    p3s_expect(s.e.srv, "AUTH LOGIN");
+    p3s_send(s.e.srv, "+ VXNlcm5hbWU6\r\n"); /* Username: */
+    p3s_expect(s.e.srv, "YWxpY2U=");
+    p3s_send(s.e.srv, "+ UGFzc3dvcmQ6\r\n"); /* Password: */
+    p3s_expect(s.e.srv, "czNjcmV0LVB3");
+    p3s_send(s.e.srv, "+OK\r\n");
+    run_login(&s, "alice", SECRET, 0, 0);
+    ASSERT_OK(s.login);
+    assert_redacted(&s, "czNjcmV0LVB3");
+    env_free(&s);
+}
+END_TEST
+
+/* XOAUTH2 (Google's format): user=U ^A auth=Bearer T ^A ^A. A short token goes
+ * on the AUTH line (_i 0); one that makes the line longer than 255 octets goes
+ * alone after an empty challenge, "+ " (_i 1, as Outlook/Office 365 need) or
+ * a bare "+" (_i 2). */
+START_TEST(xoauth2_one_line_and_two_line_forms)
+{
+    char token[400], raw[512];
+    size_t tlen = _i == 0 ? 40 : 300;
+    memset(token, 't', tlen);
+    token[tlen] = '\0';
+    int n = snprintf(raw, sizeof raw, "user=alice\001auth=Bearer %s\001\001", token);
+    char *enc = b64(raw, (size_t)n), line[700];
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL XOAUTH2\r\n");
+    if (_i == 0) {
+        snprintf(line, sizeof line, "AUTH XOAUTH2 %s", enc);
+        p3s_expect(s.e.srv, line);
+    } else {
+        ck_assert_uint_gt(strlen("AUTH XOAUTH2 ") + strlen(enc) + 2, 255);
+        p3s_expect(s.e.srv, "AUTH XOAUTH2");
+        p3s_send(s.e.srv, _i == 1 ? "+ \r\n" : "+\r\n");
+        p3s_expect(s.e.srv, enc);
+    }
+    p3s_send(s.e.srv, "+OK\r\n");
+    run_login(&s, "alice", token, POP3A_MECH_XOAUTH2, 1);
+    ASSERT_OK(s.login);
+    assert_redacted(&s, token);
+    ck_assert(!tu_trace_has(&s.trace, enc));
+    free(enc);
+    env_free(&s);
+}
+END_TEST
+
+/* RFC 7628 section 3.2.2: the server's JSON error comes as a challenge, the
+ * client answers ^A ("AQ=="), the server says -ERR: POP3A_ERR_AUTH with the
+ * JSON in the text. */
+START_TEST(oauthbearer_error_reply_keeps_the_json)
+{
+    static const char json[] = "{\"status\":\"invalid_token\",\"scope\":\"pop\"}";
+    char *enc = b64(json, strlen(json)), line[200];
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL OAUTHBEARER\r\n");
+    /* n,a=alice,^Aauth=Bearer tok-123^A^A */
+    p3s_expect(s.e.srv, "AUTH OAUTHBEARER bixhPWFsaWNlLAFhdXRoPUJlYXJlciB0b2stMTIzAQE=");
+    snprintf(line, sizeof line, "+ %s\r\n", enc);
+    p3s_send(s.e.srv, line);
+    p3s_expect(s.e.srv, "AQ==");
+    p3s_send(s.e.srv, "-ERR [AUTH] Invalid token\r\n");
+    run_login(&s, "alice", "tok-123", 0, 1);
+    ASSERT_STATUS(s.login, POP3A_ERR_AUTH);
+    ck_assert_int_eq(s.login.resp, POP3A_RESP_AUTH);
+    ck_assert_msg(strstr(s.login.text, json) != NULL, "text: %s", s.login.text);
+    ck_assert_msg(strstr(s.login.text, "Invalid token") != NULL, "text: %s", s.login.text);
+    assert_redacted(&s, "tok-123");
+    free(enc);
+    env_free(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------- fallback */
+
+/* Everything offered (SCRAM-SHA-256, CRAM-MD5, PLAIN, LOGIN in CAPA, USER, an
+ * APOP timestamp) and everything refused: tried strongest first, in the
+ * documented order SCRAM-SHA-256 > CRAM-MD5 > APOP > PLAIN > LOGIN > USER. */
+START_TEST(fallback_order_is_strongest_first)
+{
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, RFC_GREETING,
+                            "SASL SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN\r\nUSER\r\nRESP-CODES\r\n");
+    p3s_expect_prefix(s.e.srv, "AUTH SCRAM-SHA-256 ");
+    p3s_send(s.e.srv, "-ERR [AUTH] no 1\r\n");
+    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
+    p3s_send(s.e.srv, "-ERR [AUTH] no 2\r\n");
+    p3s_expect(s.e.srv, RFC_APOP_LINE);
+    p3s_send(s.e.srv, "-ERR [AUTH] no 3\r\n");
+    p3s_expect_prefix(s.e.srv, "AUTH PLAIN ");
+    p3s_send(s.e.srv, "-ERR [AUTH] no 4\r\n");
+    p3s_expect(s.e.srv, "AUTH LOGIN");
+    p3s_send(s.e.srv, "-ERR [AUTH] no 5\r\n");
+    p3s_expect(s.e.srv, "USER mrose");
+    p3s_send(s.e.srv, "-ERR [AUTH] no 6\r\n");
+    p3s_expect_silence(s.e.srv, 150);
+    run_login(&s, "mrose", "tanstaaf", 0, 0);
+    ASSERT_STATUS(s.login, POP3A_ERR_AUTH);
+    ck_assert_int_eq(s.login.resp, POP3A_RESP_AUTH);
+    ck_assert_msg(strstr(s.login.text, "no 6") != NULL, "text: %s", s.login.text);
+    assert_redacted(&s, "tanstaaf");
+    env_free(&s);
+}
+END_TEST
+
+/* A refusal that is not about the credentials (RFC 2449 section 8, RFC 3206)
+ * would refuse every mechanism alike: the login stops there. */
+START_TEST(fallback_stops_at_in_use_sys_temp_login_delay)
+{
+    static const struct {
+        const char *reply;
+        pop3a_resp_code code;
+    } stops[] = {{"-ERR [IN-USE] maildrop locked\r\n", POP3A_RESP_IN_USE},
+                 {"-ERR [SYS/TEMP] try later\r\n", POP3A_RESP_SYS_TEMP},
+                 {"-ERR [LOGIN-DELAY] too soon\r\n", POP3A_RESP_LOGIN_DELAY}};
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, RFC_GREETING, "SASL CRAM-MD5 PLAIN\r\nUSER\r\nRESP-CODES\r\n");
+    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
+    p3s_send(s.e.srv, stops[_i].reply);
+    p3s_expect_silence(s.e.srv, 150);
+    run_login(&s, "mrose", "tanstaaf", 0, 0);
+    ASSERT_STATUS(s.login, POP3A_ERR_AUTH);
+    ck_assert_int_eq(s.login.resp, stops[_i].code);
+    env_free(&s);
+}
+END_TEST
+
+/* ---------------------------------------------------- cleartext policy */
+
+/* Plain connection without allow_cleartext: only CRAM-MD5, SCRAM and APOP
+ * are tried; PLAIN, LOGIN and USER never, even when all else is refused. */
+START_TEST(cleartext_mechanisms_never_tried_in_clear)
+{
+    sasl_env s;
+    env_init(&s, 0);
+    tu_script_greeting_capa(s.e.srv, RFC_GREETING,
+                            "SASL PLAIN LOGIN SCRAM-SHA-256 CRAM-MD5\r\nUSER\r\n");
+    p3s_expect_prefix(s.e.srv, "AUTH SCRAM-SHA-256 ");
+    p3s_send(s.e.srv, "-ERR no\r\n");
+    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
+    p3s_send(s.e.srv, "-ERR no\r\n");
+    p3s_expect(s.e.srv, RFC_APOP_LINE);
+    p3s_send(s.e.srv, "-ERR no\r\n");
+    p3s_expect_silence(s.e.srv, 150);
+    run_login(&s, "mrose", "tanstaaf", 0, 0);
+    ASSERT_STATUS(s.login, POP3A_ERR_AUTH);
+    env_free(&s);
+}
+END_TEST
+
+/* Only cleartext mechanisms offered (and no APOP): POP3A_ERR_CLEARTEXT and
+ * not one byte sent. OAuth tokens are bearer secrets: the same rule. */
+START_TEST(only_cleartext_offered_fails_with_nothing_sent)
+{
+    sasl_env s;
+    env_init(&s, 0);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL PLAIN LOGIN XOAUTH2\r\nUSER\r\n");
+    p3s_expect_silence(s.e.srv, 150);
+    run_login(&s, "alice", SECRET, 0, _i);
+    ASSERT_STATUS(s.login, POP3A_ERR_CLEARTEXT);
+    ck_assert_uint_eq(p3s_bytes_received(s.e.srv), strlen("CAPA\r\n"));
+    env_free(&s);
+}
+END_TEST
+
+/* Under TLS (implicit, verified) the cleartext mechanisms are fine without
+ * allow_cleartext: LOGIN refused, then USER/PASS. And SCRAM binds to the TLS
+ * channel when the server offers -PLUS (tls-exporter on TLS 1.3, RFC 9266). */
+START_TEST(tls_allows_cleartext_mechanisms_and_scram_plus)
+{
+    sasl_env s;
+    scram_srv sc;
+    env_init(&s, 0);
+    SSL_CTX *ctx = p3s_tls_server_ctx("leaf");
+    ck_assert_ptr_nonnull(ctx);
+    p3s_tls_implicit(s.e.srv, ctx);
+    SSL_CTX_free(ctx);
+    s.port = p3s_listen(s.e.srv, "127.0.0.1");
+    ck_assert_int_eq(pop3a_options_set_tls(s.e.opts, POP3A_TLS_IMPLICIT, NULL), 0);
+    ck_assert_int_eq(pop3a_options_set_ca(s.e.opts, p3s_cert("ca.pem"), NULL), 0);
+    scram_init(&sc, 0, "p=tls-exporter,,", s.e.srv);
+    sc.mech = "SCRAM-SHA-256-PLUS";
+    if (_i == 0) {
+        tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL LOGIN\r\nUSER\r\n");
+        p3s_expect(s.e.srv, "AUTH LOGIN");
+        p3s_send(s.e.srv, "-ERR no\r\n");
+        p3s_expect(s.e.srv, "USER alice");
+        p3s_send(s.e.srv, "+OK\r\n");
+        p3s_expect(s.e.srv, "PASS " SECRET);
+    } else {
+        tu_script_greeting_capa(s.e.srv, PLAIN_GREETING,
+                                "SASL SCRAM-SHA-256 SCRAM-SHA-256-PLUS\r\n");
+        p3s_respond(s.e.srv, scram_first, &sc);
+        p3s_respond(s.e.srv, scram_final, &sc);
+        p3s_expect(s.e.srv, "");
+    }
+    p3s_send(s.e.srv, "+OK Logged in.\r\n");
+    run_login(&s, "alice", SECRET, 0, 0);
+    ASSERT_OK(s.login);
+    ck_assert_int_eq(sc.proof_ok, _i == 1);
+    assert_redacted(&s, SECRET);
+    env_free(&s);
+}
+END_TEST
+
+static Suite *sasl_suite(void)
+{
+    Suite *s = suite_create("session_sasl");
+    TCase *tc = tcase_create("mechanisms");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, cram_md5_answers_rfc2195_challenge);
+    tcase_add_loop_test(tc, scram_proof_verifies_and_server_signature_is_checked, 0, 2);
+    tcase_add_loop_test(tc, scram_bad_server_signature_fails_and_drops, 0, 2);
+    tcase_add_test(tc, scram_foreign_nonce_cancels_and_falls_back);
+    tcase_add_test(tc, plain_sends_initial_response);
+    tcase_add_test(tc, login_answers_two_challenges);
+    tcase_add_loop_test(tc, xoauth2_one_line_and_two_line_forms, 0, 3);
+    tcase_add_test(tc, oauthbearer_error_reply_keeps_the_json);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("policy");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, fallback_order_is_strongest_first);
+    tcase_add_loop_test(tc, fallback_stops_at_in_use_sys_temp_login_delay, 0, 3);
+    tcase_add_test(tc, cleartext_mechanisms_never_tried_in_clear);
+    tcase_add_loop_test(tc, only_cleartext_offered_fails_with_nothing_sent, 0, 2);
+    tcase_add_loop_test(tc, tls_allows_cleartext_mechanisms_and_scram_plus, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (!p3s_certs_make()) {
+        fprintf(stderr, "test_sasl_session: make-test-certs not found or failed "
+                        "(set POP3A_MAKE_TEST_CERTS)\n");
+        return EXIT_FAILURE;
+    }
+    int rc = run_suite(sasl_suite());
+    p3s_certs_remove();
+    return rc;
+}
