@@ -146,8 +146,29 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
     pop3a_leave(c);
 }
 
+/* An IP literal needs no resolver: no resolv.conf read, no DNS socket. */
+static int resolve_numeric(pop3a_client *c, pop3a_future *f, const char *port)
+{
+    struct evutil_addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
+    if (evutil_getaddrinfo(f->u.conn.host, port, &hints, &res) != 0)
+        return -1;
+    f->u.conn.addrs = res;
+    f->u.conn.next_addr = res;
+    try_next_address(c, f);
+    return 0;
+}
+
 static void resolve(pop3a_client *c, pop3a_future *f)
 {
+    char port[8];
+    snprintf(port, sizeof port, "%u", f->u.conn.port);
+    if (resolve_numeric(c, f, port) == 0)
+        return;
     if (!c->dns) {
         c->dns = evdns_base_new(c->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
         if (!c->dns) /* no resolv.conf: numeric hosts and /etc/hosts still work */
@@ -163,8 +184,6 @@ static void resolve(pop3a_client *c, pop3a_future *f)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
-    char port[8];
-    snprintf(port, sizeof port, "%u", f->u.conn.port);
     f->u.conn.phase = PHASE_RESOLVING;
     f->u.conn.dns_pending = 1;
     /* May answer synchronously (numeric host, /etc/hosts); then it returns NULL. */

@@ -470,11 +470,14 @@ static void read_waiting_bytes(pop3a_client *c)
     if (c->ssl || c->reading_paused || fd < 0)
         return;
     struct evbuffer *in = bufferevent_get_input(c->bev);
+    /* A socket bufferevent keeps its input's end frozen except around its own
+     * reads; we are reading on its behalf, from inside its read callback. */
+    evbuffer_unfreeze(in, 0);
     while (evbuffer_get_length(in) < POP3A_READ_HIGH_WATER) {
         struct evbuffer_iovec v[2];
         int n = evbuffer_reserve_space(in, POP3A_MAX_SINGLE_READ, v, 2);
         if (n <= 0)
-            return;
+            break;
         struct iovec iov[2];
         size_t want = 0;
         for (int i = 0; i < n; i++) {
@@ -485,7 +488,7 @@ static void read_waiting_bytes(pop3a_client *c)
         ssize_t got = readv(fd, iov, n);
         if (got <= 0) {
             evbuffer_commit_space(in, v, 0);
-            return;
+            break;
         }
         size_t left = (size_t)got;
         int used = 0;
@@ -496,8 +499,9 @@ static void read_waiting_bytes(pop3a_client *c)
         }
         evbuffer_commit_space(in, v, used);
         if ((size_t)got < want)
-            return; /* the socket is drained */
+            break; /* the socket is drained */
     }
+    evbuffer_freeze(in, 0);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)

@@ -29,7 +29,9 @@ struct pop3a_options {
 
 #define POP3A_DEFAULT_CONNECT_MS 30000u
 #define POP3A_DEFAULT_IDLE_MS 60000u
-#define POP3A_DEFAULT_WINDOW 64u
+/* Enough to have a whole typical mailbox's RETRs in one round trip; safe because
+ * the client keeps reading while it writes, so a full server cannot deadlock us. */
+#define POP3A_DEFAULT_WINDOW 1024u
 #define POP3A_DEFAULT_MAX_LINE 8192u
 #define POP3A_DEFAULT_MAX_LISTING 10000000u
 

@@ -166,7 +166,7 @@ typedef void (*pop3a_close_cb)(pop3a_client *client, pop3a_status why, void *arg
 /* ------------------------------------------------------------------ options */
 
 /* NULL on out-of-memory. Defaults: TLS_IMPLICIT with verification, connect timeout
- * 30 s, idle timeout 60 s, pipelining window 64, cleartext denied, line cap 8 KiB. */
+ * 30 s, idle timeout 60 s, pipelining window 1024, cleartext denied, line cap 8 KiB. */
 POP3A_EXPORT pop3a_options *pop3a_options_new(void);
 POP3A_EXPORT void pop3a_options_free(pop3a_options *opts);
 
