@@ -1,0 +1,143 @@
+/*
+ * floor: the fastest a POP3 download can be on this machine, as a yardstick for
+ * examples/fetch-all (issue 5). It logs in with USER/PASS, asks STAT, writes every
+ * "RETR n" and the QUIT in one write(2) (RFC 2449 section 6.6 PIPELINING, which
+ * the server must advertise; not checked here), then only counts multi-line
+ * terminators in what comes back. Nothing is unstuffed, parsed or stored.
+ *
+ *   floor HOST PORT USER PASSWORD-ENV     prints "messages N bytes B"
+ *
+ * A terminator is "\n.\r\n": the CRLF ending the last body line (or the status
+ * line of an empty body) followed by ".\r\n" (RFC 1939 section 3). A body line
+ * that starts with "." is stuffed to "..", so it never looks like one. The
+ * command batch is written blocking; 2000 commands are ~20 KB, far below the
+ * loopback socket buffers, so the server's replies cannot deadlock the write.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+
+#define READ_SIZE (256u * 1024u) /* as large as the library's largest single read */
+#define LINE_MAX_LEN 1024u
+
+/* Reads one reply line (status line) into line; -1 on EOF or a -ERR reply. Only
+ * used before the pipelined part, when nothing follows the line on the wire. */
+static int read_status(int fd, char *line, size_t cap)
+{
+    size_t used = 0;
+    while (used + 1 < cap) {
+        ssize_t n = read(fd, line + used, cap - 1 - used);
+        if (n <= 0)
+            return -1;
+        used += (size_t)n;
+        if (memchr(line, '\n', used))
+            break;
+    }
+    line[used] = '\0';
+    return line[0] == '+' ? 0 : -1;
+}
+
+static int command(int fd, const char *cmd, const char *arg, char *line, size_t cap)
+{
+    char out[LINE_MAX_LEN];
+    int n = snprintf(out, sizeof out, "%s%s%s\r\n", cmd, arg ? " " : "", arg ? arg : "");
+    if (n < 0 || (size_t)n >= sizeof out || bench_write_all(fd, out, (size_t)n) != 0)
+        return -1;
+    if (read_status(fd, line, cap) != 0) {
+        fprintf(stderr, "floor: %s: %s", cmd, line);
+        return -1;
+    }
+    return 0;
+}
+
+/* "RETR 1\r\n" .. "RETR count\r\n" "QUIT\r\n" in one malloc'd buffer (caller frees). */
+static char *retr_batch(unsigned long count, size_t *len)
+{
+    size_t cap = count * 20 + 8, used = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    for (unsigned long i = 1; i <= count; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "RETR %lu\r\n", i);
+    used += (size_t)snprintf(buf + used, cap - used, "QUIT\r\n");
+    *len = used;
+    return buf;
+}
+
+/*
+ * Counts "\n.\r\n" until `count` were seen and the server closed (after QUIT).
+ * The last 3 bytes of each read are kept in front of the next one so a terminator
+ * split across reads is still seen, once.
+ */
+static int count_terminators(int fd, unsigned long count, unsigned long *seen,
+                             unsigned long long *bytes)
+{
+    char *buf = malloc(READ_SIZE + 3);
+    size_t keep = 0;
+    if (!buf)
+        return -1;
+    *seen = 0;
+    *bytes = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + keep, READ_SIZE);
+        if (n <= 0)
+            break;
+        *bytes += (unsigned long long)n;
+        size_t len = keep + (size_t)n;
+        const char *p = buf, *end = buf + len;
+        while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+            if (end - p < 4)
+                break;
+            if (p[1] == '.' && p[2] == '\r' && p[3] == '\n')
+                (*seen)++;
+            p++;
+        }
+        keep = len < 3 ? len : 3;
+        memmove(buf, end - keep, keep);
+    }
+    free(buf);
+    return *seen == count ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    char line[LINE_MAX_LEN];
+    unsigned long count = 0, seen = 0;
+    unsigned long long octets = 0, bytes = 0;
+    size_t batch_len = 0;
+    if (argc != 5) {
+        fputs("usage: floor HOST PORT USER PASSWORD-ENV\n", stderr);
+        return 2;
+    }
+    const char *password = getenv(argv[4]);
+    if (!password) {
+        fprintf(stderr, "floor: %s is not set\n", argv[4]);
+        return 2;
+    }
+    int fd = bench_connect(argv[1], argv[2]);
+    if (fd < 0)
+        return 1;
+    if (read_status(fd, line, sizeof line) != 0 ||
+        command(fd, "USER", argv[3], line, sizeof line) != 0 ||
+        command(fd, "PASS", password, line, sizeof line) != 0 ||
+        command(fd, "STAT", NULL, line, sizeof line) != 0 ||
+        sscanf(line, "+OK %lu %llu", &count, &octets) != 2) {
+        fputs("floor: login or STAT failed\n", stderr);
+        close(fd);
+        return 1;
+    }
+    char *batch = retr_batch(count, &batch_len);
+    int rc = batch && bench_write_all(fd, batch, batch_len) == 0 ? 0 : -1;
+    free(batch);
+    if (rc == 0)
+        rc = count_terminators(fd, count, &seen, &bytes);
+    close(fd);
+    printf("messages %lu bytes %llu\n", seen, bytes);
+    if (rc != 0)
+        fprintf(stderr, "floor: %lu of %lu messages\n", seen, count);
+    return rc == 0 ? 0 : 1;
+}

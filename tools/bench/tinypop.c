@@ -1,0 +1,232 @@
+/*
+ * tinypop: a minimal POP3 server on one event_base, for the benchmark cases that
+ * need more sessions than the sandboxed Dovecot is configured for (issue 5,
+ * case 5: 1000 idle sessions, 1000 concurrent fetches). It is not a mail store:
+ * every user sees the same MESSAGES messages of SIZE octets, and any password
+ * is accepted.
+ *
+ *   tinypop MESSAGES SIZE        prints "port N" once listening on 127.0.0.1
+ *
+ * Speaks what the clients under test send (RFC 1939, RFC 2449 CAPA with
+ * PIPELINING): CAPA USER PASS STAT LIST UIDL RETR DELE NOOP RSET QUIT. Commands
+ * may be pipelined; replies go out in order because each line is answered before
+ * the next one is read.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "bench_util.h"
+
+static unsigned long n_messages;
+static char *wire_body; /* the message, dot-stuffed, with the ".\r\n" terminator */
+static size_t wire_len, msg_octets;
+
+/* A message of exactly `size` octets whose lines are 76 octets plus CRLF and every
+ * seventh line starts with "." (stuffed to ".." on the wire, RFC 1939 section 3). */
+static int make_message(size_t size)
+{
+    static const char header[] = "From: tinypop@pop3a.test\r\nSubject: bench\r\n\r\n";
+    size_t hlen = sizeof header - 1;
+    if (size < hlen + 2)
+        size = hlen + 2;
+    size_t cap = size + size / 40 + 16; /* stuffing adds 1 octet per 7 lines */
+    wire_body = malloc(cap);
+    if (!wire_body)
+        return -1;
+    memcpy(wire_body, header, hlen);
+    size_t wire = hlen, plain = hlen;
+    for (unsigned line = 0; plain < size; line++) {
+        size_t room = size - plain, k = room >= 78 ? 76 : room - 2;
+        if (room - (k + 2) == 1) /* never leave a 1-octet tail: it cannot hold CRLF */
+            k--;
+        if (line % 7 == 3 && k > 0)
+            wire_body[wire++] = '.'; /* stuffing: not part of the message */
+        for (size_t i = 0; i < k; i++)
+            wire_body[wire++] = (line % 7 == 3 && i == 0) ? '.' : (char)('a' + (line + i) % 26);
+        wire_body[wire++] = '\r';
+        wire_body[wire++] = '\n';
+        plain += k + 2;
+    }
+    memcpy(wire_body + wire, ".\r\n", 3);
+    wire_len = wire + 3;
+    msg_octets = plain;
+    return 0;
+}
+
+static unsigned long message_arg(const char *arg)
+{
+    char *end;
+    unsigned long n = strtoul(arg, &end, 10);
+    return (end != arg && *end == '\0' && n >= 1 && n <= n_messages) ? n : 0;
+}
+
+static void reply(struct bufferevent *bev, const char *text)
+{
+    bufferevent_write(bev, text, strlen(text));
+}
+
+static void reply_listing(struct bufferevent *bev, int uidl)
+{
+    char line[64];
+    reply(bev, "+OK\r\n");
+    for (unsigned long i = 1; i <= n_messages; i++) {
+        if (uidl)
+            snprintf(line, sizeof line, "%lu m%lu\r\n", i, i);
+        else
+            snprintf(line, sizeof line, "%lu %zu\r\n", i, msg_octets);
+        reply(bev, line);
+    }
+    reply(bev, ".\r\n");
+}
+
+/* Answers one command line; returns 1 after QUIT. */
+static int answer(struct bufferevent *bev, char *line)
+{
+    char out[128];
+    char *arg = strchr(line, ' ');
+    unsigned long n = 0;
+    if (arg) {
+        *arg++ = '\0';
+        n = message_arg(arg);
+    }
+    if (!strcasecmp(line, "CAPA")) {
+        reply(bev, "+OK\r\nUSER\r\nPIPELINING\r\nUIDL\r\nTOP\r\n.\r\n");
+    } else if (!strcasecmp(line, "USER") || !strcasecmp(line, "NOOP") ||
+               !strcasecmp(line, "RSET")) {
+        reply(bev, "+OK\r\n");
+    } else if (!strcasecmp(line, "PASS")) {
+        reply(bev, "+OK logged in\r\n");
+    } else if (!strcasecmp(line, "STAT")) {
+        snprintf(out, sizeof out, "+OK %lu %zu\r\n", n_messages, msg_octets * n_messages);
+        reply(bev, out);
+    } else if ((!strcasecmp(line, "LIST") || !strcasecmp(line, "UIDL")) && !arg) {
+        reply_listing(bev, line[0] == 'U' || line[0] == 'u');
+    } else if (!strcasecmp(line, "LIST") && n) {
+        snprintf(out, sizeof out, "+OK %lu %zu\r\n", n, msg_octets);
+        reply(bev, out);
+    } else if (!strcasecmp(line, "UIDL") && n) {
+        snprintf(out, sizeof out, "+OK %lu m%lu\r\n", n, n);
+        reply(bev, out);
+    } else if (!strcasecmp(line, "RETR") && n) {
+        snprintf(out, sizeof out, "+OK %zu octets\r\n", msg_octets);
+        reply(bev, out);
+        bufferevent_write(bev, wire_body, wire_len);
+    } else if (!strcasecmp(line, "DELE") && n) {
+        reply(bev, "+OK marked\r\n");
+    } else if (!strcasecmp(line, "QUIT")) {
+        reply(bev, "+OK bye\r\n");
+        return 1;
+    } else {
+        reply(bev, "-ERR unknown command or bad argument\r\n");
+    }
+    return 0;
+}
+
+static void on_drained_close(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    bufferevent_free(bev);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    bufferevent_free(bev); /* EOF or error: the session is over */
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    char *line;
+    size_t len;
+    (void)arg;
+    while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+        int quit = answer(bev, line);
+        free(line);
+        if (quit) {
+            /* RFC 1939 section 6: close once the reply is out. */
+            bufferevent_disable(bev, EV_READ);
+            bufferevent_setcb(bev, NULL, on_drained_close, on_event, NULL);
+            return;
+        }
+    }
+}
+
+/* SIGTERM/SIGINT end the loop, so main frees everything (clean under valgrind). */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct event_base *base = arg;
+    (void)l;
+    (void)sa;
+    (void)salen;
+    struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        evutil_closesocket(fd);
+        return;
+    }
+    bufferevent_setcb(bev, on_read, NULL, on_event, NULL);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    reply(bev, "+OK tinypop ready\r\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct sockaddr_in any = {.sin_family = AF_INET};
+    struct sockaddr_in bound;
+    socklen_t bound_len = sizeof bound;
+    if (argc != 3) {
+        fputs("usage: tinypop MESSAGES SIZE\n", stderr);
+        return 2;
+    }
+    n_messages = bench_number(argv[1], "MESSAGES", 1, 1000000);
+    if (make_message(bench_number(argv[2], "SIZE", 64, 1u << 30)) != 0)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct event_base *base = event_base_new();
+    struct evconnlistener *l =
+        base ? evconnlistener_new_bind(base, on_accept, base,
+                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4096,
+                                       (struct sockaddr *)&any, sizeof any)
+             : NULL;
+    if (!l || getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&bound, &bound_len)) {
+        fprintf(stderr, "tinypop: cannot listen: %s\n", strerror(errno));
+        return 1;
+    }
+    struct event *term = evsignal_new(base, SIGTERM, on_signal, base);
+    struct event *intr = evsignal_new(base, SIGINT, on_signal, base);
+    if (!term || !intr || evsignal_add(term, NULL) != 0 || evsignal_add(intr, NULL) != 0) {
+        fputs("cannot watch signals\n", stderr);
+        return 1;
+    }
+    printf("port %u\n", ntohs(bound.sin_port));
+    fflush(stdout);
+    event_base_dispatch(base);
+    event_free(term);
+    event_free(intr);
+    evconnlistener_free(l);
+    event_base_free(base);
+    free(wire_body);
+    return 0;
+}
