@@ -468,7 +468,10 @@ int main(int argc, char **argv)
         return EXIT_FAIL;
     }
     signal(SIGPIPE, SIG_IGN); /* a server that hangs up must give EPIPE, not kill us */
-    setvbuf(stdout, NULL, _IOLBF, 0); /* each line as its message is stored */
+    /* On a terminal, each line as its message is stored; into a pipe or file,
+     * one write for many lines (a write per message showed in the profile). */
+    if (isatty(STDOUT_FILENO))
+        setvbuf(stdout, NULL, _IOLBF, 0);
 
     f.base = event_base_new();
     f.client = f.base ? make_client(&f) : NULL;
