@@ -8,12 +8,12 @@
  * queues into `out` and p3s_flush() writes it with send(MSG_NOSIGNAL), n bytes
  * at a time in chunk mode.
  *
- * With TLS the socket code is unchanged: bytes read go into the SSL's memory
- * read BIO and SSL_read() fills `in` with plaintext; plaintext from `out` goes
- * through SSL_write() (one record per chunk in chunk mode) and the records
- * collect in `wire` until send() takes them.
+ * This file is the socket, the step machine and the script API. The OpenSSL
+ * layer between socket and script is in script_server_tls.c, the test
+ * certificates in script_server_certs.c; script_server_internal.h is what they
+ * share.
  */
-#include "script_server.h"
+#include "script_server_internal.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,96 +22,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <sys/wait.h>
-
-typedef enum {
-    STEP_SEND,
-    STEP_EXPECT,
-    STEP_EXPECT_PREFIX,
-    STEP_DELAY,
-    STEP_CLOSE,
-    STEP_WRITE_CHUNK,
-    STEP_STOP_READING,
-    STEP_SILENCE,
-    STEP_EOF,
-    STEP_START_TLS,
-    STEP_CLOSE_DIRTY,
-    STEP_RESPOND
-} step_kind;
-
-typedef struct {
-    step_kind kind;
-    char *data; /* owned: bytes to send or the expected line (NUL-terminated) */
-    size_t len;
-    size_t n;          /* WRITE_CHUNK size */
-    unsigned ms;       /* DELAY, SILENCE, WRITE_CHUNK gap */
-    SSL_CTX *ctx;      /* START_TLS: one reference, owned */
-    p3s_respond_fn fn; /* RESPOND */
-    void *arg;
-} step;
-
-/* Largest plaintext handed to one SSL_write: the TLS record limit (RFC 8446 s5.1). */
-#define P3S_TLS_RECORD 16384
-
-struct p3s {
-    struct event_base *base;
-    step *steps; /* owned array, each step owns its data */
-    size_t nsteps, cap, cur;
-
-    evutil_socket_t fd;  /* the connection, -1 before it exists */
-    evutil_socket_t lfd; /* listening socket until the one accept */
-    struct event *ev_accept, *ev_read, *ev_write, *ev_kick, *ev_step_timer, *ev_gap;
-    struct evbuffer *in;  /* bytes read, not yet consumed by an expect step */
-    struct evbuffer *out; /* bytes queued by send steps, not yet written */
-
-    size_t chunk;
-    unsigned gap_ms;
-    int gap_pending;   /* ev_gap armed: no write until it fires */
-    int timer_pending; /* a DELAY or SILENCE step is waiting for ev_step_timer */
-    size_t silence_mark;
-
-    int reading;
-    int wr_shut;
-    int peer_eof;
-    int write_failed;
-
-    int failed;
-    char error[1024]; /* first failure */
-    size_t lines;
-    size_t bytes_in;
-
-    /* TLS: see the top of the file. */
-    SSL_CTX *implicit_ctx; /* one reference, owned; TLS from the first byte */
-    char *client_ca;       /* CA file for client certificates, or NULL */
-    SSL *ssl;              /* owns its two memory BIOs */
-    BIO *rbio, *wbio;      /* socket -> SSL, SSL -> socket */
-    struct evbuffer *wire; /* TLS records not yet written to the socket */
-    int tls_ready;         /* handshake complete */
-    int tls_failed;
-    int tls_shutdown_sent;
-    int tls_close_notify;
-    int client_verified;
-    char client_subject[256];
-    char tls_error[512];
-};
 
 static void p3s_advance(p3s *s);
-static void p3s_tls_pump(p3s *s);
 
 /* ------------------------------------------------------------------ errors */
 
-__attribute__((format(printf, 2, 3))) static void p3s_fail(p3s *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) void p3s_fail(p3s *s, const char *fmt, ...)
 {
     if (s->failed)
         return;
@@ -138,7 +61,7 @@ static void p3s_escape(char *out, size_t cap, const char *in, size_t len)
 
 /* ------------------------------------------------------------- step queue */
 
-static step *p3s_push(p3s *s, step_kind kind)
+step *p3s_push(p3s *s, step_kind kind)
 {
     if (s->nsteps == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -234,24 +157,6 @@ void p3s_expect_eof(p3s *s)
     p3s_push(s, STEP_EOF);
 }
 
-void p3s_start_tls(p3s *s, SSL_CTX *server_ctx)
-{
-    if (!server_ctx || SSL_CTX_up_ref(server_ctx) != 1) {
-        p3s_fail(s, "p3s_start_tls: no server context");
-        return;
-    }
-    step *st = p3s_push(s, STEP_START_TLS);
-    if (st)
-        st->ctx = server_ctx;
-    else
-        SSL_CTX_free(server_ctx);
-}
-
-void p3s_tls_close_dirty(p3s *s)
-{
-    p3s_push(s, STEP_CLOSE_DIRTY);
-}
-
 void p3s_respond(p3s *s, p3s_respond_fn fn, void *arg)
 {
     step *st = p3s_push(s, STEP_RESPOND);
@@ -261,39 +166,22 @@ void p3s_respond(p3s *s, p3s_respond_fn fn, void *arg)
     }
 }
 
-void p3s_tls_implicit(p3s *s, SSL_CTX *server_ctx)
-{
-    if (s->fd >= 0 || s->implicit_ctx || !server_ctx || SSL_CTX_up_ref(server_ctx) != 1) {
-        p3s_fail(s, "p3s_tls_implicit: connection already made or no server context");
-        return;
-    }
-    s->implicit_ctx = server_ctx;
-}
-
-void p3s_request_client_cert(p3s *s, const char *ca_file)
-{
-    free(s->client_ca);
-    s->client_ca = strdup(ca_file);
-    if (!s->client_ca)
-        p3s_fail(s, "out of memory copying the client CA file name");
-}
-
 /* ----------------------------------------------------------------- writing */
 
-static void p3s_arm_timer(struct event *ev, unsigned ms)
+void p3s_arm_timer(struct event *ev, unsigned ms)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
     event_add(ev, &tv);
 }
 
 /* Plaintext or TLS records not yet on the wire. */
-static int p3s_output_pending(const p3s *s)
+int p3s_output_pending(const p3s *s)
 {
     return evbuffer_get_length(s->out) > 0 || (s->wire && evbuffer_get_length(s->wire) > 0);
 }
 
 /* The peer is gone or TLS broke: what is queued can never be delivered. */
-static void p3s_drop_output(p3s *s)
+void p3s_drop_output(p3s *s)
 {
     s->write_failed = 1;
     evbuffer_drain(s->out, evbuffer_get_length(s->out));
@@ -301,71 +189,8 @@ static void p3s_drop_output(p3s *s)
         evbuffer_drain(s->wire, evbuffer_get_length(s->wire));
 }
 
-/* Moves what the SSL produced (records, alerts, close_notify) to `wire`. */
-static void p3s_tls_collect(p3s *s)
-{
-    char buf[4096];
-    int n;
-    while (s->wbio && (n = BIO_read(s->wbio, buf, (int)sizeof buf)) > 0)
-        evbuffer_add(s->wire, buf, (size_t)n);
-}
-
-/* Sends `wire` as far as the socket takes it: 0 when all of it is written. */
-static int p3s_send_wire(p3s *s)
-{
-    while (evbuffer_get_length(s->wire) > 0) {
-        size_t want = evbuffer_get_length(s->wire);
-        const unsigned char *p = evbuffer_pullup(s->wire, (ev_ssize_t)want);
-        ssize_t n = send(s->fd, p, want, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            event_add(s->ev_write, NULL);
-            return -1;
-        }
-        if (n < 0) {
-            p3s_drop_output(s);
-            return -1;
-        }
-        evbuffer_drain(s->wire, (size_t)n);
-    }
-    return 0;
-}
-
-/* TLS: plaintext goes out once the handshake is complete, one record per write
- * (per chunk in chunk mode, so the client sees the reply split across reads). */
-static void p3s_flush_tls(p3s *s)
-{
-    while (s->fd >= 0 && p3s_send_wire(s) == 0) {
-        size_t want = evbuffer_get_length(s->out);
-        if (s->gap_pending || !s->tls_ready || s->tls_failed || want == 0)
-            return;
-        size_t cap = s->chunk ? s->chunk : P3S_TLS_RECORD;
-        if (want > cap)
-            want = cap;
-        ERR_clear_error();
-        int n = SSL_write(s->ssl, evbuffer_pullup(s->out, (ev_ssize_t)want), (int)want);
-        if (n <= 0) {
-            snprintf(s->tls_error, sizeof s->tls_error, "SSL_write failed (error %d)",
-                     SSL_get_error(s->ssl, n));
-            ERR_clear_error();
-            s->tls_failed = 1;
-            p3s_drop_output(s);
-            return;
-        }
-        evbuffer_drain(s->out, (size_t)n);
-        p3s_tls_collect(s);
-        if (s->chunk && evbuffer_get_length(s->out) > 0) {
-            (void)p3s_send_wire(s);
-            s->gap_pending = 1;
-            p3s_arm_timer(s->ev_gap, s->gap_ms);
-            return;
-        }
-    }
-}
-
 /* Writes as much of `out` as the socket and the chunk mode allow. */
-static void p3s_flush(p3s *s)
+void p3s_flush(p3s *s)
 {
     if (s->ssl) {
         p3s_flush_tls(s);
@@ -415,23 +240,6 @@ static void p3s_on_gap(evutil_socket_t fd, short what, void *arg)
 
 /* ----------------------------------------------------------------- reading */
 
-/* TLS: the socket's bytes feed the SSL; whatever it decrypts lands in `in`. */
-static void p3s_read_tls(p3s *s)
-{
-    char buf[P3S_TLS_RECORD];
-    ssize_t n;
-    while ((n = recv(s->fd, buf, sizeof buf, 0)) > 0) {
-        if (!s->tls_failed) /* after a failure the bytes are only drained */
-            BIO_write(s->rbio, buf, (int)n);
-    }
-    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        s->peer_eof = 1;
-        event_del(s->ev_read);
-    }
-    p3s_tls_pump(s);
-    p3s_flush(s);
-}
-
 static void p3s_on_readable(evutil_socket_t fd, short what, void *arg)
 {
     p3s *s = arg;
@@ -450,119 +258,7 @@ static void p3s_on_readable(evutil_socket_t fd, short what, void *arg)
     p3s_advance(s);
 }
 
-/* ---------------------------------------------------------------------- TLS */
-
-/* Records the first TLS failure with OpenSSL's reason; the queue is cleared so
- * the client under test (same thread) never sees the server's errors. */
-static void p3s_tls_failed(p3s *s, const char *what, int ssl_error)
-{
-    char reason[256] = "";
-    unsigned long e = ERR_peek_error();
-    if (e)
-        ERR_error_string_n(e, reason, sizeof reason);
-    ERR_clear_error();
-    if (!s->tls_failed)
-        snprintf(s->tls_error, sizeof s->tls_error, "%s (SSL error %d)%s%s", what, ssl_error,
-                 reason[0] ? ": " : "", reason);
-    s->tls_failed = 1;
-    s->write_failed = 1;
-    evbuffer_drain(s->out, evbuffer_get_length(s->out));
-}
-
-static void p3s_tls_note_client_cert(p3s *s)
-{
-    X509 *peer = SSL_get0_peer_certificate(s->ssl);
-    if (!peer || SSL_get_verify_result(s->ssl) != X509_V_OK)
-        return;
-    s->client_verified = 1;
-    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, s->client_subject,
-                              (int)sizeof s->client_subject);
-}
-
-/* Runs the handshake, then reads every record available into `in`. */
-static void p3s_tls_pump(p3s *s)
-{
-    if (!s->ssl || s->tls_failed)
-        return;
-    if (!s->tls_ready) {
-        ERR_clear_error();
-        int rc = SSL_do_handshake(s->ssl);
-        if (rc != 1) {
-            int err = SSL_get_error(s->ssl, rc);
-            if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
-                ERR_clear_error();
-            else
-                p3s_tls_failed(s, "handshake failed", err);
-            p3s_tls_collect(s); /* the next flight, or an alert */
-            return;
-        }
-        s->tls_ready = 1;
-        p3s_tls_note_client_cert(s);
-    }
-    char buf[P3S_TLS_RECORD];
-    for (;;) {
-        ERR_clear_error();
-        int n = SSL_read(s->ssl, buf, (int)sizeof buf);
-        if (n > 0) {
-            evbuffer_add(s->in, buf, (size_t)n);
-            s->bytes_in += (size_t)n;
-            continue;
-        }
-        int err = SSL_get_error(s->ssl, n);
-        if (err == SSL_ERROR_ZERO_RETURN)
-            s->tls_close_notify = 1;
-        else if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-            p3s_tls_failed(s, "reading a record failed", err);
-        ERR_clear_error();
-        break;
-    }
-    p3s_tls_collect(s);
-}
-
-/* Asks for and verifies a client certificate on this SSL (RFC 8446 s4.3.2). */
-static int p3s_tls_want_client_cert(p3s *s, SSL *ssl)
-{
-    X509_STORE *store = X509_STORE_new();
-    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(s->client_ca);
-    int ok = store && names && X509_STORE_load_file(store, s->client_ca) == 1 &&
-             SSL_set1_verify_cert_store(ssl, store) == 1;
-    X509_STORE_free(store);
-    if (!ok) {
-        sk_X509_NAME_pop_free(names, X509_NAME_free);
-        return -1;
-    }
-    SSL_set_client_CA_list(ssl, names); /* takes names */
-    SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-    return 0;
-}
-
-/* Puts an SSL (server side) between the socket and the script. */
-static int p3s_tls_begin(p3s *s, SSL_CTX *ctx)
-{
-    if (s->ssl) {
-        p3s_fail(s, "step %zu: TLS is already active", s->cur);
-        return -1;
-    }
-    if (!s->wire)
-        s->wire = evbuffer_new();
-    SSL *ssl = s->wire ? SSL_new(ctx) : NULL;
-    BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
-    if (!ssl || !rbio || !wbio || (s->client_ca && p3s_tls_want_client_cert(s, ssl) != 0)) {
-        SSL_free(ssl);
-        BIO_free(rbio);
-        BIO_free(wbio);
-        ERR_clear_error();
-        p3s_fail(s, "step %zu: cannot set up TLS", s->cur);
-        return -1;
-    }
-    BIO_set_mem_eof_return(rbio, -1); /* empty means "wait", not EOF */
-    SSL_set_bio(ssl, rbio, wbio);
-    SSL_set_accept_state(ssl);
-    s->ssl = ssl;
-    s->rbio = rbio;
-    s->wbio = wbio;
-    return 0;
-}
+/* ------------------------------------------------------------ step machine */
 
 /* 1 and a malloc'd line (CRLF removed) when a whole line is buffered; 0 when more
  * is needed; -1 at EOF without a whole line. *bare_lf is set for a line ended by LF
@@ -620,8 +316,6 @@ static int p3s_run_expect(p3s *s, const step *st)
     return 1;
 }
 
-/* ------------------------------------------------------------ step machine */
-
 static void p3s_fail_silence(p3s *s, const step *st)
 {
     char got[600];
@@ -644,27 +338,6 @@ static void p3s_on_step_timer(evutil_socket_t fd, short what, void *arg)
     }
     s->cur++;
     p3s_advance(s);
-}
-
-/* CLOSE (with close_notify when TLS is up) and CLOSE_DIRTY: 1 once the FIN is
- * sent, 0 while output is still pending. */
-static int p3s_run_close(p3s *s, int clean)
-{
-    if (evbuffer_get_length(s->out) > 0)
-        return 0;
-    if (clean && s->ssl && s->tls_ready && !s->tls_failed && !s->tls_shutdown_sent) {
-        ERR_clear_error();
-        SSL_shutdown(s->ssl); /* queues close_notify (RFC 8446 s6.1) */
-        ERR_clear_error();
-        s->tls_shutdown_sent = 1;
-        p3s_tls_collect(s);
-        p3s_flush(s);
-    }
-    if (p3s_output_pending(s))
-        return 0;
-    shutdown(s->fd, SHUT_WR);
-    s->wr_shut = 1;
-    return 1;
 }
 
 /* RESPOND: 1 once a line was answered (or refused), 0 to wait for one. */
@@ -963,137 +636,4 @@ int p3s_peer_closed(const p3s *s)
 int p3s_connected(const p3s *s)
 {
     return s->fd >= 0;
-}
-
-int p3s_tls_handshake_done(const p3s *s)
-{
-    return s->tls_ready;
-}
-
-const char *p3s_tls_error(const p3s *s)
-{
-    return s->tls_failed ? s->tls_error : NULL;
-}
-
-int p3s_tls_close_notify_received(const p3s *s)
-{
-    return s->tls_close_notify;
-}
-
-int p3s_tls_client_verified(const p3s *s)
-{
-    return s->client_verified;
-}
-
-const char *p3s_tls_client_subject(const p3s *s)
-{
-    return s->client_subject;
-}
-
-SSL *p3s_tls_ssl(const p3s *s)
-{
-    return s->tls_ready && !s->tls_failed ? s->ssl : NULL;
-}
-
-/* -------------------------------------------------------- test certificates */
-
-static char p3s_cert_dir[2048];
-static int p3s_cert_dir_temporary;
-
-static const char *p3s_find_cert_script(void)
-{
-    static char beside[4096];
-    const char *env = getenv("POP3A_MAKE_TEST_CERTS");
-    if (env && env[0])
-        return env;
-    /* __FILE__ is this file's path as the compiler saw it (relative to the build
-     * directory, where meson runs the tests). */
-    snprintf(beside, sizeof beside, "%s", __FILE__);
-    char *slash = strrchr(beside, '/');
-    if (!slash)
-        return NULL;
-    snprintf(slash, sizeof beside - (size_t)(slash - beside), "/make-test-certs");
-    return access(beside, R_OK) == 0 ? beside : NULL;
-}
-
-static int p3s_run_cert_script(const char *script, const char *dir)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        execlp("bash", "bash", script, dir, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-const char *p3s_certs_make(void)
-{
-    const char *script = p3s_find_cert_script();
-    if (!script)
-        return NULL;
-    const char *fixed = getenv("POP3A_TEST_CERT_DIR");
-    p3s_cert_dir_temporary = !fixed || !fixed[0];
-    if (p3s_cert_dir_temporary) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(p3s_cert_dir, sizeof p3s_cert_dir, "%s/p3s-certs-XXXXXX",
-                 tmp && tmp[0] && strlen(tmp) < 1024 ? tmp : "/tmp");
-        if (!mkdtemp(p3s_cert_dir))
-            return NULL;
-    } else {
-        snprintf(p3s_cert_dir, sizeof p3s_cert_dir, "%s", fixed);
-    }
-    if (p3s_run_cert_script(script, p3s_cert_dir) != 0) {
-        p3s_certs_remove();
-        return NULL;
-    }
-    return p3s_cert_dir;
-}
-
-const char *p3s_cert(const char *file)
-{
-    static char path[4][4096];
-    static unsigned next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", p3s_cert_dir, file);
-    return p;
-}
-
-void p3s_certs_remove(void)
-{
-    if (!p3s_cert_dir_temporary || !p3s_cert_dir[0])
-        return;
-    DIR *d = opendir(p3s_cert_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            unlink(p3s_cert(e->d_name));
-    }
-    if (d)
-        closedir(d);
-    rmdir(p3s_cert_dir);
-    p3s_cert_dir[0] = '\0';
-}
-
-SSL_CTX *p3s_tls_server_ctx(const char *name)
-{
-    char pem[64], key[64];
-    if (!p3s_cert_dir[0] || strlen(name) > 40)
-        return NULL;
-    snprintf(pem, sizeof pem, "%s.pem", name);
-    snprintf(key, sizeof key, "%s.key", name);
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, p3s_cert(pem)) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, p3s_cert(key), SSL_FILETYPE_PEM) != 1) {
-        SSL_CTX_free(ctx);
-        ERR_clear_error();
-        return NULL;
-    }
-    return ctx;
 }
