@@ -213,6 +213,8 @@ static void close_transport(pop3a_client *c)
     c->tls_up = 0;
     c->reading_paused = 0;
     c->timeouts_armed = 0;
+    if (c->progress_timer)
+        event_del(c->progress_timer);
     c->eof_pending = 0;
     c->replies_len = 0;
     c->replies_head = 0;
@@ -251,6 +253,8 @@ static void client_destroy(pop3a_client *c)
         event_free(c->kick);
     if (c->deadline)
         event_free(c->deadline);
+    if (c->progress_timer)
+        event_free(c->progress_timer);
     if (c->own_dns && c->dns)
         evdns_base_free(c->dns, 0);
     if (c->ssl_ctx)

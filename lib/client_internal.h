@@ -155,6 +155,9 @@ struct pop3a_client {
     int freeing;
     int reading_paused;
     int timeouts_armed;
+    struct event *progress_timer; /* slow-loris check while a reply is owed (io.c) */
+    uint64_t progress_bytes;      /* octets parsed in the current period */
+    unsigned progress_replies;    /* replies completed in the current period */
     int eof_pending;   /* EOF seen while paused: handled after resume */
     size_t feed_used;  /* input bytes the event being handled consumed; not drained yet */
 

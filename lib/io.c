@@ -33,6 +33,9 @@
 /* Lines of an over-long listing read and dropped before giving up on the
  * connection: a second or so of reading, not forever. */
 #define POP3A_LISTING_DRAIN_MAX 1000000u
+/* Octets per second below which an unfinished reply counts as stalled
+ * (progress_cb): far below any real link, above a 1-byte-per-second loris. */
+#define POP3A_MIN_RATE 8u
 
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
@@ -77,10 +80,57 @@ static struct timeval ms_to_tv(uint32_t ms)
     return tv;
 }
 
+/*
+ * Slow-loris defence. The idle timeout only bounds silence: a server trickling
+ * a byte every few seconds would keep a reply open for ever. So while a reply
+ * is owed, every idle_ms period must either complete a reply or bring at least
+ * POP3A_MIN_RATE octets per second of it; otherwise the session times out.
+ */
+static uint64_t min_progress(const pop3a_client *c)
+{
+    uint64_t n = (uint64_t)c->opts.idle_ms * POP3A_MIN_RATE / 1000;
+    return n ? n : 1;
+}
+
+static void progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pop3a_client *c = arg;
+    pop3a_enter(c);
+    if (c->progress_replies == 0 && c->progress_bytes < min_progress(c)) {
+        char why[128];
+        snprintf(why, sizeof why, "the server sent %llu octets in %u ms and finished no reply",
+                 (unsigned long long)c->progress_bytes, c->opts.idle_ms);
+        pop3a_fail_connection(c, POP3A_ERR_TIMEOUT, why);
+    } else {
+        c->progress_bytes = 0;
+        c->progress_replies = 0;
+    }
+    pop3a_leave(c);
+}
+
+static void arm_progress_timer(pop3a_client *c, int on)
+{
+    if (!on) {
+        if (c->progress_timer)
+            event_del(c->progress_timer);
+        return;
+    }
+    if (!c->progress_timer)
+        c->progress_timer = event_new(c->base, -1, EV_PERSIST, progress_cb, c);
+    if (!c->progress_timer)
+        return; /* out of memory: the idle timeout still bounds silence */
+    c->progress_bytes = 0;
+    c->progress_replies = 0;
+    struct timeval tv = ms_to_tv(c->opts.idle_ms);
+    event_add(c->progress_timer, &tv);
+}
+
 void pop3a_update_timeouts(pop3a_client *c)
 {
-    if (!c->bev)
+    if (!c->bev) {
+        arm_progress_timer(c, 0);
         return;
+    }
     /* The idle timeout runs only while a reply is owed and we are reading: an idle
      * session may sit quietly, a paused transfer is the caller's choice. */
     int want = c->replies_len > 0 && !c->reading_paused;
@@ -88,6 +138,7 @@ void pop3a_update_timeouts(pop3a_client *c)
         return;
     struct timeval tv = ms_to_tv(c->opts.idle_ms);
     bufferevent_set_timeouts(c->bev, want ? &tv : NULL, &tv);
+    arm_progress_timer(c, want);
     c->timeouts_armed = want;
 }
 
@@ -400,6 +451,7 @@ static int dispatch(pop3a_client *c, const pop3a_pev *ev)
     else if (ev->kind == POP3A_PEV_LINE && c->opts.trace)
         pop3a_trace(c, POP3A_TRACE_RECEIVED, ev->data, ev->len);
     if (reply_done) {
+        c->progress_replies++;
         replies_pop(c);
         pop3a_update_timeouts(c);
     }
@@ -440,6 +492,7 @@ void pop3a_process_input(pop3a_client *c)
             break;
         pop3a_pev ev;
         c->feed_used = pop3a_parser_feed(&c->parser, v.iov_base, v.iov_len, &ev);
+        c->progress_bytes += c->feed_used;
         parser_may_have_more = ev.kind != POP3A_PEV_NEED_MORE;
         int rc = dispatch(c, &ev);
         pop3a_consume_current(c); /* after dispatch: event data pointed into `in` */

@@ -192,7 +192,10 @@ POP3A_EXPORT int pop3a_options_set_client_cert(pop3a_options *opts, const char *
 POP3A_EXPORT int pop3a_options_set_tls_insecure_skip_verify(pop3a_options *opts, int yes);
 
 /* 0 keeps the current value. connect_ms bounds DNS + TCP + TLS + greeting + CAPA;
- * idle_ms bounds the silence while a reply is awaited and a blocked write. */
+ * idle_ms bounds the silence while a reply is awaited and a blocked write, and
+ * a slow-loris server: while a reply is owed, each idle_ms period must finish a
+ * reply or bring at least 8 octets per second of it, or the session fails with
+ * TIMEOUT. */
 POP3A_EXPORT int pop3a_options_set_timeouts(pop3a_options *opts, uint32_t connect_ms,
                                             uint32_t idle_ms);
 /* Maximum commands in flight when the server advertises PIPELINING; 1 disables. */
