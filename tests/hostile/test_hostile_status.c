@@ -1,0 +1,545 @@
+/*
+ * Hostile servers, part 1: greetings and status lines that are wrong, too long,
+ * or carry numbers and codes no real server should send. Each scenario ends in
+ * the status doc/ROBUSTNESS.md lists for it.
+ */
+#include <stdio.h>
+
+#include <event2/bufferevent.h>
+
+#include "hostile.h"
+
+/* Logs in, submits one command, lets the script answer it, then a NOOP
+ * answered "+OK" shows whether the session survived. */
+typedef pop3a_future *(*submit_fn)(pop3a_client *c, tu_rec *r);
+
+static pop3a_future *submit_stat(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_stat(c, tu_done, r);
+}
+
+static pop3a_future *submit_list(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_list(c, 0, tu_done, r);
+}
+
+static pop3a_future *submit_list1(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_list(c, 1, tu_done, r);
+}
+
+static pop3a_future *submit_uidl(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_uidl(c, 0, tu_done, r);
+}
+
+static pop3a_future *submit_uidl1(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_uidl(c, 1, tu_done, r);
+}
+
+/* One bad reply to `cmd`; asserts it fails with `want` alone and the session
+ * goes on (NOOP after it succeeds). */
+static void bad_reply_fails_only_its_future(const char *cmd, submit_fn submit, const char *reply,
+                                            pop3a_status want)
+{
+    tu_env e;
+    tu_env_init(&e);
+    h_script_login(e.srv, H_CAPA);
+    p3s_expect(e.srv, cmd);
+    p3s_send(e.srv, reply);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK\r\n");
+    tu_rec conn, login, r, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&r, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    h_attach_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(submit(e.client, &r));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    H_WAIT_DONE(e.base, noop);
+    H_SCRIPT_OK(e.srv);
+    H_ONCE(r);
+    H_STATUS(r, want);
+    ck_assert_int_eq(r.stat_rc, -1);
+    H_ONCE(noop);
+    H_STATUS(noop, POP3A_OK);
+    ck_assert_int_eq(e.close_calls, 0);
+    tu_env_free(&e);
+}
+
+/* ---------------------------------------------------------------- greeting */
+
+START_TEST(greeting_never_comes_times_out)
+{
+    tu_env e;
+    tu_env_init(&e);
+    pop3a_options_set_timeouts(e.opts, 300, 300);
+    tu_rec conn;
+    tu_rec_init(&conn, 0, NULL);
+    unsigned long t0 = h_now_ms();
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    H_WAIT_DONE(e.base, conn);
+    unsigned long took = h_now_ms() - t0;
+    H_ONCE(conn);
+    H_STATUS(conn, POP3A_ERR_TIMEOUT);
+    ck_assert_msg(took >= 250 && took < 2000, "timed out after %lu ms", took);
+    ck_assert_int_eq(e.close_calls, 1);
+    ck_assert_int_eq(e.close_why, POP3A_ERR_TIMEOUT);
+    tu_env_free(&e);
+}
+END_TEST
+
+START_TEST(greeting_err_is_server_error)
+{
+    tu_env e;
+    tu_env_init(&e);
+    p3s_send(e.srv, "-ERR [SYS/TEMP] too many connections\r\n");
+    p3s_expect_eof(e.srv);
+    tu_rec conn, login;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    ck_assert_ptr_nonnull(pop3a_login(e.client, "alice", "alicepw", 0, tu_done, &login));
+    H_WAIT_DONE(e.base, login);
+    run_for(e.base, 20);
+    H_SCRIPT_OK(e.srv);
+    ck_assert(p3s_done(e.srv)); /* nothing sent, then the client hung up */
+    H_ONCE(conn);
+    H_STATUS(conn, POP3A_ERR_SERVER);
+    ck_assert_int_eq(conn.resp, POP3A_RESP_SYS_TEMP);
+    ck_assert_ptr_nonnull(strstr(conn.text, "too many connections"));
+    H_ONCE(login);
+    H_STATUS(login, POP3A_ERR_SERVER);
+    tu_env_free(&e);
+}
+END_TEST
+
+START_TEST(greeting_not_pop3_is_protocol_error)
+{
+    tu_env e;
+    tu_env_init(&e);
+    p3s_send(e.srv, "HTTP/1.1 400 Bad Request\r\n\r\n");
+    tu_rec conn;
+    tu_rec_init(&conn, 0, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    H_WAIT_DONE(e.base, conn);
+    H_ONCE(conn);
+    H_STATUS(conn, POP3A_ERR_PROTOCOL);
+    ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* 10 MiB without a line feed: the cap (8 KiB) stops it long before the end,
+ * and memory does not follow the flood. */
+START_TEST(greeting_endless_line_fails_fast_with_bounded_memory)
+{
+    tu_env e;
+    tu_env_init(&e);
+    fl *f = fl_new(e.base);
+    ck_assert_ptr_nonnull(f);
+    gen_repeat g;
+    gen_repeat_init(&g, "+OK AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                    10u * 1024 * 1024, NULL);
+    fl_gen(f, gen_repeat_fn, &g);
+    mem_watch w;
+    mem_watch_start(&w);
+    struct event *sampler = mem_sampler_start(e.base, &w, 5);
+    e.client = pop3a_client_new(e.base, NULL, e.opts);
+    tu_rec conn;
+    tu_rec_init(&conn, 0, NULL);
+    unsigned long t0 = h_now_ms();
+    ck_assert_ptr_nonnull(pop3a_attach(e.client, fl_pair(f), tu_done, &conn));
+    H_WAIT_DONE(e.base, conn);
+    unsigned long took = h_now_ms() - t0;
+    mem_watch_sample(&w);
+    mem_sampler_stop(sampler);
+    H_ONCE(conn);
+    H_STATUS(conn, POP3A_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(pop3a_client_errstr(e.client), "line too long"));
+    ck_assert_msg(took < 1000, "took %lu ms", took);
+    if (!mem_untrusted())
+        ck_assert_msg(mem_watch_growth(&w) < 4u * 1024 * 1024, "heap grew by %zu bytes",
+                      mem_watch_growth(&w));
+    /* The client hung up: the flood did not go on to its end. */
+    run_for(e.base, 20);
+    ck_assert(fl_peer_gone(f) || fl_bytes_sent(f) < 10u * 1024 * 1024);
+    pop3a_client_free(e.client);
+    e.client = NULL;
+    fl_free(f);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* A hostile APOP timestamp is not used: without "<...@...>" no APOP. */
+START_TEST(greeting_with_malformed_apop_timestamp_offers_no_apop)
+{
+    static const char *greetings[] = {
+        "+OK ready <>\r\n",
+        "+OK ready <no-at-sign>\r\n",
+        "+OK ready <unterminated@host\r\n",
+        "+OK ready <a@b\x01>\r\n",
+    };
+    for (size_t i = 0; i < sizeof greetings / sizeof greetings[0]; i++) {
+        tu_env e;
+        tu_env_init(&e);
+        tu_script_greeting_capa(e.srv, greetings[i], NULL);
+        tu_rec conn, login;
+        tu_rec_init(&conn, 0, NULL);
+        tu_rec_init(&login, 1, NULL);
+        ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+        ck_assert_ptr_nonnull(
+            pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_APOP, tu_done, &login));
+        H_WAIT_DONE(e.base, login);
+        H_SCRIPT_OK(e.srv);
+        H_STATUS(conn, POP3A_OK);
+        ck_assert_msg(pop3a_client_apop_timestamp(e.client) == NULL, "greeting %zu: timestamp %s",
+                      i, pop3a_client_apop_timestamp(e.client));
+        H_STATUS(login, POP3A_ERR_UNSUPPORTED);
+        tu_env_free(&e);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ line caps */
+
+START_TEST(status_line_over_configured_cap_is_protocol)
+{
+    tu_env e;
+    tu_env_init(&e);
+    pop3a_options_set_max_line(e.opts, 512);
+    h_script_login(e.srv, H_CAPA);
+    p3s_expect(e.srv, "STAT");
+    char reply[700];
+    memset(reply, '7', sizeof reply);
+    memcpy(reply, "+OK 1 ", 6);
+    memcpy(reply + sizeof reply - 3, "\r\n", 3);
+    p3s_send(e.srv, reply);
+    tu_rec conn, login, stat, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    h_attach_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    H_WAIT_DONE(e.base, noop);
+    H_ONCE(stat);
+    H_STATUS(stat, POP3A_ERR_PROTOCOL);
+    /* A line over the cap poisons the stream: the connection goes. */
+    H_ONCE(noop);
+    H_STATUS(noop, POP3A_ERR_PROTOCOL);
+    ck_assert_int_eq(e.close_calls, 1);
+    ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* ------------------------------------------------------------- numbers */
+
+/* A real server's answer (a signed 32-bit overflow): an error, never a
+ * wrapped size. */
+START_TEST(stat_negative_size_fails_only_stat)
+{
+    bad_reply_fails_only_its_future("STAT", submit_stat, "+OK 33852 -1972428639\r\n",
+                                    POP3A_ERR_PROTOCOL);
+}
+END_TEST
+
+START_TEST(stat_size_beyond_64_bits_fails_only_stat)
+{
+    bad_reply_fails_only_its_future("STAT", submit_stat, "+OK 1 18446744073709551616\r\n",
+                                    POP3A_ERR_PROTOCOL);
+    bad_reply_fails_only_its_future("STAT", submit_stat,
+                                    "+OK 1 999999999999999999999999999999999999\r\n",
+                                    POP3A_ERR_PROTOCOL);
+}
+END_TEST
+
+START_TEST(stat_count_beyond_32_bits_fails_only_stat)
+{
+    bad_reply_fails_only_its_future("STAT", submit_stat, "+OK 4294967296 10\r\n",
+                                    POP3A_ERR_PROTOCOL);
+    bad_reply_fails_only_its_future("STAT", submit_stat, "+OK -1 10\r\n", POP3A_ERR_PROTOCOL);
+}
+END_TEST
+
+/* The largest values that do fit are read exactly. */
+START_TEST(stat_largest_values_fit)
+{
+    tu_env e;
+    tu_env_init(&e);
+    h_script_login(e.srv, H_CAPA);
+    p3s_expect(e.srv, "STAT");
+    p3s_send(e.srv, "+OK 4294967295 18446744073709551615\r\n");
+    tu_rec conn, login, stat;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&stat, 2, NULL);
+    h_attach_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    H_WAIT_DONE(e.base, stat);
+    H_STATUS(stat, POP3A_OK);
+    ck_assert_int_eq(stat.stat_rc, 0);
+    ck_assert_uint_eq(stat.stat_count, UINT32_MAX);
+    ck_assert(stat.stat_octets == UINT64_MAX);
+    tu_env_free(&e);
+}
+END_TEST
+
+START_TEST(list_entry_beyond_64_bits_fails_only_list)
+{
+    bad_reply_fails_only_its_future(
+        "LIST", submit_list, "+OK\r\n1 120\r\n2 18446744073709551616\r\n3 5\r\n.\r\n",
+        POP3A_ERR_PROTOCOL);
+    bad_reply_fails_only_its_future("LIST", submit_list, "+OK\r\n1 -1972428639\r\n.\r\n",
+                                    POP3A_ERR_PROTOCOL);
+    bad_reply_fails_only_its_future("LIST", submit_list, "+OK\r\n0 100\r\n.\r\n",
+                                    POP3A_ERR_PROTOCOL);
+}
+END_TEST
+
+START_TEST(list_single_bad_entry_fails_only_list)
+{
+    bad_reply_fails_only_its_future("LIST 1", submit_list1, "+OK 1 -5\r\n", POP3A_ERR_PROTOCOL);
+    /* An answer about another message than the one asked for. */
+    bad_reply_fails_only_its_future("LIST 1", submit_list1, "+OK 2 100\r\n", POP3A_ERR_PROTOCOL);
+}
+END_TEST
+
+/* RFC 1939 s7: a unique-id is 1 to 70 characters 0x21..0x7E. */
+START_TEST(uidl_71_char_uid_rejected_70_accepted)
+{
+    char reply[160];
+    char uid70[71];
+    memset(uid70, 'u', 70);
+    uid70[70] = '\0';
+    snprintf(reply, sizeof reply, "+OK\r\n1 %su\r\n.\r\n", uid70);
+    bad_reply_fails_only_its_future("UIDL", submit_uidl, reply, POP3A_ERR_PROTOCOL);
+    snprintf(reply, sizeof reply, "+OK 1 %su\r\n", uid70);
+    bad_reply_fails_only_its_future("UIDL 1", submit_uidl1, reply, POP3A_ERR_PROTOCOL);
+
+    tu_env e;
+    tu_env_init(&e);
+    h_script_login(e.srv, H_CAPA);
+    p3s_expect(e.srv, "UIDL");
+    snprintf(reply, sizeof reply, "+OK\r\n1 %s\r\n.\r\n", uid70);
+    p3s_send(e.srv, reply);
+    tu_rec conn, login, uidl;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&uidl, 2, NULL);
+    h_attach_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_uidl(e.client, 0, tu_done, &uidl));
+    H_WAIT_DONE(e.base, uidl);
+    H_STATUS(uidl, POP3A_OK);
+    ck_assert_uint_eq(uidl.count, 1);
+    ck_assert_str_eq(uidl.entry_uid[0], uid70);
+    tu_env_free(&e);
+}
+END_TEST
+
+START_TEST(uidl_uid_with_control_or_high_bytes_rejected)
+{
+    bad_reply_fails_only_its_future("UIDL", submit_uidl, "+OK\r\n1 abc\x01"
+                                                         "def\r\n.\r\n",
+                                    POP3A_ERR_PROTOCOL);
+    bad_reply_fails_only_its_future("UIDL", submit_uidl, "+OK\r\n1 abc\xc3\xa9\r\n.\r\n",
+                                    POP3A_ERR_PROTOCOL);
+    bad_reply_fails_only_its_future("UIDL", submit_uidl, "+OK\r\n1\r\n.\r\n", POP3A_ERR_PROTOCOL);
+}
+END_TEST
+
+/* ------------------------------------------------ NUL and invalid UTF-8 */
+
+/* A NUL cannot be handed out as C text: the status line is refused and the
+ * connection closed (nothing after it can be trusted to be in sync). */
+START_TEST(nul_in_status_text_is_protocol)
+{
+    tu_env e;
+    tu_env_init(&e);
+    h_script_login(e.srv, H_CAPA);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send_bytes(e.srv, "+OK hel\0lo\r\n", 12);
+    tu_rec conn, login, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&noop, 2, NULL);
+    h_attach_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    H_WAIT_DONE(e.base, noop);
+    H_ONCE(noop);
+    H_STATUS(noop, POP3A_ERR_PROTOCOL);
+    ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* POP3 text is octets (RFC 1939 predates UTF8, RFC 6856): kept as sent. */
+START_TEST(invalid_utf8_in_status_text_is_kept)
+{
+    tu_env e;
+    tu_env_init(&e);
+    h_script_login(e.srv, H_CAPA);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "-ERR \xff\xfe\xc3\x28 \xed\xa0\x80 bad\r\n");
+    tu_rec conn, login, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&noop, 2, NULL);
+    h_attach_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    H_WAIT_DONE(e.base, noop);
+    H_STATUS(noop, POP3A_ERR_SERVER);
+    ck_assert_str_eq(noop.text, "\xff\xfe\xc3\x28 \xed\xa0\x80 bad");
+    ck_assert_int_eq(e.close_calls, 0);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Bodies are binary-transparent: NUL bytes and broken UTF-8 arrive as sent. */
+START_TEST(nul_and_invalid_utf8_in_body_pass_through)
+{
+    static const char body[] = "Subject: \xff\xfe\r\n\r\n\0\0x\xc3\x28\r\n\0.\r\n..\0\r\n";
+    static const char want[] = "Subject: \xff\xfe\r\n\r\n\0\0x\xc3\x28\r\n\0.\r\n.\0\r\n";
+    tu_env e;
+    tu_env_init(&e);
+    h_script_login(e.srv, H_CAPA);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_send(e.srv, "+OK\r\n");
+    p3s_send_bytes(e.srv, body, sizeof body - 1);
+    p3s_send(e.srv, ".\r\n");
+    tu_rec conn, login, retr;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    h_attach_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    H_WAIT_DONE(e.base, retr);
+    H_ONCE(retr);
+    H_STATUS(retr, POP3A_OK);
+    ck_assert_int_eq(retr.final_count, 1);
+    ck_assert_uint_eq(retr.body_len, sizeof want - 1);
+    ck_assert(memcmp(retr.body, want, sizeof want - 1) == 0);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* ------------------------------------------------------------ resp codes */
+
+/* Broken "[...]" codes are text, not codes; nothing crashes or misreads. */
+START_TEST(resp_code_garbage_is_text)
+{
+    static const struct {
+        const char *reply;
+        pop3a_resp_code want;
+    } cases[] = {
+        {"-ERR [IN-USE locked\r\n", POP3A_RESP_NONE},
+        {"-ERR [] empty\r\n", POP3A_RESP_NONE},
+        {"-ERR [IN USE] space\r\n", POP3A_RESP_NONE},
+        {"-ERR [\x01\x02] control\r\n", POP3A_RESP_NONE},
+        {"-ERR [SYS//TEMP] empty level\r\n", POP3A_RESP_NONE},
+        {"-ERR [SYS/TEMP/disk/full] deep\r\n", POP3A_RESP_SYS_TEMP},
+        {"-ERR [sys/perm] lower case\r\n", POP3A_RESP_SYS_PERM},
+        {"-ERR [X-VENDOR-THING] unknown\r\n", POP3A_RESP_OTHER},
+        {"-ERR  [AUTH] leading space\r\n", POP3A_RESP_NONE},
+        {"-ERR [AUTH]\r\n", POP3A_RESP_AUTH},
+        {"+OK [IN-USE] on success too\r\n", POP3A_RESP_IN_USE},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    tu_env e;
+    tu_env_init(&e);
+    h_script_login(e.srv, H_CAPA);
+    for (size_t i = 0; i < N; i++) {
+        p3s_expect(e.srv, "NOOP");
+        p3s_send(e.srv, cases[i].reply);
+    }
+    /* A code of 7000 characters, within the line cap. */
+    char *big = malloc(7100);
+    ck_assert_ptr_nonnull(big);
+    memcpy(big, "-ERR [", 6);
+    memset(big + 6, 'A', 7000);
+    memcpy(big + 7006, "] big\r\n", 8);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, big);
+    free(big);
+    tu_rec conn, login, noop[N + 1];
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    h_attach_login(&e, &conn, &login);
+    for (size_t i = 0; i <= N; i++) {
+        tu_rec_init(&noop[i], (int)i + 2, NULL);
+        ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop[i]));
+    }
+    H_WAIT_DONE(e.base, noop[N]);
+    H_SCRIPT_OK(e.srv);
+    for (size_t i = 0; i < N; i++) {
+        H_ONCE(noop[i]);
+        ck_assert_msg(noop[i].resp == cases[i].want, "case %zu (%s): resp %d, want %d", i,
+                      cases[i].reply, noop[i].resp, cases[i].want);
+    }
+    H_STATUS(noop[N], POP3A_ERR_SERVER);
+    ck_assert_int_eq(noop[N].resp, POP3A_RESP_OTHER);
+    ck_assert_int_eq(e.close_calls, 0);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* "+ok" is +OK (RFC 1939 says the indicators are upper case; servers vary);
+ * "+OKAY" is not a status line. */
+START_TEST(status_indicator_case_and_glued_text)
+{
+    tu_env e;
+    tu_env_init(&e);
+    h_script_login(e.srv, H_CAPA);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+ok fine\r\n");
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OKAY\r\n");
+    tu_rec conn, login, a, b;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&a, 2, NULL);
+    tu_rec_init(&b, 3, NULL);
+    h_attach_login(&e, &conn, &login);
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &a));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &b));
+    H_WAIT_DONE(e.base, b);
+    H_STATUS(a, POP3A_OK);
+    ck_assert_str_eq(a.text, "fine");
+    H_STATUS(b, POP3A_ERR_PROTOCOL);
+    tu_env_free(&e);
+}
+END_TEST
+
+int main(void)
+{
+    tu_ignore_sigpipe();
+    Suite *s = suite_create("hostile_status");
+    TCase *tc = tcase_create("status");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, greeting_never_comes_times_out);
+    tcase_add_test(tc, greeting_err_is_server_error);
+    tcase_add_test(tc, greeting_not_pop3_is_protocol_error);
+    tcase_add_test(tc, greeting_endless_line_fails_fast_with_bounded_memory);
+    tcase_add_test(tc, greeting_with_malformed_apop_timestamp_offers_no_apop);
+    tcase_add_test(tc, status_line_over_configured_cap_is_protocol);
+    tcase_add_test(tc, stat_negative_size_fails_only_stat);
+    tcase_add_test(tc, stat_size_beyond_64_bits_fails_only_stat);
+    tcase_add_test(tc, stat_count_beyond_32_bits_fails_only_stat);
+    tcase_add_test(tc, stat_largest_values_fit);
+    tcase_add_test(tc, list_entry_beyond_64_bits_fails_only_list);
+    tcase_add_test(tc, list_single_bad_entry_fails_only_list);
+    tcase_add_test(tc, uidl_71_char_uid_rejected_70_accepted);
+    tcase_add_test(tc, uidl_uid_with_control_or_high_bytes_rejected);
+    tcase_add_test(tc, nul_in_status_text_is_protocol);
+    tcase_add_test(tc, invalid_utf8_in_status_text_is_kept);
+    tcase_add_test(tc, nul_and_invalid_utf8_in_body_pass_through);
+    tcase_add_test(tc, resp_code_garbage_is_text);
+    tcase_add_test(tc, status_indicator_case_and_glued_text);
+    suite_add_tcase(s, tc);
+    return h_run_suite(s);
+}
