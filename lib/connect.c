@@ -146,15 +146,23 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
     pop3a_leave(c);
 }
 
-/* An IP literal needs no resolver: no resolv.conf read, no DNS socket. */
-static int resolve_numeric(pop3a_client *c, pop3a_future *f, const char *port)
+/* TCP over IPv4 or IPv6, whichever the name has (all addresses are tried). */
+static struct evutil_addrinfo tcp_hints(int flags)
 {
-    struct evutil_addrinfo hints, *res = NULL;
+    struct evutil_addrinfo hints;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
-    hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
+    hints.ai_flags = flags;
+    return hints;
+}
+
+/* An IP literal needs no resolver: no resolv.conf read, no DNS socket. */
+static int resolve_numeric(pop3a_client *c, pop3a_future *f, const char *port)
+{
+    struct evutil_addrinfo hints = tcp_hints(EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV);
+    struct evutil_addrinfo *res = NULL;
     if (evutil_getaddrinfo(f->u.conn.host, port, &hints, &res) != 0)
         return -1;
     f->u.conn.addrs = res;
@@ -179,11 +187,7 @@ static void resolve(pop3a_client *c, pop3a_future *f)
         }
         c->own_dns = 1;
     }
-    struct evutil_addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
+    struct evutil_addrinfo hints = tcp_hints(0);
     f->u.conn.phase = PHASE_RESOLVING;
     f->u.conn.dns_pending = 1;
     /* May answer synchronously (numeric host, /etc/hosts); then it returns NULL. */
