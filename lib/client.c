@@ -120,6 +120,17 @@ void pop3a_trace(pop3a_client *c, pop3a_trace_dir dir, const char *line, size_t 
         c->opts.trace(c, dir, line, len, c->opts.trace_arg);
 }
 
+int pop3a_may_submit(pop3a_client *c)
+{
+    if (!c)
+        return 0;
+    if (c->freeing) { /* contract 6: submits from teardown callbacks return NULL */
+        pop3a_set_error(c, POP3A_ERR_CLOSED, "the client is being freed");
+        return 0;
+    }
+    return 1;
+}
+
 void pop3a_enter(pop3a_client *c)
 {
     c->depth++;

@@ -176,6 +176,9 @@ int pop3a_future_add_entry(pop3a_future *f, uint32_t msg, uint64_t size, const c
                            size_t uid_len);
 
 /* client.c: session plumbing */
+/* 1 when a submit may go ahead; 0 for a NULL client or one being freed
+ * (then pop3a_client_error says POP3A_ERR_CLOSED). */
+int pop3a_may_submit(pop3a_client *c);
 void pop3a_enqueue(pop3a_client *c, pop3a_future *f);
 void pop3a_pump(pop3a_client *c); /* starts what may start, completes local failures */
 void pop3a_close_quietly(pop3a_client *c); /* drop the transport, no callbacks */

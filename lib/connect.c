@@ -425,12 +425,8 @@ static pop3a_future *submit_connect(pop3a_client *c, pop3a_done_cb done, void *a
 POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *c, const char *host, uint16_t port,
                                          pop3a_done_cb done, void *arg)
 {
-    if (!c)
+    if (!pop3a_may_submit(c))
         return NULL;
-    if (c->freeing) {
-        pop3a_set_error(c, POP3A_ERR_CLOSED, "the client is being freed");
-        return NULL;
-    }
     if (!host || !*host || pop3a_arg_ok(host) != 0 || strlen(host) > 255 || port == 0) {
         pop3a_set_error(c, POP3A_ERR_INVALID, "bad host name or port");
         return NULL;
@@ -452,12 +448,8 @@ POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *c, const char *host, uint
 POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *c, struct bufferevent *bev,
                                         pop3a_done_cb done, void *arg)
 {
-    if (!c)
+    if (!pop3a_may_submit(c))
         return NULL;
-    if (c->freeing) {
-        pop3a_set_error(c, POP3A_ERR_CLOSED, "the client is being freed");
-        return NULL;
-    }
     if (!bev) {
         pop3a_set_error(c, POP3A_ERR_INVALID, "no bufferevent");
         return NULL;

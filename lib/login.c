@@ -422,12 +422,8 @@ void pop3a_login_cleanup(pop3a_future *f)
 static pop3a_future *submit_login(pop3a_client *c, const char *user, const char *secret,
                                   unsigned mechs, int oauth, pop3a_done_cb done, void *arg)
 {
-    if (!c)
+    if (!pop3a_may_submit(c))
         return NULL;
-    if (c->freeing) {
-        pop3a_set_error(c, POP3A_ERR_CLOSED, "the client is being freed");
-        return NULL;
-    }
     unsigned allowed = oauth ? OAUTH_MECHS : PASSWORD_MECHS;
     /* EXTERNAL alone may go without a user: "AUTH EXTERNAL =" means "who my
      * certificate says" (RFC 4422 appendix A, RFC 5034 s4). */

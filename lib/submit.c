@@ -14,12 +14,8 @@
 static pop3a_future *submit(pop3a_client *c, pop3a_cmd cmd, const char *const *args, size_t nargs,
                             uint32_t msg, pop3a_chunk_cb chunk, pop3a_done_cb done, void *arg)
 {
-    if (!c)
+    if (!pop3a_may_submit(c))
         return NULL;
-    if (c->freeing) {
-        pop3a_set_error(c, POP3A_ERR_CLOSED, "the client is being freed");
-        return NULL;
-    }
     char line[POP3A_CMD_LINE_MAX + 1];
     int len = pop3a_cmd_format(line, cmd, args, nargs);
     if (len < 0) {
