@@ -439,6 +439,42 @@ START_TEST(pause_stops_reading_the_socket)
 }
 END_TEST
 
+/* Contract 3, final chunk: an abort there (e.g. the caller could not store the
+ * message) fails only this future with CANCELLED; the reply is complete, so
+ * the session goes on. */
+START_TEST(abort_on_final_chunk_fails_only_that_future)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_send(e.srv, "+OK\r\nhello\r\n.\r\n"); /* one write: a data chunk, then final */
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK still here\r\n");
+    tu_rec conn, login, retr, noop;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    tu_rec_init(&retr, 2, NULL);
+    tu_rec_init(&noop, 3, NULL);
+    session_login(&e, &conn, &login);
+    retr.chunk_action = TU_ACT_ABORT;
+    retr.action_at_chunk = 2;
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE(&e, noop);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE(retr);
+    ck_assert_int_eq(retr.chunk_calls, 2);
+    ck_assert_int_eq(retr.final_count, 1);
+    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE(noop);
+    ASSERT_OK(noop);
+    ck_assert_int_eq(e.close_calls, 0);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
 /* Contract 3: any other return value aborts: this future CANCELLED, the others
  * CLOSED, the connection closed. */
 START_TEST(abort_from_chunk_callback_closes)
@@ -555,6 +591,7 @@ static Suite *callbacks_suite(void)
     tcase_add_test(tc, pause_then_resume_delivers_rest);
     tcase_add_test(tc, pause_stops_reading_the_socket);
     tcase_add_test(tc, abort_from_chunk_callback_closes);
+    tcase_add_test(tc, abort_on_final_chunk_fails_only_that_future);
     tcase_add_test(tc, submit_from_done_callback);
     tcase_add_test(tc, reference_keeps_results_after_done);
     suite_add_tcase(s, tc);
