@@ -229,6 +229,8 @@ static void close_transport(pop3a_client *c)
     c->eof_pending = 0;
     c->replies_len = 0;
     c->replies_head = 0;
+    c->window_draining = 0;
+    c->quit_started = 0;
     pop3a_parser_free(&c->parser);
     pop3a_parser_init(&c->parser, c->opts.max_line);
     free(c->apop_ts);
@@ -291,14 +293,35 @@ static int all_active_pipelinable(const pop3a_client *c)
     return h->op == POP3A_OP_CMD && pop3a_cmd_get(h->cmd)->pipelinable;
 }
 
-/* RFC 2449 s6.6: with PIPELINING a client may send commands without waiting;
- * we only overlap commands that cannot change the session state, after login. */
-static int may_overlap(const pop3a_client *c, const pop3a_future *f)
+/*
+ * The window, with hysteresis: once `pipeline_window` replies are owed nothing
+ * more is written until half of them are in, then the window fills again in one
+ * go. Refilling a slot per reply would cost a small write, and a write event
+ * through the loop, for every reply of a long batch.
+ */
+static int window_has_room(pop3a_client *c)
 {
-    return f->op == POP3A_OP_CMD && pop3a_cmd_get(f->cmd)->pipelinable &&
+    uint32_t w = c->opts.pipeline_window;
+    if (c->window_draining && c->replies_len > w / 2)
+        return 0;
+    c->window_draining = c->replies_len >= w;
+    return !c->window_draining;
+}
+
+/* RFC 2449 s6.6: with PIPELINING a client may send commands without waiting; we
+ * only overlap commands that cannot change the session state, after login. QUIT
+ * is the one exception: it changes the state only by ending the session, so it
+ * may close a batch (saving a round trip at the end of every fetch) as long as
+ * nothing is ever written after it. */
+static int may_overlap(pop3a_client *c, const pop3a_future *f)
+{
+    if (f->op != POP3A_OP_CMD || c->quit_started)
+        return 0;
+    int ends_batch = f->cmd == POP3A_CMD_QUIT;
+    return (pop3a_cmd_get(f->cmd)->pipelinable || ends_batch) &&
            (c->capa.flags & POP3A_CAPA_PIPELINING) && c->opts.pipeline_window > 1 &&
-           c->state == POP3A_ST_TRANSACTION && c->replies_len < c->opts.pipeline_window &&
-           all_active_pipelinable(c);
+           c->state == POP3A_ST_TRANSACTION && all_active_pipelinable(c) &&
+           window_has_room(c);
 }
 
 static void start_cmd(pop3a_client *c, pop3a_future *f)
@@ -314,6 +337,8 @@ static void start(pop3a_client *c, pop3a_future *f)
 {
     c->next_start = f->next;
     f->phase = POP3A_FUT_ACTIVE;
+    if (f->op == POP3A_OP_CMD && f->cmd == POP3A_CMD_QUIT)
+        c->quit_started = 1;
     switch (f->op) {
     case POP3A_OP_CMD:
         start_cmd(c, f);

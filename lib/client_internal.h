@@ -145,6 +145,8 @@ struct pop3a_client {
 
     pop3a_reply_slot *replies; /* ring buffer */
     size_t replies_cap, replies_head, replies_len;
+    int window_draining; /* the window filled: refill once half has drained */
+    int quit_started;    /* QUIT is written: nothing may follow it on this connection */
 
     pop3a_capa capa;
     char *apop_ts;

@@ -280,6 +280,100 @@ START_TEST(pipelining_window_is_respected)
 }
 END_TEST
 
+/* Answers RETR from..to (1-based) with the bodies the checks expect. */
+static void send_retrs(p3s *s, size_t from, size_t to)
+{
+    for (size_t i = from; i <= to; i++)
+        send_retr(s, (i - 1) % NBODIES);
+}
+
+/* Window 8 with hysteresis: a full window is refilled only once half of it is
+ * answered (4 owed), and then up to 8 again at once; not one command per reply. */
+START_TEST(window_refills_after_half_drained)
+{
+    enum { N = 14 };
+    tu_env e;
+    tu_env_init(&e);
+    ck_assert_int_eq(pop3a_options_set_pipelining(e.opts, 8), 0);
+    script_login(e.srv, CAPA_PIPELINING);
+    expect_retrs(e.srv, 1, 8);
+    p3s_expect_silence(e.srv, 100);
+    send_retrs(e.srv, 1, 3); /* 5 owed: still more than half */
+    p3s_expect_silence(e.srv, 150);
+    send_retrs(e.srv, 4, 4); /* 4 owed: refill to 8 */
+    expect_retrs(e.srv, 9, 12);
+    p3s_expect_silence(e.srv, 100);
+    send_retrs(e.srv, 5, 8);
+    expect_retrs(e.srv, 13, 14);
+    send_retrs(e.srv, 9, 14);
+    tu_order order = {0};
+    tu_rec r[N];
+    login_and_retr(&e, r, N, &order);
+    WAIT_COUNT(&e, &order.n, N);
+    SCRIPT_DONE(e.srv);
+    check_retrs(r, N, &order);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* QUIT goes out right behind pipelined commands (no round trip to wait for their
+ * replies), but nothing is ever written after it: the NOOP submitted later is
+ * refused once the session has ended. */
+START_TEST(quit_ends_a_pipelined_batch)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_PIPELINING);
+    expect_retrs(e.srv, 1, 2);
+    p3s_expect(e.srv, "QUIT");
+    p3s_expect_silence(e.srv, 100);
+    send_retrs(e.srv, 1, 2);
+    p3s_send(e.srv, "+OK bye\r\n");
+    p3s_expect_eof(e.srv);
+    tu_order order = {0};
+    tu_rec r[2], quit, noop;
+    login_and_retr(&e, r, 2, &order);
+    tu_rec_init(&quit, 2, &order);
+    tu_rec_init(&noop, 3, &order);
+    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_COUNT(&e, &order.n, 4);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    check_retrs(r, 2, &order);
+    ASSERT_ONCE(quit);
+    ASSERT_OK(quit);
+    ck_assert_int_eq(order.seq[2], 2);
+    ASSERT_ONCE(noop);
+    ck_assert_int_ne(noop.status, POP3A_OK);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Without PIPELINING, QUIT waits for the reply before it like any command. */
+START_TEST(quit_waits_without_pipelining)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_BASIC);
+    script_one_at_a_time(e.srv, 2);
+    p3s_expect(e.srv, "QUIT");
+    p3s_send(e.srv, "+OK bye\r\n");
+    p3s_expect_eof(e.srv);
+    tu_order order = {0};
+    tu_rec r[2], quit;
+    login_and_retr(&e, r, 2, &order);
+    tu_rec_init(&quit, 2, &order);
+    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
+    WAIT_COUNT(&e, &order.n, 3);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    check_retrs(r, 2, &order);
+    ASSERT_OK(quit);
+    tu_env_free(&e);
+}
+END_TEST
+
 /* A server that advertises PIPELINING and answers slowly, in small pieces: every
  * reply still lands on the right future, none times out early. */
 START_TEST(slow_pipelining_server)
@@ -393,6 +487,9 @@ static Suite *pipelining_suite(void)
     tcase_add_test(tc, no_pipelining_without_capability);
     tcase_add_test(tc, no_pipelining_when_window_is_one);
     tcase_add_test(tc, pipelining_window_is_respected);
+    tcase_add_test(tc, window_refills_after_half_drained);
+    tcase_add_test(tc, quit_ends_a_pipelined_batch);
+    tcase_add_test(tc, quit_waits_without_pipelining);
     tcase_add_test(tc, slow_pipelining_server);
     tcase_add_test(tc, retr_many_batch_pipelined);
     tcase_add_test(tc, stuck_server_with_full_window_times_out);
