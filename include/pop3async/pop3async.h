@@ -24,7 +24,8 @@
  *     (CANCELLED): the reply is complete and the session goes on.
  *  4. Futures complete in submission order (a cancelled one too, when its turn
  *     comes). With PIPELINING advertised, commands after login are sent without
- *     waiting, up to the window; otherwise one at a time.
+ *     waiting, up to the window, and QUIT may follow them at once (nothing is
+ *     sent after QUIT); otherwise one at a time.
  *  5. pop3a_future_cancel() on a queued command: it is never sent and completes
  *     with POP3A_ERR_CANCELLED on a later loop turn. On a sent one: its reply is
  *     read and dropped (no more chunks). Allowed inside any callback.
@@ -198,7 +199,8 @@ POP3A_EXPORT int pop3a_options_set_tls_insecure_skip_verify(pop3a_options *opts,
  * TIMEOUT. */
 POP3A_EXPORT int pop3a_options_set_timeouts(pop3a_options *opts, uint32_t connect_ms,
                                             uint32_t idle_ms);
-/* Maximum commands in flight when the server advertises PIPELINING; 1 disables. */
+/* Maximum commands in flight when the server advertises PIPELINING; 1 disables.
+ * A full window is refilled once half of it has been answered. */
 POP3A_EXPORT int pop3a_options_set_pipelining(pop3a_options *opts, uint32_t max_in_flight);
 /* Allow USER/PASS, PLAIN and LOGIN over an unencrypted connection. Default: no. */
 POP3A_EXPORT int pop3a_options_allow_cleartext(pop3a_options *opts, int yes);
