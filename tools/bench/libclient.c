@@ -16,8 +16,9 @@
  *   "sessions N rss_first_kib R1 rss_kib RN per_session_bytes X errors E".
  * --load A B: users loadA..loadB with passwords pwA..pwB (the harness's load
  *   users, zero-padded to 3 digits), assigned to the sessions round-robin.
- * --pipelining W: the library's window (1 = off). --shared-dns: one evdns_base
- *   for every client instead of the library making one per client. --trace: the
+ * --pipelining W: the library's window (1 = off); without it, the library's
+ *   default window, the one fetch-all uses. --shared-dns: one evdns_base for
+ *   every client instead of the library making one per client. --trace: the
  *   protocol trace on stderr with timestamps (to count round trips).
  */
 #include <inttypes.h>
@@ -36,7 +37,8 @@ struct config {
     const char *host, *user, *password;
     uint16_t port;
     unsigned long load_first, load_last; /* 0: --user */
-    unsigned long sessions, window, timeout_s;
+    unsigned long sessions, timeout_s;
+    unsigned long window; /* 0: not set, the library's default */
     int idle, shared_dns, trace;
 };
 
@@ -177,7 +179,7 @@ static pop3a_options *make_options(const struct config *cfg)
     uint32_t ms = (uint32_t)cfg->timeout_s * 1000u;
     if (o && (pop3a_options_set_tls(o, POP3A_TLS_NONE, NULL) != 0 ||
               pop3a_options_allow_cleartext(o, 1) != 0 ||
-              pop3a_options_set_pipelining(o, (uint32_t)cfg->window) != 0 ||
+              (cfg->window && pop3a_options_set_pipelining(o, (uint32_t)cfg->window) != 0) ||
               pop3a_options_set_timeouts(o, ms, ms) != 0 ||
               (cfg->trace && pop3a_options_set_trace(o, on_trace, NULL) != 0))) {
         pop3a_options_free(o);
@@ -223,7 +225,9 @@ static void usage(void)
 {
     fputs("usage: bench-client --host H --port P (--user U --password-env VAR | --load A B)\n"
           "                    [--mode fetch|idle] [--sessions N] [--pipelining W]\n"
-          "                    [--shared-dns] [--timeout SECONDS]\n",
+          "                    [--shared-dns] [--timeout SECONDS] [--trace]\n"
+          "--pipelining W: window of W commands in flight (1 = off); default: the\n"
+          "library's own window, as examples/fetch-all uses.\n",
           stderr);
     exit(2);
 }
@@ -231,7 +235,7 @@ static void usage(void)
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
     const char *password_env = NULL;
-    *cfg = (struct config){.sessions = 1, .window = 64, .timeout_s = 120};
+    *cfg = (struct config){.sessions = 1, .timeout_s = 120};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--shared-dns") || !strcmp(a, "--trace")) {
