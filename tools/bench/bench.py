@@ -13,8 +13,9 @@ RSS is ru_maxrss. Dovecot's CPU is utime+stime+cutime+cstime summed over the ser
 process tree from /proc, before the client starts and after the session's pop3
 process is gone (so the master has reaped it into its cutime/cstime). Each
 client gets one untimed warm-up run per case, then N timed runs interleaved
-with the other clients; the table shows medians. The markdown tables go to
-stdout, progress to stderr.
+with the other clients; the table shows medians. Under each bulk table an
+informational "bound:" line adds the floor's CPU to the minimal file store's
+(no verdict). The markdown tables go to stdout, progress to stderr.
 """
 import argparse
 import os
@@ -43,6 +44,12 @@ MAILBOXES = {
 }
 CONCURRENT_USERS = (4, 500)  # load004..load500: 10 x 20 KiB each
 SESSIONS = 1000
+
+# Row names the tables look up.
+MPOP = "mpop, pipelining on"
+FLOOR = "floor (raw C reader)"
+STORE_AS_FETCH_ALL = "file store as fetch-all does it, no network"
+STORE_MINIMUM = "file store minimum (create, write, close), no network"
 
 
 def log(*a):
@@ -191,9 +198,22 @@ class DovecotCPU:
 class Client:
     """One way of fetching a mailbox: argv builder and output check."""
 
-    def __init__(self, name, argv, check, outdir=None, local=False):
+    def __init__(self, name, argv, check, outdir=None, local=False, maildir=False):
         self.name, self.argv, self.check, self.outdir = name, argv, check, outdir
         self.local = local  # talks to no server: no server CPU to sample
+        self.maildir = maildir  # outdir is a Maildir: made afresh with tmp/ new/ cur/
+
+    def prepare(self):
+        """Empties the output directory (untimed, before each run)."""
+        if not self.outdir:
+            return
+        if self.maildir:
+            shutil.rmtree(self.outdir, ignore_errors=True)
+            for sub in ("", "tmp", "new", "cur"):
+                os.mkdir(os.path.join(self.outdir, sub))
+            return
+        for name in os.listdir(self.outdir):
+            os.unlink(os.path.join(self.outdir, name))
 
 
 def expect_messages(count):
@@ -214,6 +234,12 @@ def expect_status0(status, out):
     return status == 0
 
 
+def expect_files(directory, count):
+    def check(status, out):
+        return status == 0 and len(os.listdir(directory)) == count
+    return check
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -223,6 +249,7 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="pop3a-bench.", dir="/dev/shm")
         self.outdir = os.path.join(self.tmp, "out")
         os.mkdir(self.outdir)
+        self.maildir = os.path.join(self.tmp, "maildir")  # mpop's, same tmpfs as outdir
         self.mpoprc = os.path.join(self.tmp, "mpoprc")
         self.mpop_accounts = []
         self.python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") \
@@ -238,27 +265,35 @@ class Bench:
         return os.path.join(self.build, rel)
 
     # ------------------------------------------------------------ mpop ---
-    def mpop_account(self, user, password, port, pipelining):
-        name = "%s_%d_%s" % (user, port, "pipe" if pipelining else "nopipe")
+    def mpop_account(self, user, password, port, pipelining, maildir=None):
+        """An account in the rc file; mail goes to /dev/null, or into `maildir`."""
+        name = "%s_%d_%s%s" % (user, port, "pipe" if pipelining else "nopipe",
+                               "_maildir" if maildir else "")
+        delivery = "maildir " + maildir if maildir else "mbox /dev/null"
         if name not in self.mpop_accounts:
             self.mpop_accounts.append(name)
             with open(self.mpoprc, "a") as f:
                 os.fchmod(f.fileno(), 0o600)  # mpop refuses a readable rc with a password
                 f.write("account %s\nhost %s\nport %d\nuser %s\npassword %s\n"
                         "tls off\nauth on\nonly_new off\nkeep on\nreceived_header off\n"
-                        "pipelining %s\ndelivery mbox /dev/null\nuidls_file %s/uidls_%s\n"
+                        "pipelining %s\ndelivery %s\nuidls_file %s/uidls_%s\n"
                         "timeout 120\n\n"
                         % (name, self.host, port, user, password,
-                           "on" if pipelining else "off", self.tmp, name))
+                           "on" if pipelining else "off", delivery, self.tmp, name))
         return name
 
     def clients(self, user, password, count, port, which, size=0):
         """The clients of a case, in table order."""
         all_ = {
             "store": Client(
-                "file store alone, no network", [
+                STORE_AS_FETCH_ALL, [
                     self.exe("tools/bench/storefloor"), self.outdir, str(count), str(size)],
                 expect_lines(count), outdir=self.outdir, local=True),
+            "store-min": Client(
+                STORE_MINIMUM, [
+                    self.exe("tools/bench/storefloor"), "--minimal", self.outdir, str(count),
+                    str(size)],
+                expect_files(self.outdir, count), outdir=self.outdir, local=True),
             "fetch-all": Client(
                 "fetch-all", [self.exe("examples/fetch-all"), "--host", self.host,
                               "--port", str(port), "--user", user, "--password-env",
@@ -283,8 +318,7 @@ class Bench:
                     "--pipelining", "1"],
                 lambda st, out: st == 0 and " errors 0 messages %d " % count in out),
             "floor": Client(
-                "floor (raw C reader)", [self.exe("tools/bench/floor"), self.host, str(port),
-                                         user, PW_ENV],
+                FLOOR, [self.exe("tools/bench/floor"), self.host, str(port), user, PW_ENV],
                 expect_messages(count)),
             "poplib": Client(
                 "python3 poplib", [self.python, os.path.join(HERE, "poplib_fetch.py"),
@@ -298,15 +332,19 @@ class Bench:
                 all_[key] = Client("mpop, pipelining " + ("on" if pipe else "off"),
                                    [self.mpop, "-C", self.mpoprc, "-q", acct],
                                    expect_status0)
+            acct = self.mpop_account(user, password, port, True, self.maildir)
+            all_["mpop-maildir"] = Client(
+                "mpop, pipelining on, into a Maildir",
+                [self.mpop, "-C", self.mpoprc, "-q", acct],
+                expect_files(os.path.join(self.maildir, "new"), count),
+                outdir=self.maildir, maildir=True)
         return [all_[k] for k in which if k in all_]
 
     # ------------------------------------------------------------ runs ---
     def run_once(self, client, password, server_cpu=True):
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), PW_ENV: password,
                "HOME": self.tmp, "LC_ALL": "C"}
-        if client.outdir:
-            for name in os.listdir(client.outdir):
-                os.unlink(os.path.join(client.outdir, name))
+        client.prepare()
         server_cpu = server_cpu and not client.local
         c0 = self.dovecot.sample() if server_cpu else None
         use, out, err = spawn_and_wait(client.argv, env)
@@ -345,16 +383,16 @@ class Bench:
             user, pw, count, size = MAILBOXES[key]
             log("case %s (%s)" % (key, title))
             clients = self.clients(user, pw, count, self.port,
-                                   ["fetch-all", "lib", "floor", "store", "mpop",
-                                    "mpop-nopipe", "poplib"], size)
+                                   ["fetch-all", "lib", "floor", "store", "store-min", "mpop",
+                                    "mpop-maildir", "mpop-nopipe", "poplib"], size)
             res = self.measure(clients, pw, self.args.runs)
             self.bulk_table(title, clients, res, count * size)
 
     def bulk_table(self, title, clients, res, octets):
         med = {n: (statistics.median(x.wall for x in rs), statistics.median(x.cpu for x in rs),
                    median_or_none([x.server_cpu for x in rs])) for n, rs in res.items()}
-        mpop = med.get("mpop, pipelining on")
-        floor = med.get("floor (raw C reader)")
+        mpop = med.get(MPOP)
+        floor = med.get(FLOOR)
         self.emit("**%s** (%.1f MB)" % (title, octets / 1e6))
         self.emit()
         self.emit("| client | wall s | client CPU s | MB/s | Dovecot CPU s | wall / mpop "
@@ -367,6 +405,7 @@ class Bench:
                 ratio(w, mpop and mpop[0]), ratio(cpu, mpop and mpop[1]),
                 ratio(w, floor and floor[0])))
         self.emit()
+        self.bound_line(med)
         fa = med["fetch-all"]
         if mpop:
             self.verdict("%s: fetch-all wall <= 0.9 x mpop pipelined" % title,
@@ -376,6 +415,17 @@ class Bench:
                          fa[1] <= 0.3 * mpop[1])
         self.verdict("%s: fetch-all wall <= 1.25 x floor" % title,
                      "%.2f x" % (fa[0] / floor[0]), fa[0] <= 1.25 * floor[0])
+
+    def bound_line(self, med):
+        """What a client that reads like the floor and stores like the minimal file
+        store would cost in CPU: information next to the CPU target, not a verdict."""
+        floor, store, mpop = med.get(FLOOR), med.get(STORE_MINIMUM), med.get(MPOP)
+        if not floor or not store:
+            return
+        bound = floor[1] + store[1]
+        self.emit("bound: floor CPU + file store minimum CPU = %.3f s = %s x mpop "
+                  "pipelined's CPU" % (bound, ratio(bound, mpop and mpop[1])))
+        self.emit()
 
     def case_small(self):
         user, pw, count, size = MAILBOXES["small"]
@@ -392,7 +442,7 @@ class Bench:
     def simple_table(self, clients, res, ours, target, limit):
         med = {n: (statistics.median(x.wall for x in rs), statistics.median(x.cpu for x in rs))
                for n, rs in res.items()}
-        mpop = med.get("mpop, pipelining on")
+        mpop = med.get(MPOP)
         self.emit("| client | wall s | client CPU s | wall / mpop pipelined |")
         self.emit("|---|---:|---:|---:|")
         for c in clients:
