@@ -8,8 +8,9 @@
  * connect, login, STAT, then RETRs queued in batches (pipelined by the library when
  * the server offers PIPELINING, RFC 2449 section 6.6). Each body streams through a
  * bounded buffer into DIR/.<n>.eml.tmp and becomes DIR/<n>.eml once complete and on
- * disk; only then is DELE sent (--delete). QUIT comes last: it is what makes the
- * server remove marked messages (RFC 1939 section 6, UPDATE state).
+ * disk. With --delete, stored messages are marked with DELE in batches, each after
+ * one directory fsync has made their names durable. QUIT comes last: it is what
+ * makes the server remove marked messages (RFC 1939 section 6, UPDATE state).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* openat, renameat, fsync under -std=c11 */
@@ -30,6 +31,7 @@
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
 #define SPOOL_BUF (64u * 1024u) /* write buffer: one write(2) for a typical message */
 #define RETR_AHEAD 512u         /* RETRs queued ahead: bounds the futures held */
+#define DELE_BATCH 64u          /* stored messages per directory fsync and run of DELEs */
 
 struct args {
     const char *host, *user, *password_env, *out, *ca_file;
@@ -64,6 +66,8 @@ struct fetch {
     int names_unsynced; /* renames not yet made durable by a directory fsync */
     struct spool spool;
     uint32_t batch[RETR_AHEAD];
+    uint32_t unmarked[DELE_BATCH]; /* --delete: stored, DELE not sent yet */
+    uint32_t n_unmarked;
 };
 
 /* ---------------------------------------------------------------- failure */
@@ -192,9 +196,10 @@ static int spool_add(struct spool *sp, const char *data, size_t len)
 /* The durability order: the data on disk (fsync), then the name (rename), then
  * the name on disk (fsync of the directory). A crash at any point leaves either
  * no <n>.eml or a complete one, and only after all three may the message be
- * deleted on the server. Without --delete nothing waits on the name, so one
- * directory fsync at the end (sync_names) covers every message: a per-message
- * one cost most of a bulk fetch's CPU in the benchmark. */
+ * deleted on the server. One directory fsync covers every rename before it, so
+ * it is done once per DELE_BATCH messages with --delete (mark_stored) and once
+ * at the end without: on a journalling file system each one is a journal
+ * commit, far too slow to pay per message. */
 static int sync_names(struct fetch *f)
 {
     /* EINVAL: this file system cannot sync a directory; nothing better exists.
@@ -221,8 +226,6 @@ static int spool_commit(struct fetch *f)
         return -1;
     }
     f->names_unsynced = 1;
-    if (f->args->delete_after && sync_names(f) != 0)
-        return -1;
     f->stored_msg = sp->msg;
     f->stored_bytes = sp->bytes;
     sp->msg = 0;
@@ -281,6 +284,23 @@ static void queue_retrs(struct fetch *f)
         queue_quit(f);
 }
 
+/* --delete: makes the names of the stored messages durable with one directory
+ * fsync, then marks them all for deletion (pipelined when the server allows). */
+static void mark_stored(struct fetch *f)
+{
+    char what[48];
+    if (f->n_unmarked == 0)
+        return;
+    if (sync_names(f) != 0) {
+        fail(f, "sync of the output directory", strerror(errno), "", NULL);
+        return;
+    }
+    for (uint32_t i = 0; i < f->n_unmarked && !f->finished; i++)
+        if (!pop3a_dele(f->client, f->unmarked[i], on_dele, f))
+            fail_submit(f, cmd_name(what, "DELE", f->unmarked[i]));
+    f->n_unmarked = 0;
+}
+
 static void on_retr(pop3a_client *c, pop3a_future *fut, void *arg)
 {
     struct fetch *f = arg;
@@ -297,14 +317,16 @@ static void on_retr(pop3a_client *c, pop3a_future *fut, void *arg)
             fail(f, what, "no final chunk", "", NULL);
         return;
     }
+    (void)c;
     f->retrs_done++;
     printf("%" PRIu32 " %" PRIu64 "\n", msg, f->stored_bytes);
-    /* The file is durable now, so the message may be marked for deletion. */
-    if (f->args->delete_after && !pop3a_dele(c, msg, on_dele, f)) {
-        fail_submit(f, cmd_name(what, "DELE", msg));
-        return;
+    if (f->args->delete_after) {
+        f->unmarked[f->n_unmarked++] = msg;
+        if (f->n_unmarked == DELE_BATCH || f->retrs_done == f->count)
+            mark_stored(f);
     }
-    queue_retrs(f);
+    if (!f->finished)
+        queue_retrs(f);
     /* With --delete, QUIT goes right behind the last DELE instead of after its
      * reply, saving a round trip. Should an earlier DELE fail, the server may
      * still get the QUIT and remove the others: each of those is stored. */

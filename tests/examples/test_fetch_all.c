@@ -465,10 +465,10 @@ START_TEST(drop_mid_retr_fails_and_leaves_no_file_for_that_message)
 }
 END_TEST
 
-/* RETR 2 (the last) refused while DELE 1 is already marked: the fetcher must end
- * without QUIT, which would commit that deletion (RFC 1939 section 6). With
- * PIPELINING the DELE 1 goes out before RETR 2's reply, so every byte the client
- * may send is scripted and anything after it (QUIT) shows as unread. */
+/* RETR 2 (the last) refused after message 1 is stored: its DELE waits for the
+ * end of its batch, which never comes, and the fetcher ends without QUIT, which
+ * would commit any deletion (RFC 1939 section 6). With PIPELINING every byte the
+ * client may send is scripted, so a DELE or QUIT would show as unread. */
 START_TEST(retr_error_with_delete_never_quits)
 {
     msg m[MAX_MSGS];
@@ -479,19 +479,67 @@ START_TEST(retr_error_with_delete_never_quits)
     script_stat(r.srv, m, 2);
     script_retr(r.srv, 1, &m[0]);
     p3s_expect(r.srv, "RETR 2");
-    p3s_expect(r.srv, "DELE 1");
-    p3s_send(r.srv, "-ERR [SYS/TEMP] message 2 is locked\r\n+OK marked\r\n");
+    p3s_send(r.srv, "-ERR [SYS/TEMP] message 2 is locked\r\n");
 
     const char *const extra[] = {"--delete", NULL};
     run_fetch(&r, PASSWORD, extra);
     EXIT_IS(&r, 1);
     SCRIPT_DONE(&r);
-    ck_assert_msg(p3s_bytes_unread(r.srv) == 0, "%zu bytes after the refusal (QUIT?)",
+    ck_assert_msg(p3s_bytes_unread(r.srv) == 0, "%zu bytes after the refusal (DELE? QUIT?)",
                   p3s_bytes_unread(r.srv));
     ck_assert_int_eq(p3s_peer_closed(r.srv), 1);
     ck_assert_msg(strstr(r.stderr_text, "RETR 2: POP3A_ERR_SERVER [SYS/TEMP] message 2 is locked"),
                   "stderr: %s", r.stderr_text);
     assert_file(&r, 1, &m[0]);
+    run_free(&r);
+    free_mailbox(m, n);
+}
+END_TEST
+
+/* More messages than one DELE batch (64), the 66th refused. The first 64 are
+ * stored, then marked with DELE, each only once its file exists; the 65th is
+ * stored but its batch never completes, so it is not marked; and no QUIT. */
+START_TEST(delete_marks_stored_batches_only)
+{
+    enum { N = 70, BATCH = 64, REFUSED = 66 };
+    msg m[MAX_MSGS];
+    size_t n = make_mailbox(m);
+    run r;
+    char line[64];
+    run_init(&r);
+    script_login(r.srv, 1);
+    p3s_expect(r.srv, "STAT");
+    snprintf(line, sizeof line, "+OK %d %d\r\n", N, N * 100);
+    p3s_send(r.srv, line);
+    for (size_t i = 1; i <= BATCH; i++)
+        script_retr(r.srv, i, &m[(i - 1) % n]);
+    for (size_t i = BATCH + 1; i <= N; i++) {
+        snprintf(line, sizeof line, "RETR %zu", i);
+        p3s_expect(r.srv, line);
+    }
+    r.dele_line = 3 + 1 + N + 1; /* CAPA USER PASS, STAT, the RETRs, then DELE 1 */
+    r.dele_count = BATCH;
+    for (size_t i = 1; i <= BATCH; i++) {
+        snprintf(line, sizeof line, "DELE %zu", i);
+        p3s_expect(r.srv, line);
+    }
+    p3s_send(r.srv, "+OK message follows\r\n");
+    p3s_send_bytes(r.srv, m[(BATCH) % n].wire, m[(BATCH) % n].wire_len);
+    p3s_delay(r.srv, 100); /* time for a DELE 65 to go out, were it sent */
+    p3s_send(r.srv, "-ERR no such message\r\n");
+
+    const char *const extra[] = {"--delete", NULL};
+    run_fetch(&r, PASSWORD, extra);
+    EXIT_IS(&r, 1);
+    SCRIPT_DONE(&r);
+    ck_assert_msg(p3s_bytes_unread(r.srv) == 0, "%zu bytes after DELE %d (DELE %d? QUIT?)",
+                  p3s_bytes_unread(r.srv), BATCH, BATCH + 1);
+    ck_assert_uint_eq(r.dele_checked, BATCH);
+    ck_assert_msg(!r.dele_before_file, "DELE arrived before its message file existed");
+    snprintf(line, sizeof line, "RETR %d: POP3A_ERR_SERVER", REFUSED);
+    ck_assert_msg(strstr(r.stderr_text, line) != NULL, "stderr: %s", r.stderr_text);
+    for (size_t i = 1; i < REFUSED; i++)
+        assert_file(&r, i, &m[(i - 1) % n]);
     run_free(&r);
     free_mailbox(m, n);
 }
@@ -745,6 +793,7 @@ int main(int argc, char **argv)
     tcase_add_loop_test(tc, delete_sends_dele_only_once_the_file_is_stored, 0, 2);
     tcase_add_test(tc, drop_mid_retr_fails_and_leaves_no_file_for_that_message);
     tcase_add_test(tc, retr_error_with_delete_never_quits);
+    tcase_add_test(tc, delete_marks_stored_batches_only);
     tcase_add_test(tc, unwritable_message_stops_before_any_dele);
     tcase_add_test(tc, pass_refused_fails_with_the_server_text);
     tcase_add_test(tc, stls_required_but_missing_sends_no_password);
