@@ -54,6 +54,20 @@ struct bufferevent;
 
 #define H_SCRIPT_OK(srv) ck_assert_msg(p3s_error(srv) == NULL, "script: %s", p3s_error(srv))
 
+/* An elapsed time (ms) in [lo, hi): a deadline that fired neither early nor late. */
+#define H_TOOK_BETWEEN(took, lo, hi)                                                         \
+    ck_assert_msg((took) >= (lo) && (took) < (hi), "took %lu ms", (unsigned long)(took))
+#define H_TOOK_UNDER(took, hi)                                                               \
+    ck_assert_msg((took) < (hi), "took %lu ms", (unsigned long)(took))
+
+/* Heap growth below `limit` bytes; not checked under valgrind (mem_untrusted). */
+#define H_HEAP_GREW_LESS(w, limit)                                                           \
+    do {                                                                                     \
+        if (!mem_untrusted())                                                                \
+            ck_assert_msg(mem_watch_growth(&(w)) < (limit), "heap grew %zu",                 \
+                          mem_watch_growth(&(w)));                                           \
+    } while (0)
+
 /* ------------------------------------------------------- common scripts */
 
 #define H_GREETING "+OK POP3 ready\r\n"
@@ -62,8 +76,18 @@ struct bufferevent;
 
 /* Scripted greeting, CAPA (capa_lines) and USER alice / PASS alicepw accepted. */
 void h_script_login(p3s *s, const char *capa_lines);
-/* Attaches e's client and logs in with USER/PASS; asserts both succeed. */
+/* tu_env_init, then h_script_login(capa_lines): the test adds the rest of the
+ * script before it attaches. */
+void h_env_init_login(tu_env *e, const char *capa_lines);
+/* Recorders recs[0..n) with ids 0..n-1. */
+void h_recs_init(tu_rec *recs, int n);
+/* Attaches e's client and logs in with USER/PASS; asserts both succeed.
+ * conn and login are initialised here, as recorders 0 and 1. */
 void h_attach_login(tu_env *e, tu_rec *conn, tu_rec *login);
+/* Attaches e's client (conn, recorder 0) and submits a login as alice/alicepw
+ * with `mechs` (login, recorder 1); waits for the login's done callback but
+ * asserts nothing about how either ended. */
+void h_attach_try_login(tu_env *e, tu_rec *conn, tu_rec *login, unsigned mechs);
 
 /* ------------------------------------------------------------ flood peer */
 
@@ -136,6 +160,8 @@ size_t mem_watch_growth(const mem_watch *w); /* peak - base */
 /* Samples the heap every `ms` from a timer on `base` (stopped by mem_sampler_stop). */
 struct event *mem_sampler_start(struct event_base *base, mem_watch *w, unsigned ms);
 void mem_sampler_stop(struct event *ev);
+/* mem_watch_start(w), then mem_sampler_start(base, w, ms). */
+struct event *mem_watch_sampled(struct event_base *base, mem_watch *w, unsigned ms);
 
 /* ---------------------------------------------------------------- misc */
 

@@ -25,12 +25,30 @@ void h_script_login(p3s *s, const char *capa_lines)
     p3s_send(s, "+OK Logged in.\r\n");
 }
 
+void h_env_init_login(tu_env *e, const char *capa_lines)
+{
+    tu_env_init(e);
+    h_script_login(e->srv, capa_lines);
+}
+
+void h_recs_init(tu_rec *recs, int n)
+{
+    for (int i = 0; i < n; i++)
+        tu_rec_init(&recs[i], i, NULL);
+}
+
+void h_attach_try_login(tu_env *e, tu_rec *conn, tu_rec *login, unsigned mechs)
+{
+    tu_rec_init(conn, 0, NULL);
+    tu_rec_init(login, 1, NULL);
+    ck_assert_ptr_nonnull(tu_env_attach(e, conn));
+    ck_assert_ptr_nonnull(pop3a_login(e->client, "alice", "alicepw", mechs, tu_done, login));
+    H_WAIT_DONE(e->base, *login);
+}
+
 void h_attach_login(tu_env *e, tu_rec *conn, tu_rec *login)
 {
-    ck_assert_ptr_nonnull(tu_env_attach(e, conn));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e->client, "alice", "alicepw", POP3A_MECH_USER, tu_done, login));
-    H_WAIT_DONE(e->base, *login);
+    h_attach_try_login(e, conn, login, POP3A_MECH_USER);
     H_STATUS(*conn, POP3A_OK);
     H_STATUS(*login, POP3A_OK);
 }
@@ -511,6 +529,12 @@ struct event *mem_sampler_start(struct event_base *base, mem_watch *w, unsigned 
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
     event_add(ev, &tv);
     return ev;
+}
+
+struct event *mem_watch_sampled(struct event_base *base, mem_watch *w, unsigned ms)
+{
+    mem_watch_start(w);
+    return mem_sampler_start(base, w, ms);
 }
 
 void mem_sampler_stop(struct event *ev)
