@@ -295,9 +295,9 @@ static void mark_stored(struct fetch *f)
         fail(f, "sync of the output directory", strerror(errno), "", NULL);
         return;
     }
-    for (uint32_t i = 0; i < f->n_unmarked && !f->finished; i++)
-        if (!pop3a_dele(f->client, f->unmarked[i], on_dele, f))
-            fail_submit(f, cmd_name(what, "DELE", f->unmarked[i]));
+    size_t ok = pop3a_dele_many(f->client, f->unmarked, f->n_unmarked, on_dele, f);
+    if (ok < f->n_unmarked)
+        fail_submit(f, cmd_name(what, "DELE", f->unmarked[ok]));
     f->n_unmarked = 0;
 }
 

@@ -155,16 +155,32 @@ POP3A_EXPORT pop3a_future *pop3a_quit(pop3a_client *c, pop3a_done_cb done, void 
     return submit0(c, POP3A_CMD_QUIT, done, arg);
 }
 
+/* A batch needs its list; an empty one is fine (nothing to queue). */
+static int batch_list_ok(pop3a_client *c, const uint32_t *msgs, size_t n)
+{
+    if (msgs || !n)
+        return 1;
+    if (c)
+        pop3a_set_error(c, POP3A_ERR_INVALID, "no message list");
+    return 0;
+}
+
 POP3A_EXPORT size_t pop3a_retr_many(pop3a_client *c, const uint32_t *msgs, size_t n,
                                     pop3a_chunk_cb chunk, pop3a_done_cb done, void *arg)
 {
-    if (!msgs && n) {
-        if (c)
-            pop3a_set_error(c, POP3A_ERR_INVALID, "no message list");
-        return 0;
-    }
     size_t queued = 0;
-    while (queued < n && pop3a_retr(c, msgs[queued], chunk, done, arg))
-        queued++;
+    if (batch_list_ok(c, msgs, n))
+        while (queued < n && pop3a_retr(c, msgs[queued], chunk, done, arg))
+            queued++;
+    return queued;
+}
+
+POP3A_EXPORT size_t pop3a_dele_many(pop3a_client *c, const uint32_t *msgs, size_t n,
+                                    pop3a_done_cb done, void *arg)
+{
+    size_t queued = 0;
+    if (batch_list_ok(c, msgs, n))
+        while (queued < n && pop3a_dele(c, msgs[queued], done, arg))
+            queued++;
     return queued;
 }

@@ -293,6 +293,11 @@ POP3A_EXPORT pop3a_future *pop3a_quit(pop3a_client *client, pop3a_done_cb done, 
  * removes nothing before QUIT (RFC 1939 UPDATE state). */
 POP3A_EXPORT size_t pop3a_retr_many(pop3a_client *client, const uint32_t *msgs, size_t n,
                                     pop3a_chunk_cb chunk, pop3a_done_cb done, void *arg);
+/* Batch: queue DELE for every message in `msgs` at once (pipelined like
+ * pop3a_retr_many; same return value). Call it only for messages already stored
+ * durably; a -ERR fails only that message's future. */
+POP3A_EXPORT size_t pop3a_dele_many(pop3a_client *client, const uint32_t *msgs, size_t n,
+                                    pop3a_done_cb done, void *arg);
 
 /* ------------------------------------------------------------------ futures */
 

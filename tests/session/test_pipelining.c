@@ -441,6 +441,44 @@ START_TEST(retr_many_batch_pipelined)
 }
 END_TEST
 
+/* pop3a_dele_many: every DELE is out before any reply; a -ERR fails only its
+ * own future; no list at all is refused with INVALID and queues nothing. */
+START_TEST(dele_many_pipelined_each_with_its_own_result)
+{
+    tu_env e;
+    tu_env_init(&e);
+    script_login(e.srv, CAPA_PIPELINING);
+    p3s_expect(e.srv, "DELE 1");
+    p3s_expect(e.srv, "DELE 2");
+    p3s_expect(e.srv, "DELE 3");
+    p3s_send(e.srv, "+OK 1 deleted\r\n-ERR message 2 already deleted\r\n+OK 3 deleted\r\n");
+    tu_order order = {0};
+    tu_rec conn, login, r[3];
+    tu_rec_init(&conn, 100, NULL);
+    tu_rec_init(&login, 101, NULL);
+    for (int i = 0; i < 3; i++)
+        tu_rec_init(&r[i], i, &order);
+    session_login(&e, &conn, &login);
+    ck_assert_uint_eq(pop3a_dele_many(e.client, NULL, 2, tu_done, &r[0]), 0);
+    ck_assert_int_eq(pop3a_client_error(e.client), POP3A_ERR_INVALID);
+    static const uint32_t msgs[] = {1, 2, 3};
+    /* One call per future here, to tell the three results apart. */
+    for (int i = 0; i < 3; i++)
+        ck_assert_uint_eq(pop3a_dele_many(e.client, &msgs[i], 1, tu_done, &r[i]), 1);
+    WAIT_COUNT(&e, &order.n, 3);
+    SCRIPT_DONE(e.srv);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_ONCE(r[i]);
+        ck_assert_int_eq(order.seq[i], i);
+    }
+    ASSERT_OK(r[0]);
+    ASSERT_STATUS(r[1], POP3A_ERR_SERVER);
+    ck_assert_str_eq(r[1].text, "message 2 already deleted");
+    ASSERT_OK(r[2]);
+    tu_env_free(&e);
+}
+END_TEST
+
 /* A server that stops reading with a huge window in flight: 20000 commands
  * (240 KB) fill the socket buffers, so the client's writes block, and nothing is
  * answered. The idle timeout ends it; every future fails exactly once. */
@@ -492,6 +530,7 @@ static Suite *pipelining_suite(void)
     tcase_add_test(tc, quit_waits_without_pipelining);
     tcase_add_test(tc, slow_pipelining_server);
     tcase_add_test(tc, retr_many_batch_pipelined);
+    tcase_add_test(tc, dele_many_pipelined_each_with_its_own_result);
     tcase_add_test(tc, stuck_server_with_full_window_times_out);
     suite_add_tcase(s, tc);
     return s;
