@@ -84,6 +84,9 @@ void h_recs_init(tu_rec *recs, int n);
 /* Attaches e's client and logs in with USER/PASS; asserts both succeed.
  * conn and login are initialised here, as recorders 0 and 1. */
 void h_attach_login(tu_env *e, tu_rec *conn, tu_rec *login);
+/* Initialises recs[0..n) (n >= 2) and logs in as h_attach_login does, with
+ * recs[0] as conn and recs[1] as login; the rest are for the test. */
+void h_attach_login_recs(tu_env *e, tu_rec *recs, int n);
 /* Attaches e's client (conn, recorder 0) and submits a login as alice/alicepw
  * with `mechs` (login, recorder 1); waits for the login's done callback but
  * asserts nothing about how either ended. */

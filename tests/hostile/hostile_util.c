@@ -53,6 +53,12 @@ void h_attach_login(tu_env *e, tu_rec *conn, tu_rec *login)
     H_STATUS(*login, POP3A_OK);
 }
 
+void h_attach_login_recs(tu_env *e, tu_rec *recs, int n)
+{
+    h_recs_init(recs, n);
+    h_attach_login(e, &recs[0], &recs[1]);
+}
+
 /* ------------------------------------------------------------ flood peer */
 
 typedef enum { FL_SEND, FL_EXPECT, FL_GEN, FL_CLOSE } fl_kind;

@@ -7,12 +7,6 @@
 
 #include "hostile.h"
 
-static void recs_init(tu_rec *recs, int n)
-{
-    for (int i = 0; i < n; i++)
-        tu_rec_init(&recs[i], i, NULL);
-}
-
 /* ----------------------------------------------------- line ends and dots */
 
 /* RFC 1939 s3 says CRLF; bare LF is tolerated everywhere, terminator included. */
@@ -32,8 +26,7 @@ START_TEST(bare_lf_everywhere_is_tolerated)
     p3s_expect(e.srv, "RETR 1");
     p3s_send(e.srv, "+OK\nline1\n..dot\n\n.\n");
     tu_rec r[5];
-    recs_init(r, 5);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 5);
     ck_assert_ptr_nonnull(pop3a_list(e.client, 0, tu_done, &r[2]));
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &r[3]));
     H_WAIT_DONE(e.base, r[3]);
@@ -54,13 +47,11 @@ END_TEST
 START_TEST(dot_cr_without_lf_is_not_a_terminator)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     p3s_expect(e.srv, "RETR 1");
     p3s_send(e.srv, "+OK\r\na\r\n.\rX\r\n.\r\r\n.\r\n");
     tu_rec r[3];
-    recs_init(r, 3);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 3);
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &r[2]));
     H_WAIT_DONE(e.base, r[2]);
     H_STATUS(r[2], POP3A_OK);
@@ -76,14 +67,12 @@ END_TEST
 START_TEST(missing_terminator_then_close_is_eof_without_final)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     p3s_expect(e.srv, "RETR 1");
     p3s_send(e.srv, "+OK\r\nSubject: x\r\n\r\nbody\r\n");
     p3s_close(e.srv);
     tu_rec r[4];
-    recs_init(r, 4);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 4);
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &r[2]));
     ck_assert_ptr_nonnull(pop3a_dele(e.client, 1, tu_done, &r[3]));
     H_WAIT_DONE(e.base, r[3]);
@@ -108,8 +97,7 @@ START_TEST(missing_terminator_then_silence_is_timeout_without_final)
     p3s_expect(e.srv, "RETR 1");
     p3s_send(e.srv, "+OK\r\nSubject: x\r\n\r\nbody\r\n.");
     tu_rec r[3];
-    recs_init(r, 3);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 3);
     unsigned long t0 = h_now_ms();
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &r[2]));
     H_WAIT_DONE(e.base, r[2]);
@@ -117,7 +105,7 @@ START_TEST(missing_terminator_then_silence_is_timeout_without_final)
     H_ONCE(r[2]);
     H_STATUS(r[2], POP3A_ERR_TIMEOUT);
     ck_assert_int_eq(r[2].final_count, 0);
-    ck_assert_msg(took >= 250 && took < 2000, "took %lu ms", took);
+    H_TOOK_BETWEEN(took, 250, 2000);
     tu_rec_clear(&r[2]);
     tu_env_free(&e);
 }
@@ -129,13 +117,11 @@ END_TEST
 START_TEST(unsolicited_reply_while_idle_closes_with_protocol)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     p3s_delay(e.srv, 30);
     p3s_send(e.srv, "+OK surprise\r\n");
     tu_rec r[3];
-    recs_init(r, 3);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 3);
     ck_assert_msg(run_until_count(e.base, &e.close_calls, 1, H_WAIT_MS) == 0, "no close");
     ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
     ck_assert_int_eq(pop3a_client_error(e.client), POP3A_ERR_PROTOCOL);
@@ -152,13 +138,11 @@ END_TEST
 START_TEST(reply_to_unsent_command_in_same_read_is_protocol)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 1 10\r\n+OK early\r\n");
     tu_rec r[4];
-    recs_init(r, 4);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 4);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &r[2]));
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &r[3]));
     H_WAIT_DONE(e.base, r[3]);
@@ -177,16 +161,14 @@ END_TEST
 START_TEST(pipelined_replies_in_one_read_are_split_correctly)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA_PIPELINING);
+    h_env_init_login(&e, H_CAPA_PIPELINING);
     p3s_expect(e.srv, "LIST");
     p3s_expect(e.srv, "STAT");
     p3s_expect(e.srv, "RETR 1");
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n1 5\r\n.\r\n+OK 1 5\r\n+OK\r\nhi\r\n.\r\n+OK done\r\n");
     tu_rec r[6];
-    recs_init(r, 6);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 6);
     ck_assert_ptr_nonnull(pop3a_list(e.client, 0, tu_done, &r[2]));
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &r[3]));
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &r[4]));
@@ -210,13 +192,11 @@ END_TEST
 START_TEST(junk_after_quit_reply_is_ignored)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     p3s_expect(e.srv, "QUIT");
     p3s_send(e.srv, "+OK bye\r\n+OK extra\r\ngarbage");
     tu_rec r[3];
-    recs_init(r, 3);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 3);
     ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &r[2]));
     H_WAIT_DONE(e.base, r[2]);
     run_for(e.base, 30);
@@ -233,13 +213,11 @@ END_TEST
 START_TEST(err_followed_by_a_body_is_protocol_after_the_error)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     p3s_expect(e.srv, "RETR 9");
     p3s_send(e.srv, "-ERR no such message\r\nSubject: ghost\r\n.\r\n");
     tu_rec r[3];
-    recs_init(r, 3);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 3);
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 9, tu_chunk, tu_done, &r[2]));
     H_WAIT_DONE(e.base, r[2]);
     ck_assert_msg(run_until_count(e.base, &e.close_calls, 1, H_WAIT_MS) == 0, "no close");
@@ -262,11 +240,7 @@ START_TEST(pass_accepted_after_user_refused_is_protocol)
     p3s_expect(e.srv, "PASS alicepw");
     p3s_send(e.srv, "-ERR no such user\r\n+OK welcome anyway\r\n");
     tu_rec r[2];
-    recs_init(r, 2);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &r[0]));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &r[1]));
-    H_WAIT_DONE(e.base, r[1]);
+    h_attach_try_login(&e, &r[0], &r[1], POP3A_MECH_USER);
     H_ONCE(r[1]);
     H_STATUS(r[1], POP3A_ERR_PROTOCOL);
     tu_env_free(&e);
@@ -275,15 +249,16 @@ END_TEST
 
 /* ------------------------------------------------------------------ STLS */
 
-static void stls_script_start(p3s *s, int offer_stls)
+/* A client that requires STLS, and a server that offers it (offer_stls) and
+ * then waits for the STLS command, or does not offer it. */
+static void stls_env_init(tu_env *e, int offer_stls)
 {
-    tu_script_greeting_capa(s, H_GREETING, offer_stls ? "STLS\r\nUSER\r\n" : "USER\r\n");
-}
-
-static void stls_options(tu_env *e)
-{
+    tu_env_init(e);
     ck_assert_int_eq(pop3a_options_set_tls(e->opts, POP3A_TLS_STLS, NULL), 0);
     pop3a_options_set_timeouts(e->opts, 2000, 1000);
+    tu_script_greeting_capa(e->srv, H_GREETING, offer_stls ? "STLS\r\nUSER\r\n" : "USER\r\n");
+    if (offer_stls)
+        p3s_expect(e->srv, "STLS");
 }
 
 /* RFC 2595 s4 / curl CVE-2021-22947: bytes after "+OK" to STLS, before any
@@ -292,17 +267,11 @@ static void stls_options(tu_env *e)
 START_TEST(stls_reply_with_injected_data_is_refused)
 {
     tu_env e;
-    tu_env_init(&e);
-    stls_options(&e);
-    stls_script_start(e.srv, 1);
-    p3s_expect(e.srv, "STLS");
+    stls_env_init(&e, 1);
     p3s_send(e.srv, "+OK Begin TLS\r\n+OK fake\r\n");
     p3s_expect_eof(e.srv);
-    tu_rec r[3];
-    recs_init(r, 3);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &r[0]));
-    ck_assert_ptr_nonnull(pop3a_login(e.client, "alice", "alicepw", 0, tu_done, &r[1]));
-    H_WAIT_DONE(e.base, r[1]);
+    tu_rec r[2];
+    h_attach_try_login(&e, &r[0], &r[1], 0);
     run_for(e.base, 30);
     H_SCRIPT_OK(e.srv);
     ck_assert(p3s_done(e.srv));
@@ -322,18 +291,12 @@ END_TEST
 START_TEST(stls_garbage_instead_of_handshake_is_tls_error)
 {
     tu_env e;
-    tu_env_init(&e);
-    stls_options(&e);
-    stls_script_start(e.srv, 1);
-    p3s_expect(e.srv, "STLS");
+    stls_env_init(&e, 1);
     p3s_send(e.srv, "+OK Begin TLS\r\n");
     p3s_delay(e.srv, 50);
     p3s_send(e.srv, "+OK this is not TLS at all\r\n");
     tu_rec r[2];
-    recs_init(r, 2);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &r[0]));
-    ck_assert_ptr_nonnull(pop3a_login(e.client, "alice", "alicepw", 0, tu_done, &r[1]));
-    H_WAIT_DONE(e.base, r[1]);
+    h_attach_try_login(&e, &r[0], &r[1], 0);
     H_ONCE(r[0]);
     H_STATUS(r[0], POP3A_ERR_TLS);
     ck_assert_int_eq(pop3a_client_is_tls(e.client), 0);
@@ -347,15 +310,10 @@ END_TEST
 START_TEST(stls_not_offered_is_tls_required)
 {
     tu_env e;
-    tu_env_init(&e);
-    stls_options(&e);
-    stls_script_start(e.srv, 0);
+    stls_env_init(&e, 0);
     p3s_expect_eof(e.srv);
     tu_rec r[2];
-    recs_init(r, 2);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &r[0]));
-    ck_assert_ptr_nonnull(pop3a_login(e.client, "alice", "alicepw", 0, tu_done, &r[1]));
-    H_WAIT_DONE(e.base, r[1]);
+    h_attach_try_login(&e, &r[0], &r[1], 0);
     run_for(e.base, 30);
     H_SCRIPT_OK(e.srv);
     H_STATUS(r[0], POP3A_ERR_TLS_REQUIRED);
@@ -374,24 +332,30 @@ static void sasl_script_start(p3s *s, const char *mechs)
     tu_script_greeting_capa(s, H_GREETING, capa);
 }
 
+/* AUTH LOGIN offered and taken up to the password: the server asks
+ * "Username:" and "Password:" with continuations that start with `plus`. */
+static void script_auth_login(p3s *s, const char *plus)
+{
+    char line[64];
+    sasl_script_start(s, "LOGIN");
+    p3s_expect(s, "AUTH LOGIN");
+    snprintf(line, sizeof line, "%sVXNlcm5hbWU6\r\n", plus); /* "Username:" */
+    p3s_send(s, line);
+    p3s_expect(s, "YWxpY2U="); /* "alice" */
+    snprintf(line, sizeof line, "%sUGFzc3dvcmQ6\r\n", plus); /* "Password:" */
+    p3s_send(s, line);
+    p3s_expect(s, "YWxpY2Vwdw=="); /* "alicepw" */
+}
+
 /* RFC 5034 s4 wants "+ " then base64; "+" glued to the base64 is tolerated. */
 START_TEST(sasl_continuation_without_space_is_tolerated)
 {
     tu_env e;
     tu_env_init(&e);
-    sasl_script_start(e.srv, "LOGIN");
-    p3s_expect(e.srv, "AUTH LOGIN");
-    p3s_send(e.srv, "+VXNlcm5hbWU6\r\n"); /* "Username:" */
-    p3s_expect(e.srv, "YWxpY2U=");        /* "alice" */
-    p3s_send(e.srv, "+UGFzc3dvcmQ6\r\n"); /* "Password:" */
-    p3s_expect(e.srv, "YWxpY2Vwdw==");    /* "alicepw" */
+    script_auth_login(e.srv, "+"); /* no space after the "+" */
     p3s_send(e.srv, "+OK\r\n");
     tu_rec r[2];
-    recs_init(r, 2);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &r[0]));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_LOGIN, tu_done, &r[1]));
-    H_WAIT_DONE(e.base, r[1]);
+    h_attach_try_login(&e, &r[0], &r[1], POP3A_MECH_LOGIN);
     H_SCRIPT_OK(e.srv);
     H_STATUS(r[1], POP3A_OK);
     tu_env_free(&e);
@@ -410,11 +374,7 @@ START_TEST(sasl_challenge_not_base64_cancels_exchange)
     p3s_expect(e.srv, "*");
     p3s_send(e.srv, "-ERR cancelled\r\n");
     tu_rec r[2];
-    recs_init(r, 2);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &r[0]));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_CRAM_MD5, tu_done, &r[1]));
-    H_WAIT_DONE(e.base, r[1]);
+    h_attach_try_login(&e, &r[0], &r[1], POP3A_MECH_CRAM_MD5);
     H_SCRIPT_OK(e.srv);
     H_ONCE(r[1]);
     H_STATUS(r[1], POP3A_ERR_AUTH);
@@ -427,13 +387,11 @@ END_TEST
 START_TEST(sasl_continuation_to_plain_command_is_protocol)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+ aGVsbG8=\r\n");
     tu_rec r[3];
-    recs_init(r, 3);
-    h_attach_login(&e, &r[0], &r[1]);
+    h_attach_login_recs(&e, r, 3);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &r[2]));
     H_WAIT_DONE(e.base, r[2]);
     H_ONCE(r[2]);
@@ -449,21 +407,12 @@ START_TEST(sasl_endless_challenges_are_cut_off)
 {
     tu_env e;
     tu_env_init(&e);
-    sasl_script_start(e.srv, "LOGIN");
-    p3s_expect(e.srv, "AUTH LOGIN");
-    p3s_send(e.srv, "+ VXNlcm5hbWU6\r\n");
-    p3s_expect(e.srv, "YWxpY2U=");
-    p3s_send(e.srv, "+ UGFzc3dvcmQ6\r\n");
-    p3s_expect(e.srv, "YWxpY2Vwdw==");
+    script_auth_login(e.srv, "+ ");
     p3s_send(e.srv, "+ QWdhaW46\r\n");
     p3s_expect(e.srv, "*");
     p3s_send(e.srv, "-ERR ok then\r\n");
     tu_rec r[2];
-    recs_init(r, 2);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &r[0]));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_LOGIN, tu_done, &r[1]));
-    H_WAIT_DONE(e.base, r[1]);
+    h_attach_try_login(&e, &r[0], &r[1], POP3A_MECH_LOGIN);
     H_SCRIPT_OK(e.srv);
     H_STATUS(r[1], POP3A_ERR_AUTH);
     tu_env_free(&e);
