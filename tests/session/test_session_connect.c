@@ -3,12 +3,30 @@
  * sharing one event_base.
  */
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "session_test.h"
 
-/* Greeting, CAPA, QUIT against a listening scripted server reached by `host`. */
-static void connect_and_quit(const char *listen_addr, const char *host)
+/* Datagram sockets open in this process: a resolver (evdns) opens one per
+ * name server when it is set up, before any lookup. */
+static int datagram_sockets(void)
 {
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        int type;
+        socklen_t len = sizeof type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM)
+            n++;
+    }
+    return n;
+}
+
+/* Greeting, CAPA, QUIT against a listening scripted server reached by `host`.
+ * Returns how many datagram sockets the client had opened meanwhile. */
+static int connect_and_quit(const char *listen_addr, const char *host)
+{
+    int udp_before = datagram_sockets();
     tu_env e;
     tu_env_init(&e);
     uint16_t port = p3s_listen(e.srv, listen_addr);
@@ -34,26 +52,31 @@ static void connect_and_quit(const char *listen_addr, const char *host)
     ck_assert_int_eq(pop3a_client_is_tls(e.client), 0);
     ASSERT_ONCE(quit);
     ASSERT_OK(quit);
+    int udp_opened = datagram_sockets() - udp_before; /* the client still exists */
     tu_env_free(&e);
+    return udp_opened;
 }
 
+/* An address literal is used as it is: no resolver is set up for it (that
+ * reads /etc/resolv.conf and opens a socket per name server). */
 START_TEST(connect_ipv4_literal)
 {
-    connect_and_quit("127.0.0.1", "127.0.0.1");
+    ck_assert_int_eq(connect_and_quit("127.0.0.1", "127.0.0.1"), 0);
 }
 END_TEST
 
 START_TEST(connect_ipv6_literal)
 {
-    connect_and_quit("::1", "::1");
+    ck_assert_int_eq(connect_and_quit("::1", "::1"), 0);
 }
 END_TEST
 
 /* By name through evdns (/etc/hosts); every address is tried in order, so this
- * works whichever family "localhost" lists first. */
+ * works whichever family "localhost" lists first. The resolver's socket shows
+ * that the literal tests above would see one. */
 START_TEST(connect_by_name_localhost)
 {
-    connect_and_quit("127.0.0.1", "localhost");
+    ck_assert_int_ge(connect_and_quit("127.0.0.1", "localhost"), 1);
 }
 END_TEST
 
