@@ -177,8 +177,8 @@ static int start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
         if (pop3a_write_cmd(c, f, POP3A_CMD_USER, u, 1, TAG_USER) != 0)
             return -1;
         /* RFC 2449 s6.6: with PIPELINING, PASS need not wait for USER's reply:
-         * one round trip less per session. */
-        if (c->capa.flags & POP3A_CAPA_PIPELINING) {
+         * one round trip less per session. A window of 1 turns that off too. */
+        if ((c->capa.flags & POP3A_CAPA_PIPELINING) && c->opts.pipeline_window > 1) {
             const char *p[] = {ls->secret};
             ls->pass_pipelined = 1;
             return pop3a_write_cmd(c, f, POP3A_CMD_PASS, p, 1, TAG_PASS);

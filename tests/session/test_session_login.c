@@ -122,6 +122,36 @@ START_TEST(user_refused_sends_no_pass)
 }
 END_TEST
 
+/* With PIPELINING before login, PASS goes right behind USER (one round trip
+ * less); with the window at 1 ("pipelining off") it waits for USER's reply
+ * like everything else. _i: 0 default window, 1 window 1. */
+START_TEST(user_pass_pipelined_only_when_pipelining_is_on)
+{
+    int off = _i;
+    tu_env e;
+    tu_env_init(&e);
+    if (off)
+        ck_assert_int_eq(pop3a_options_set_pipelining(e.opts, 1), 0);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_PIPELINING);
+    p3s_expect(e.srv, "USER alice");
+    if (off) {
+        p3s_expect_silence(e.srv, 100);
+        p3s_send(e.srv, "+OK\r\n");
+        p3s_expect(e.srv, "PASS alicepw");
+        p3s_send(e.srv, "+OK Logged in.\r\n");
+    } else {
+        p3s_expect(e.srv, "PASS alicepw");
+        p3s_send(e.srv, "+OK\r\n+OK Logged in.\r\n");
+    }
+    tu_rec conn, login;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    session_login(&e, &conn, &login);
+    SCRIPT_DONE(e.srv);
+    tu_env_free(&e);
+}
+END_TEST
+
 /* The single PASS command: -ERR is POP3A_ERR_SERVER, not success. */
 START_TEST(pass_command_err_is_server_error)
 {
@@ -356,6 +386,7 @@ static Suite *login_suite(void)
     tcase_add_test(tc, apop_refused_without_cleartext_fails_auth);
     tcase_add_test(tc, pass_refused_is_auth_failure);
     tcase_add_test(tc, user_refused_sends_no_pass);
+    tcase_add_loop_test(tc, user_pass_pipelined_only_when_pipelining_is_on, 0, 2);
     tcase_add_test(tc, pass_command_err_is_server_error);
     tcase_add_test(tc, apop_command_enters_transaction);
     tcase_add_test(tc, cleartext_refused_without_permission);
