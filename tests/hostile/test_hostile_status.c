@@ -38,21 +38,43 @@ static pop3a_future *submit_uidl1(pop3a_client *c, tu_rec *r)
     return pop3a_uidl(c, 1, tu_done, r);
 }
 
+static pop3a_future *submit_noop(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_noop(c, tu_done, r);
+}
+
+static pop3a_future *submit_retr1(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_retr(c, 1, tu_chunk, tu_done, r);
+}
+
+/* Logs in to a script that answers `cmd` with the `len` bytes of `reply` (NULs
+ * allowed), submits it with r (recorder 2) and waits for r's done callback. */
+static void answer_one(tu_env *e, const char *cmd, const char *reply, size_t len,
+                       submit_fn submit, tu_rec *r)
+{
+    h_env_init_login(e, H_CAPA);
+    p3s_expect(e->srv, cmd);
+    p3s_send_bytes(e->srv, reply, len);
+    tu_rec conn, login;
+    h_attach_login(e, &conn, &login);
+    tu_rec_init(r, 2, NULL);
+    ck_assert_ptr_nonnull(submit(e->client, r));
+    H_WAIT_DONE(e->base, *r);
+}
+
 /* One bad reply to `cmd`; asserts it fails with `want` alone and the session
  * goes on (NOOP after it succeeds). */
 static void bad_reply_fails_only_its_future(const char *cmd, submit_fn submit, const char *reply,
                                             pop3a_status want)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     p3s_expect(e.srv, cmd);
     p3s_send(e.srv, reply);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n");
     tu_rec conn, login, r, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
     tu_rec_init(&r, 2, NULL);
     tu_rec_init(&noop, 3, NULL);
     h_attach_login(&e, &conn, &login);
@@ -84,7 +106,7 @@ START_TEST(greeting_never_comes_times_out)
     unsigned long took = h_now_ms() - t0;
     H_ONCE(conn);
     H_STATUS(conn, POP3A_ERR_TIMEOUT);
-    ck_assert_msg(took >= 250 && took < 2000, "timed out after %lu ms", took);
+    H_TOOK_BETWEEN(took, 250, 2000);
     ck_assert_int_eq(e.close_calls, 1);
     ck_assert_int_eq(e.close_why, POP3A_ERR_TIMEOUT);
     tu_env_free(&e);
@@ -98,11 +120,7 @@ START_TEST(greeting_err_is_server_error)
     p3s_send(e.srv, "-ERR [SYS/TEMP] too many connections\r\n");
     p3s_expect_eof(e.srv);
     tu_rec conn, login;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(pop3a_login(e.client, "alice", "alicepw", 0, tu_done, &login));
-    H_WAIT_DONE(e.base, login);
+    h_attach_try_login(&e, &conn, &login, 0);
     run_for(e.base, 20);
     H_SCRIPT_OK(e.srv);
     ck_assert(p3s_done(e.srv)); /* nothing sent, then the client hung up */
@@ -145,8 +163,7 @@ START_TEST(greeting_endless_line_fails_fast_with_bounded_memory)
                     10u * 1024 * 1024, NULL);
     fl_gen(f, gen_repeat_fn, &g);
     mem_watch w;
-    mem_watch_start(&w);
-    struct event *sampler = mem_sampler_start(e.base, &w, 5);
+    struct event *sampler = mem_watch_sampled(e.base, &w, 5);
     e.client = pop3a_client_new(e.base, NULL, e.opts);
     tu_rec conn;
     tu_rec_init(&conn, 0, NULL);
@@ -159,10 +176,8 @@ START_TEST(greeting_endless_line_fails_fast_with_bounded_memory)
     H_ONCE(conn);
     H_STATUS(conn, POP3A_ERR_PROTOCOL);
     ck_assert_ptr_nonnull(strstr(pop3a_client_errstr(e.client), "line too long"));
-    ck_assert_msg(took < 1000, "took %lu ms", took);
-    if (!mem_untrusted())
-        ck_assert_msg(mem_watch_growth(&w) < 4u * 1024 * 1024, "heap grew by %zu bytes",
-                      mem_watch_growth(&w));
+    H_TOOK_UNDER(took, 1000);
+    H_HEAP_GREW_LESS(w, 4u * 1024 * 1024);
     /* The client hung up: the flood did not go on to its end. */
     run_for(e.base, 20);
     ck_assert(fl_peer_gone(f) || fl_bytes_sent(f) < 10u * 1024 * 1024);
@@ -174,32 +189,26 @@ START_TEST(greeting_endless_line_fails_fast_with_bounded_memory)
 END_TEST
 
 /* A hostile APOP timestamp is not used: without "<...@...>" no APOP. */
+static const char *const malformed_apop_greetings[] = {
+    "+OK ready <>\r\n",
+    "+OK ready <no-at-sign>\r\n",
+    "+OK ready <unterminated@host\r\n",
+    "+OK ready <a@b\x01>\r\n",
+};
+
 START_TEST(greeting_with_malformed_apop_timestamp_offers_no_apop)
 {
-    static const char *greetings[] = {
-        "+OK ready <>\r\n",
-        "+OK ready <no-at-sign>\r\n",
-        "+OK ready <unterminated@host\r\n",
-        "+OK ready <a@b\x01>\r\n",
-    };
-    for (size_t i = 0; i < sizeof greetings / sizeof greetings[0]; i++) {
-        tu_env e;
-        tu_env_init(&e);
-        tu_script_greeting_capa(e.srv, greetings[i], NULL);
-        tu_rec conn, login;
-        tu_rec_init(&conn, 0, NULL);
-        tu_rec_init(&login, 1, NULL);
-        ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-        ck_assert_ptr_nonnull(
-            pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_APOP, tu_done, &login));
-        H_WAIT_DONE(e.base, login);
-        H_SCRIPT_OK(e.srv);
-        H_STATUS(conn, POP3A_OK);
-        ck_assert_msg(pop3a_client_apop_timestamp(e.client) == NULL, "greeting %zu: timestamp %s",
-                      i, pop3a_client_apop_timestamp(e.client));
-        H_STATUS(login, POP3A_ERR_UNSUPPORTED);
-        tu_env_free(&e);
-    }
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, malformed_apop_greetings[_i], NULL);
+    tu_rec conn, login;
+    h_attach_try_login(&e, &conn, &login, POP3A_MECH_APOP);
+    H_SCRIPT_OK(e.srv);
+    H_STATUS(conn, POP3A_OK);
+    ck_assert_msg(pop3a_client_apop_timestamp(e.client) == NULL, "greeting %d: timestamp %s", _i,
+                  pop3a_client_apop_timestamp(e.client));
+    H_STATUS(login, POP3A_ERR_UNSUPPORTED);
+    tu_env_free(&e);
 }
 END_TEST
 
@@ -208,9 +217,8 @@ END_TEST
 START_TEST(status_line_over_configured_cap_is_protocol)
 {
     tu_env e;
-    tu_env_init(&e);
+    h_env_init_login(&e, H_CAPA);
     pop3a_options_set_max_line(e.opts, 512);
-    h_script_login(e.srv, H_CAPA);
     p3s_expect(e.srv, "STAT");
     char reply[700];
     memset(reply, '7', sizeof reply);
@@ -218,8 +226,6 @@ START_TEST(status_line_over_configured_cap_is_protocol)
     memcpy(reply + sizeof reply - 3, "\r\n", 3);
     p3s_send(e.srv, reply);
     tu_rec conn, login, stat, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
     tu_rec_init(&stat, 2, NULL);
     tu_rec_init(&noop, 3, NULL);
     h_attach_login(&e, &conn, &login);
@@ -239,48 +245,55 @@ END_TEST
 
 /* ------------------------------------------------------------- numbers */
 
-/* A real server's answer (a signed 32-bit overflow): an error, never a
- * wrapped size. */
-START_TEST(stat_negative_size_fails_only_stat)
-{
-    bad_reply_fails_only_its_future("STAT", submit_stat, "+OK 33852 -1972428639\r\n",
-                                    POP3A_ERR_PROTOCOL);
-}
-END_TEST
+/* A reply with a number or a unique-id no server should send: that command
+ * fails with PROTOCOL, the session goes on. */
+typedef struct {
+    const char *cmd;
+    submit_fn submit;
+    const char *reply;
+} bad_reply;
 
-START_TEST(stat_size_beyond_64_bits_fails_only_stat)
-{
-    bad_reply_fails_only_its_future("STAT", submit_stat, "+OK 1 18446744073709551616\r\n",
-                                    POP3A_ERR_PROTOCOL);
-    bad_reply_fails_only_its_future("STAT", submit_stat,
-                                    "+OK 1 999999999999999999999999999999999999\r\n",
-                                    POP3A_ERR_PROTOCOL);
-}
-END_TEST
+#define U10 "uuuuuuuuuu"
+#define UID70 U10 U10 U10 U10 U10 U10 U10
 
-START_TEST(stat_count_beyond_32_bits_fails_only_stat)
+static const bad_reply bad_number_replies[] = {
+    /* A real server's answer (a signed 32-bit overflow): an error, never a
+     * wrapped size. */
+    {"STAT", submit_stat, "+OK 33852 -1972428639\r\n"},
+    {"STAT", submit_stat, "+OK 1 18446744073709551616\r\n"},
+    {"STAT", submit_stat, "+OK 1 999999999999999999999999999999999999\r\n"},
+    {"STAT", submit_stat, "+OK 4294967296 10\r\n"},
+    {"STAT", submit_stat, "+OK -1 10\r\n"},
+    {"LIST", submit_list, "+OK\r\n1 120\r\n2 18446744073709551616\r\n3 5\r\n.\r\n"},
+    {"LIST", submit_list, "+OK\r\n1 -1972428639\r\n.\r\n"},
+    {"LIST", submit_list, "+OK\r\n0 100\r\n.\r\n"},
+    {"LIST 1", submit_list1, "+OK 1 -5\r\n"},
+    /* An answer about another message than the one asked for. */
+    {"LIST 1", submit_list1, "+OK 2 100\r\n"},
+    /* RFC 1939 s7: a unique-id is 1 to 70 characters 0x21..0x7E. */
+    {"UIDL", submit_uidl, "+OK\r\n1 " UID70 "u\r\n.\r\n"},
+    {"UIDL 1", submit_uidl1, "+OK 1 " UID70 "u\r\n"},
+    {"UIDL", submit_uidl, "+OK\r\n1 abc\x01"
+                                               "def\r\n.\r\n"},
+    {"UIDL", submit_uidl, "+OK\r\n1 abc\xc3\xa9\r\n.\r\n"},
+    {"UIDL", submit_uidl, "+OK\r\n1\r\n.\r\n"},
+};
+
+START_TEST(bad_number_fails_only_its_command)
 {
-    bad_reply_fails_only_its_future("STAT", submit_stat, "+OK 4294967296 10\r\n",
-                                    POP3A_ERR_PROTOCOL);
-    bad_reply_fails_only_its_future("STAT", submit_stat, "+OK -1 10\r\n", POP3A_ERR_PROTOCOL);
+    const bad_reply *b = &bad_number_replies[_i];
+    /* Check names the failing row by its index (the ":N:" in the report). */
+    bad_reply_fails_only_its_future(b->cmd, b->submit, b->reply, POP3A_ERR_PROTOCOL);
 }
 END_TEST
 
 /* The largest values that do fit are read exactly. */
 START_TEST(stat_largest_values_fit)
 {
+    static const char reply[] = "+OK 4294967295 18446744073709551615\r\n";
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
-    p3s_expect(e.srv, "STAT");
-    p3s_send(e.srv, "+OK 4294967295 18446744073709551615\r\n");
-    tu_rec conn, login, stat;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    h_attach_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
-    H_WAIT_DONE(e.base, stat);
+    tu_rec stat;
+    answer_one(&e, "STAT", reply, sizeof reply - 1, submit_stat, &stat);
     H_STATUS(stat, POP3A_OK);
     ck_assert_int_eq(stat.stat_rc, 0);
     ck_assert_uint_eq(stat.stat_count, UINT32_MAX);
@@ -289,66 +302,17 @@ START_TEST(stat_largest_values_fit)
 }
 END_TEST
 
-START_TEST(list_entry_beyond_64_bits_fails_only_list)
+START_TEST(uidl_70_char_uid_accepted)
 {
-    bad_reply_fails_only_its_future(
-        "LIST", submit_list, "+OK\r\n1 120\r\n2 18446744073709551616\r\n3 5\r\n.\r\n",
-        POP3A_ERR_PROTOCOL);
-    bad_reply_fails_only_its_future("LIST", submit_list, "+OK\r\n1 -1972428639\r\n.\r\n",
-                                    POP3A_ERR_PROTOCOL);
-    bad_reply_fails_only_its_future("LIST", submit_list, "+OK\r\n0 100\r\n.\r\n",
-                                    POP3A_ERR_PROTOCOL);
-}
-END_TEST
-
-START_TEST(list_single_bad_entry_fails_only_list)
-{
-    bad_reply_fails_only_its_future("LIST 1", submit_list1, "+OK 1 -5\r\n", POP3A_ERR_PROTOCOL);
-    /* An answer about another message than the one asked for. */
-    bad_reply_fails_only_its_future("LIST 1", submit_list1, "+OK 2 100\r\n", POP3A_ERR_PROTOCOL);
-}
-END_TEST
-
-/* RFC 1939 s7: a unique-id is 1 to 70 characters 0x21..0x7E. */
-START_TEST(uidl_71_char_uid_rejected_70_accepted)
-{
-    char reply[160];
-    char uid70[71];
-    memset(uid70, 'u', 70);
-    uid70[70] = '\0';
-    snprintf(reply, sizeof reply, "+OK\r\n1 %su\r\n.\r\n", uid70);
-    bad_reply_fails_only_its_future("UIDL", submit_uidl, reply, POP3A_ERR_PROTOCOL);
-    snprintf(reply, sizeof reply, "+OK 1 %su\r\n", uid70);
-    bad_reply_fails_only_its_future("UIDL 1", submit_uidl1, reply, POP3A_ERR_PROTOCOL);
-
+    static const char reply[] = "+OK\r\n1 " UID70 "\r\n.\r\n";
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
-    p3s_expect(e.srv, "UIDL");
-    snprintf(reply, sizeof reply, "+OK\r\n1 %s\r\n.\r\n", uid70);
-    p3s_send(e.srv, reply);
-    tu_rec conn, login, uidl;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&uidl, 2, NULL);
-    h_attach_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_uidl(e.client, 0, tu_done, &uidl));
-    H_WAIT_DONE(e.base, uidl);
+    tu_rec uidl;
+    answer_one(&e, "UIDL", reply, sizeof reply - 1, submit_uidl, &uidl);
     H_STATUS(uidl, POP3A_OK);
     ck_assert_uint_eq(uidl.count, 1);
-    ck_assert_str_eq(uidl.entry_uid[0], uid70);
+    ck_assert_str_eq(uidl.entry_uid[0], UID70);
+    ck_assert_uint_eq(strlen(uidl.entry_uid[0]), 70);
     tu_env_free(&e);
-}
-END_TEST
-
-START_TEST(uidl_uid_with_control_or_high_bytes_rejected)
-{
-    bad_reply_fails_only_its_future("UIDL", submit_uidl, "+OK\r\n1 abc\x01"
-                                                         "def\r\n.\r\n",
-                                    POP3A_ERR_PROTOCOL);
-    bad_reply_fails_only_its_future("UIDL", submit_uidl, "+OK\r\n1 abc\xc3\xa9\r\n.\r\n",
-                                    POP3A_ERR_PROTOCOL);
-    bad_reply_fails_only_its_future("UIDL", submit_uidl, "+OK\r\n1\r\n.\r\n", POP3A_ERR_PROTOCOL);
 }
 END_TEST
 
@@ -359,17 +323,8 @@ END_TEST
 START_TEST(nul_in_status_text_is_protocol)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
-    p3s_expect(e.srv, "NOOP");
-    p3s_send_bytes(e.srv, "+OK hel\0lo\r\n", 12);
-    tu_rec conn, login, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&noop, 2, NULL);
-    h_attach_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
-    H_WAIT_DONE(e.base, noop);
+    tu_rec noop;
+    answer_one(&e, "NOOP", "+OK hel\0lo\r\n", 12, submit_noop, &noop);
     H_ONCE(noop);
     H_STATUS(noop, POP3A_ERR_PROTOCOL);
     ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
@@ -380,18 +335,10 @@ END_TEST
 /* POP3 text is octets (RFC 1939 predates UTF8, RFC 6856): kept as sent. */
 START_TEST(invalid_utf8_in_status_text_is_kept)
 {
+    static const char reply[] = "-ERR \xff\xfe\xc3\x28 \xed\xa0\x80 bad\r\n";
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
-    p3s_expect(e.srv, "NOOP");
-    p3s_send(e.srv, "-ERR \xff\xfe\xc3\x28 \xed\xa0\x80 bad\r\n");
-    tu_rec conn, login, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&noop, 2, NULL);
-    h_attach_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
-    H_WAIT_DONE(e.base, noop);
+    tu_rec noop;
+    answer_one(&e, "NOOP", reply, sizeof reply - 1, submit_noop, &noop);
     H_STATUS(noop, POP3A_ERR_SERVER);
     ck_assert_str_eq(noop.text, "\xff\xfe\xc3\x28 \xed\xa0\x80 bad");
     ck_assert_int_eq(e.close_calls, 0);
@@ -402,22 +349,13 @@ END_TEST
 /* Bodies are binary-transparent: NUL bytes and broken UTF-8 arrive as sent. */
 START_TEST(nul_and_invalid_utf8_in_body_pass_through)
 {
-    static const char body[] = "Subject: \xff\xfe\r\n\r\n\0\0x\xc3\x28\r\n\0.\r\n..\0\r\n";
+    static const char reply[] = "+OK\r\n"
+                                "Subject: \xff\xfe\r\n\r\n\0\0x\xc3\x28\r\n\0.\r\n..\0\r\n"
+                                ".\r\n";
     static const char want[] = "Subject: \xff\xfe\r\n\r\n\0\0x\xc3\x28\r\n\0.\r\n.\0\r\n";
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
-    p3s_expect(e.srv, "RETR 1");
-    p3s_send(e.srv, "+OK\r\n");
-    p3s_send_bytes(e.srv, body, sizeof body - 1);
-    p3s_send(e.srv, ".\r\n");
-    tu_rec conn, login, retr;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    h_attach_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
-    H_WAIT_DONE(e.base, retr);
+    tu_rec retr;
+    answer_one(&e, "RETR 1", reply, sizeof reply - 1, submit_retr1, &retr);
     H_ONCE(retr);
     H_STATUS(retr, POP3A_OK);
     ck_assert_int_eq(retr.final_count, 1);
@@ -451,8 +389,7 @@ START_TEST(resp_code_garbage_is_text)
     };
     enum { N = sizeof cases / sizeof cases[0] };
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     for (size_t i = 0; i < N; i++) {
         p3s_expect(e.srv, "NOOP");
         p3s_send(e.srv, cases[i].reply);
@@ -467,8 +404,6 @@ START_TEST(resp_code_garbage_is_text)
     p3s_send(e.srv, big);
     free(big);
     tu_rec conn, login, noop[N + 1];
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
     h_attach_login(&e, &conn, &login);
     for (size_t i = 0; i <= N; i++) {
         tu_rec_init(&noop[i], (int)i + 2, NULL);
@@ -493,15 +428,12 @@ END_TEST
 START_TEST(status_indicator_case_and_glued_text)
 {
     tu_env e;
-    tu_env_init(&e);
-    h_script_login(e.srv, H_CAPA);
+    h_env_init_login(&e, H_CAPA);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+ok fine\r\n");
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OKAY\r\n");
     tu_rec conn, login, a, b;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
     tu_rec_init(&a, 2, NULL);
     tu_rec_init(&b, 3, NULL);
     h_attach_login(&e, &conn, &login);
@@ -525,16 +457,13 @@ int main(void)
     tcase_add_test(tc, greeting_err_is_server_error);
     tcase_add_test(tc, greeting_not_pop3_is_protocol_error);
     tcase_add_test(tc, greeting_endless_line_fails_fast_with_bounded_memory);
-    tcase_add_test(tc, greeting_with_malformed_apop_timestamp_offers_no_apop);
+    tcase_add_loop_test(tc, greeting_with_malformed_apop_timestamp_offers_no_apop, 0,
+                        sizeof malformed_apop_greetings / sizeof malformed_apop_greetings[0]);
     tcase_add_test(tc, status_line_over_configured_cap_is_protocol);
-    tcase_add_test(tc, stat_negative_size_fails_only_stat);
-    tcase_add_test(tc, stat_size_beyond_64_bits_fails_only_stat);
-    tcase_add_test(tc, stat_count_beyond_32_bits_fails_only_stat);
+    tcase_add_loop_test(tc, bad_number_fails_only_its_command, 0,
+                        sizeof bad_number_replies / sizeof bad_number_replies[0]);
     tcase_add_test(tc, stat_largest_values_fit);
-    tcase_add_test(tc, list_entry_beyond_64_bits_fails_only_list);
-    tcase_add_test(tc, list_single_bad_entry_fails_only_list);
-    tcase_add_test(tc, uidl_71_char_uid_rejected_70_accepted);
-    tcase_add_test(tc, uidl_uid_with_control_or_high_bytes_rejected);
+    tcase_add_test(tc, uidl_70_char_uid_accepted);
     tcase_add_test(tc, nul_in_status_text_is_protocol);
     tcase_add_test(tc, invalid_utf8_in_status_text_is_kept);
     tcase_add_test(tc, nul_and_invalid_utf8_in_body_pass_through);
