@@ -67,39 +67,30 @@ END_TEST
 
 /* ------------------------------------------------------------------- STAT */
 
+static const struct {
+    const char *text;
+    uint32_t count;
+    uint64_t octets;
+} good_stats[] = {
+    {"59 10693206", 59, 10693206}, /* Dovecot transcript */
+    {"0 0", 0, 0},                 /* empty maildrop */
+    {"4294967295 18446744073709551615", UINT32_MAX, UINT64_MAX},
+    /* Extra spaces and trailing text are tolerated. */
+    {"2   320", 2, 320},
+    {"  3 400", 3, 400},
+    {"4 500 messages (500 octets)", 4, 500},
+    {"5\t600\t", 5, 600},
+};
+
 START_TEST(stat_reads_count_and_octets)
 {
     uint32_t n = 9;
     uint64_t o = 9;
 
-    ck_assert_int_eq(stat_of("59 10693206", &n, &o), 0); /* Dovecot transcript */
-    ck_assert_uint_eq(n, 59);
-    ck_assert(o == 10693206);
-    ck_assert_int_eq(stat_of("0 0", &n, &o), 0); /* empty maildrop */
-    ck_assert_uint_eq(n, 0);
-    ck_assert(o == 0);
-    ck_assert_int_eq(stat_of("4294967295 18446744073709551615", &n, &o), 0);
-    ck_assert_uint_eq(n, UINT32_MAX);
-    ck_assert(o == UINT64_MAX);
-}
-END_TEST
-
-START_TEST(stat_tolerates_extra_spaces_and_trailing_text)
-{
-    uint32_t n = 0;
-    uint64_t o = 0;
-
-    ck_assert_int_eq(stat_of("2   320", &n, &o), 0);
-    ck_assert_uint_eq(n, 2);
-    ck_assert(o == 320);
-    ck_assert_int_eq(stat_of("  3 400", &n, &o), 0);
-    ck_assert_uint_eq(n, 3);
-    ck_assert_int_eq(stat_of("4 500 messages (500 octets)", &n, &o), 0);
-    ck_assert_uint_eq(n, 4);
-    ck_assert(o == 500);
-    ck_assert_int_eq(stat_of("5\t600\t", &n, &o), 0);
-    ck_assert_uint_eq(n, 5);
-    ck_assert(o == 600);
+    ck_assert_msg(stat_of(good_stats[_i].text, &n, &o) == 0, "refused \"%s\"",
+                  good_stats[_i].text);
+    ck_assert_uint_eq(n, good_stats[_i].count);
+    ck_assert(o == good_stats[_i].octets);
 }
 END_TEST
 
@@ -149,26 +140,27 @@ END_TEST
 
 /* ------------------------------------------------------------------- LIST */
 
+static const struct {
+    const char *line;
+    uint32_t msg;
+    uint64_t size;
+} good_list_lines[] = {
+    {"1 2235", 1, 2235},
+    {"4294967295 18446744073709551615", UINT32_MAX, UINT64_MAX},
+    {"7 0", 7, 0}, /* an empty message */
+    {"2    200", 2, 200},
+    {"3 300 extra info", 3, 300},
+};
+
 START_TEST(list_line_reads_msg_and_size)
 {
     uint32_t m = 0;
     uint64_t s = 0;
 
-    ck_assert_int_eq(list_of("1 2235", &m, &s), 0);
-    ck_assert_uint_eq(m, 1);
-    ck_assert(s == 2235);
-    ck_assert_int_eq(list_of("4294967295 18446744073709551615", &m, &s), 0);
-    ck_assert_uint_eq(m, UINT32_MAX);
-    ck_assert(s == UINT64_MAX);
-    ck_assert_int_eq(list_of("7 0", &m, &s), 0); /* an empty message */
-    ck_assert_uint_eq(m, 7);
-    ck_assert(s == 0);
-    ck_assert_int_eq(list_of("2    200", &m, &s), 0);
-    ck_assert_uint_eq(m, 2);
-    ck_assert(s == 200);
-    ck_assert_int_eq(list_of("3 300 extra info", &m, &s), 0);
-    ck_assert_uint_eq(m, 3);
-    ck_assert(s == 300);
+    ck_assert_msg(list_of(good_list_lines[_i].line, &m, &s) == 0, "refused \"%s\"",
+                  good_list_lines[_i].line);
+    ck_assert_uint_eq(m, good_list_lines[_i].msg);
+    ck_assert(s == good_list_lines[_i].size);
 }
 END_TEST
 
@@ -290,12 +282,13 @@ static Suite *listing_suite(void)
     tcase_add_test(num, u64_accepts_zero_to_uint64_max);
     tcase_add_test(num, u64_refuses_overflow_sign_and_non_digits);
     suite_add_tcase(s, num);
-    tcase_add_test(stat, stat_reads_count_and_octets);
-    tcase_add_test(stat, stat_tolerates_extra_spaces_and_trailing_text);
+    tcase_add_loop_test(stat, stat_reads_count_and_octets, 0,
+                        sizeof good_stats / sizeof good_stats[0]);
     tcase_add_test(stat, stat_refuses_negative_overflow_and_garbage);
     tcase_add_test(stat, stat_stops_at_len);
     suite_add_tcase(s, stat);
-    tcase_add_test(list, list_line_reads_msg_and_size);
+    tcase_add_loop_test(list, list_line_reads_msg_and_size, 0,
+                        sizeof good_list_lines / sizeof good_list_lines[0]);
     tcase_add_test(list, list_line_refuses_msg_zero_and_out_of_range);
     suite_add_tcase(s, list);
     tcase_add_test(uidl, uidl_line_points_into_the_line);
