@@ -17,6 +17,29 @@
 #include "script_server.h"
 #include "test_script_server_fixture.h"
 
+/* The script ran to its end without a mismatch. */
+#define ASSERT_SCRIPT_PASSED(srv)                                                          \
+    do {                                                                                   \
+        ck_assert_msg(p3s_error(srv) == NULL, "%s", p3s_error(srv));                       \
+        ck_assert(p3s_done(srv));                                                          \
+    } while (0)
+
+/* The script failed, and its error mentions `needle`. */
+#define ASSERT_SCRIPT_FAILED_WITH(srv, needle)                                             \
+    do {                                                                                   \
+        ck_assert_ptr_nonnull(p3s_error(srv));                                             \
+        ck_assert_msg(strstr(p3s_error(srv), (needle)) != NULL, "%s", p3s_error(srv));     \
+    } while (0)
+
+/* Pairs the fixture's client with the script, writes `len` bytes of `input`
+ * as the client, and runs until the script is done or failed. */
+static void client_says(fixture *f, const char *input, size_t len)
+{
+    fx_attach(f, p3s_pair(f->srv));
+    bufferevent_write(f->bev, input, len);
+    fx_run(f, 2000);
+}
+
 START_TEST(script_sends_and_matches_lines)
 {
     fixture f;
@@ -25,11 +48,8 @@ START_TEST(script_sends_and_matches_lines)
     p3s_expect(f.srv, "CAPA");
     p3s_expect_prefix(f.srv, "USER ");
     p3s_send(f.srv, "+OK\r\n");
-    fx_attach(&f, p3s_pair(f.srv));
-    bufferevent_write(f.bev, "CAPA\r\nUSER bob\r\n", 16);
-    fx_run(&f, 2000);
-    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
-    ck_assert(p3s_done(f.srv));
+    client_says(&f, "CAPA\r\nUSER bob\r\n", 16);
+    ASSERT_SCRIPT_PASSED(f.srv);
     fx_run_for(&f, 20);
     ck_assert(got_equals(&f.p, "+OK hello\r\n+OK\r\n"));
     ck_assert_uint_eq(p3s_lines_received(f.srv), 2);
@@ -44,12 +64,8 @@ START_TEST(script_reports_first_mismatch)
     fx_init(&f);
     p3s_expect(f.srv, "STAT");
     p3s_expect(f.srv, "QUIT");
-    fx_attach(&f, p3s_pair(f.srv));
-    bufferevent_write(f.bev, "LIST\r\nNOOP\r\n", 12);
-    fx_run(&f, 2000);
-    ck_assert_ptr_nonnull(p3s_error(f.srv));
-    ck_assert_msg(strstr(p3s_error(f.srv), "expected \"STAT\", got \"LIST\"") != NULL, "%s",
-                  p3s_error(f.srv));
+    client_says(&f, "LIST\r\nNOOP\r\n", 12);
+    ASSERT_SCRIPT_FAILED_WITH(f.srv, "expected \"STAT\", got \"LIST\"");
     ck_assert(!p3s_done(f.srv));
     fx_free(&f);
 }
@@ -60,20 +76,14 @@ START_TEST(script_rejects_bare_lf_and_embedded_nul)
     fixture f;
     fx_init(&f);
     p3s_expect(f.srv, "NOOP");
-    fx_attach(&f, p3s_pair(f.srv));
-    bufferevent_write(f.bev, "NOOP\n", 5);
-    fx_run(&f, 2000);
-    ck_assert_ptr_nonnull(p3s_error(f.srv));
-    ck_assert_msg(strstr(p3s_error(f.srv), "bare LF") != NULL, "%s", p3s_error(f.srv));
+    client_says(&f, "NOOP\n", 5);
+    ASSERT_SCRIPT_FAILED_WITH(f.srv, "bare LF");
     fx_free(&f);
 
     fx_init(&f);
     p3s_expect(f.srv, "PASS ab");
-    fx_attach(&f, p3s_pair(f.srv));
-    bufferevent_write(f.bev, "PASS a\0b\r\n", 10);
-    fx_run(&f, 2000);
-    ck_assert_ptr_nonnull(p3s_error(f.srv));
-    ck_assert_msg(strstr(p3s_error(f.srv), "\\x00") != NULL, "%s", p3s_error(f.srv));
+    client_says(&f, "PASS a\0b\r\n", 10);
+    ASSERT_SCRIPT_FAILED_WITH(f.srv, "\\x00");
     fx_free(&f);
 }
 END_TEST
@@ -152,11 +162,8 @@ START_TEST(silence_step_catches_early_line)
     p3s_expect_silence(f.srv, 50);
     p3s_send(f.srv, "+OK\r\n");
     p3s_expect(f.srv, "RETR 2");
-    fx_attach(&f, p3s_pair(f.srv));
-    bufferevent_write(f.bev, "RETR 1\r\nRETR 2\r\n", 16);
-    fx_run(&f, 2000);
-    ck_assert_ptr_nonnull(p3s_error(f.srv));
-    ck_assert_msg(strstr(p3s_error(f.srv), "silence") != NULL, "%s", p3s_error(f.srv));
+    client_says(&f, "RETR 1\r\nRETR 2\r\n", 16);
+    ASSERT_SCRIPT_FAILED_WITH(f.srv, "silence");
     fx_free(&f);
 
     /* And passes when the client waits. */
@@ -164,11 +171,8 @@ START_TEST(silence_step_catches_early_line)
     p3s_expect(f.srv, "RETR 1");
     p3s_expect_silence(f.srv, 50);
     p3s_send(f.srv, "+OK\r\n");
-    fx_attach(&f, p3s_pair(f.srv));
-    bufferevent_write(f.bev, "RETR 1\r\n", 8);
-    fx_run(&f, 2000);
-    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
-    ck_assert(p3s_done(f.srv));
+    client_says(&f, "RETR 1\r\n", 8);
+    ASSERT_SCRIPT_PASSED(f.srv);
     fx_free(&f);
 }
 END_TEST
@@ -186,8 +190,7 @@ START_TEST(expect_eof_sees_client_close)
     bufferevent_free(f.bev);
     f.bev = NULL;
     fx_run(&f, 2000);
-    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
-    ck_assert(p3s_done(f.srv));
+    ASSERT_SCRIPT_PASSED(f.srv);
     ck_assert(p3s_peer_closed(f.srv));
     fx_free(&f);
 }
@@ -202,8 +205,7 @@ START_TEST(expect_reports_eof)
     bufferevent_free(f.bev);
     f.bev = NULL;
     fx_run(&f, 2000);
-    ck_assert_ptr_nonnull(p3s_error(f.srv));
-    ck_assert_msg(strstr(p3s_error(f.srv), "EOF") != NULL, "%s", p3s_error(f.srv));
+    ASSERT_SCRIPT_FAILED_WITH(f.srv, "EOF");
     fx_free(&f);
 }
 END_TEST
@@ -245,8 +247,7 @@ static void listen_and_talk(const char *addr)
     ck_assert_int_eq(bufferevent_socket_connect(bev, (struct sockaddr *)&ss, sslen), 0);
     bufferevent_write(bev, "QUIT\r\n", 6);
     fx_run(&f, 2000);
-    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
-    ck_assert(p3s_done(f.srv));
+    ASSERT_SCRIPT_PASSED(f.srv);
     ck_assert(p3s_connected(f.srv));
     fx_run_for(&f, 20);
     ck_assert(got_equals(&f.p, "+OK ready\r\n"));
@@ -288,14 +289,11 @@ START_TEST(respond_sends_the_computed_answer)
     fx_init(&f);
     p3s_respond(f.srv, shout, &calls);
     p3s_respond(f.srv, shout, &calls);
-    fx_attach(&f, p3s_pair(f.srv));
-    bufferevent_write(f.bev, "abc\r\n\r\n", 7);
-    fx_run(&f, 2000);
+    client_says(&f, "abc\r\n\r\n", 7);
     fx_run_for(&f, 20);
     ck_assert_int_eq(calls, 2);
     ck_assert(got_equals(&f.p, "+ ABC\r\n"));
-    ck_assert_ptr_nonnull(p3s_error(f.srv));
-    ck_assert_msg(strstr(p3s_error(f.srv), "respond: refused") != NULL, "%s", p3s_error(f.srv));
+    ASSERT_SCRIPT_FAILED_WITH(f.srv, "respond: refused");
     fx_free(&f);
 }
 END_TEST
