@@ -184,7 +184,9 @@ int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st)
         pop3a_login_cleanup(f);
     else if (f->op == POP3A_OP_CONNECT)
         pop3a_connect_cleanup(f);
-    if (st != POP3A_OK && !f->text) {
+    /* A failure after "+OK message follows" (the connection dropped mid-body)
+     * says why it failed, not what the server promised. */
+    if (st != POP3A_OK && (!f->text || f->text_is_ok_line)) {
         const char *why = st == c->err && c->errstr[0] ? c->errstr : pop3a_strerror(st);
         pop3a_future_set_text(f, why, strlen(why));
     }

@@ -96,6 +96,7 @@ struct pop3a_future {
     /* results */
     pop3a_status status;
     char *text;
+    int text_is_ok_line; /* text is a +OK line's (replaced if the future then fails) */
     pop3a_resp_code resp_code;
     uint32_t msg;
     uint64_t octets;

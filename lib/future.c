@@ -56,6 +56,7 @@ int pop3a_future_set_text(pop3a_future *f, const char *text, size_t len)
     copy[len] = '\0';
     free(f->text);
     f->text = copy;
+    f->text_is_ok_line = 0;
     return 0;
 }
 

@@ -387,6 +387,7 @@ static int cmd_on_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev, i
         f->resp_code = ev->code;
         if (pop3a_future_set_text(f, ev->data, ev->len) != 0)
             f->local_status = POP3A_ERR_NOMEM;
+        f->text_is_ok_line = ev->kind == POP3A_PEV_OK;
         if (ev->kind == POP3A_PEV_ERR) {
             if (f->cmd == POP3A_CMD_QUIT)
                 return quit_done(c, f, POP3A_ERR_SERVER);
