@@ -530,14 +530,25 @@ static void p3s_on_accept(evutil_socket_t lfd, short what, void *arg)
     evutil_socket_t fd = accept(lfd, NULL, NULL);
     if (fd < 0)
         return; /* EAGAIN or a connection reset before accept: keep listening */
-    event_free(s->ev_accept);
-    s->ev_accept = NULL;
-    evutil_closesocket(s->lfd);
-    s->lfd = -1;
-    if (p3s_start(s, fd) < 0) {
-        evutil_closesocket(fd);
-        p3s_fail(s, "could not start the accepted connection");
+    /* Our own connection first, then (p3s_hand_over) one for the next server. */
+    p3s *to = s->fd < 0 ? s : s->hand_over;
+    if (to != s)
+        s->hand_over = NULL; /* one connection each */
+    if (!s->hand_over) {
+        event_free(s->ev_accept);
+        s->ev_accept = NULL;
+        evutil_closesocket(s->lfd);
+        s->lfd = -1;
     }
+    if (p3s_start(to, fd) < 0) {
+        evutil_closesocket(fd);
+        p3s_fail(to, "could not start the accepted connection");
+    }
+}
+
+void p3s_hand_over(p3s *s, p3s *next)
+{
+    s->hand_over = next;
 }
 
 uint16_t p3s_listen(p3s *s, const char *addr)

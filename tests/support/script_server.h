@@ -41,6 +41,10 @@ struct bufferevent *p3s_pair(p3s *s);
 /* Listens on `addr` ("127.0.0.1", "::1") with a port the kernel picks and returns that
  * port (host order), or 0 on error. Accepts one connection, then stops listening. */
 uint16_t p3s_listen(p3s *s, const char *addr);
+/* After its own connection, the listening server `s` accepts one more and runs
+ * `next`'s script on it (a client that reconnects to the same port). `next` is
+ * a fresh server (no p3s_pair / p3s_listen of its own); free both. */
+void p3s_hand_over(p3s *s, p3s *next);
 
 /* ------------------------------------------------------------ script steps */
 

@@ -56,6 +56,7 @@ struct p3s {
 
     evutil_socket_t fd;  /* the connection, -1 before it exists */
     evutil_socket_t lfd; /* listening socket until the one accept */
+    struct p3s *hand_over; /* takes the next connection after ours (not owned) */
     struct event *ev_accept, *ev_read, *ev_write, *ev_kick, *ev_step_timer, *ev_gap;
     struct evbuffer *in;  /* bytes read, not yet consumed by an expect step */
     struct evbuffer *out; /* bytes queued by send steps, not yet written */
