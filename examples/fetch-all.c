@@ -57,12 +57,18 @@ struct fetch {
     pop3a_client *client;
     int dir_fd;
     uint32_t count;      /* messages, from STAT */
+    int counted;         /* count is known (a session got through STAT) */
     uint32_t next_msg;   /* next message to queue a RETR for */
     uint32_t retrs_done; /* RETRs completed successfully */
     uint32_t stored_msg; /* last message durably stored, and its size */
     uint64_t stored_bytes;
     int failed;   /* the first failure was printed; exit non-zero */
     int finished; /* the loop was told to stop; later callbacks do nothing */
+    int pipelined; /* the server offered PIPELINING, so the library used it */
+    int quit_sent;
+    int dele_sent;
+    int retry;   /* the session was lost while pipelining: one more, without */
+    int retried; /* this is that second session */
     int names_unsynced; /* renames not yet made durable by a directory fsync */
     struct spool spool;
     uint32_t batch[RETR_AHEAD];
@@ -98,9 +104,31 @@ static void fail(struct fetch *f, const char *what, const char *status, const ch
     finish(f);
 }
 
+/*
+ * A server that advertises PIPELINING but breaks under it (drops the connection,
+ * stalls, answers garbage) gets one more session with pipelining off, going on
+ * from the first message not stored. Not once DELE and QUIT were both sent: the
+ * server may have removed messages, and the numbers of the rest may have moved
+ * (RFC 1939 section 6). The second session checks that STAT agrees.
+ */
+static int worth_retrying(const struct fetch *f, pop3a_status st)
+{
+    return f->pipelined && !f->retried && !(f->quit_sent && f->dele_sent) && !f->failed &&
+           (st == POP3A_ERR_EOF || st == POP3A_ERR_IO || st == POP3A_ERR_TIMEOUT ||
+            st == POP3A_ERR_PROTOCOL);
+}
+
 static void fail_future(struct fetch *f, const char *what, pop3a_future *fut)
 {
-    fail(f, what, pop3a_status_name(pop3a_future_status(fut)), pop3a_future_text(fut), NULL);
+    pop3a_status st = pop3a_future_status(fut);
+    if (worth_retrying(f, st)) {
+        fprintf(stderr, "fetch-all: %s: %s %s; retrying once without pipelining\n", what,
+                pop3a_status_name(st), pop3a_future_text(fut));
+        f->retry = 1;
+        finish(f);
+        return;
+    }
+    fail(f, what, pop3a_status_name(st), pop3a_future_text(fut), NULL);
 }
 
 /* A submit that returned NULL: it never calls back. */
@@ -240,6 +268,7 @@ static void on_quit(pop3a_client *c, pop3a_future *fut, void *arg);
 
 static void queue_quit(struct fetch *f)
 {
+    f->quit_sent = 1;
     if (!pop3a_quit(f->client, on_quit, f))
         fail_submit(f, "QUIT");
 }
@@ -295,10 +324,24 @@ static void mark_stored(struct fetch *f)
         fail(f, "sync of the output directory", strerror(errno), "", NULL);
         return;
     }
+    f->dele_sent = 1;
     size_t ok = pop3a_dele_many(f->client, f->unmarked, f->n_unmarked, on_dele, f);
     if (ok < f->n_unmarked)
         fail_submit(f, cmd_name(what, "DELE", f->unmarked[ok]));
     f->n_unmarked = 0;
+}
+
+/* --delete in a second session: the first one's DELEs were never committed (no
+ * QUIT), so every message stored so far is marked again. */
+static void mark_all_stored(struct fetch *f)
+{
+    f->n_unmarked = 0;
+    for (uint32_t msg = 1; msg <= f->retrs_done && !f->finished; msg++) {
+        f->unmarked[f->n_unmarked++] = msg;
+        if (f->n_unmarked == DELE_BATCH)
+            mark_stored(f);
+    }
+    mark_stored(f);
 }
 
 static void on_retr(pop3a_client *c, pop3a_future *fut, void *arg)
@@ -358,13 +401,29 @@ static void on_quit(pop3a_client *c, pop3a_future *fut, void *arg)
 static void on_stat(pop3a_client *c, pop3a_future *fut, void *arg)
 {
     struct fetch *f = arg;
+    uint32_t count;
     uint64_t octets;
+    char text[96];
     (void)c;
     if (f->finished)
         return;
-    if (pop3a_future_stat(fut, &f->count, &octets) != 0)
+    if (pop3a_future_stat(fut, &count, &octets) != 0) {
         fail_future(f, "STAT", fut);
-    else if (f->count == 0)
+        return;
+    }
+    if (f->counted && count != f->count) {
+        snprintf(text, sizeof text, "%" PRIu32 " messages now, %" PRIu32 " in the lost session",
+                 count, f->count);
+        fail(f, "STAT", "maildrop changed", text, NULL);
+        return;
+    }
+    f->count = count;
+    f->counted = 1;
+    if (f->retried && f->args->delete_after)
+        mark_all_stored(f);
+    if (f->finished)
+        return;
+    if (f->next_msg > f->count) /* empty, or all stored by the lost session */
         queue_quit(f);
     else
         queue_retrs(f);
@@ -375,6 +434,7 @@ static void on_login(pop3a_client *c, pop3a_future *fut, void *arg)
     struct fetch *f = arg;
     if (f->finished)
         return;
+    f->pipelined = (pop3a_capa_flags(pop3a_client_capa(c)) & POP3A_CAPA_PIPELINING) != 0;
     if (pop3a_future_status(fut) != POP3A_OK)
         fail_future(f, "login", fut);
     else if (!pop3a_stat(c, on_stat, f))
@@ -474,10 +534,32 @@ static pop3a_client *make_client(struct fetch *f)
     if (opts && pop3a_options_set_tls(opts, a->tls, NULL) == 0 &&
         (!a->ca_file || pop3a_options_set_ca(opts, a->ca_file, NULL) == 0) &&
         pop3a_options_allow_cleartext(opts, a->allow_cleartext) == 0 &&
-        pop3a_options_set_timeouts(opts, ms, ms) == 0)
+        pop3a_options_set_timeouts(opts, ms, ms) == 0 &&
+        (!f->retried || pop3a_options_set_pipelining(opts, 1) == 0))
         client = pop3a_client_new(f->base, NULL, opts);
     pop3a_options_free(opts);
     return client;
+}
+
+/* One session, until finish(). Dropping the connection without QUIT after a
+ * failure is what keeps the server from deleting anything (see fail()). Pending
+ * futures complete with POP3A_ERR_CLOSED when the client goes; their callbacks
+ * see `finished` and do nothing. */
+static void run_session(struct fetch *f)
+{
+    const struct args *a = f->args;
+    f->finished = 0;
+    f->client = make_client(f);
+    if (!f->client)
+        fail(f, "client", "cannot set up the client (out of memory?)", "", NULL);
+    else if (!pop3a_connect(f->client, a->host, (uint16_t)a->port, on_connect, f))
+        fail_submit(f, "connect");
+    else if (event_base_dispatch(f->base) != 0 || !f->finished) /* not by finish() */
+        fail(f, "session", "event loop ended early", "", NULL);
+    f->finished = 1;
+    pop3a_client_free(f->client);
+    f->client = NULL;
+    spool_discard(f); /* a message cut off by a failure */
 }
 
 int main(int argc, char **argv)
@@ -508,24 +590,23 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
 
     f.base = event_base_new();
-    f.client = f.base ? make_client(&f) : NULL;
-    if (!f.client)
-        fputs("fetch-all: cannot set up the client (out of memory?)\n", stderr);
-    else if (!pop3a_connect(f.client, args.host, (uint16_t)args.port, on_connect, &f))
-        fail_submit(&f, "connect");
-    else if (event_base_dispatch(f.base) != 0 || !f.finished) /* not by finish() */
-        fail(&f, "session", "event loop ended early", "", NULL);
-    rc = f.client && f.finished && !f.failed ? 0 : EXIT_FAIL;
+    if (!f.base) {
+        fputs("fetch-all: cannot set up the event loop (out of memory?)\n", stderr);
+        close(f.dir_fd);
+        return EXIT_FAIL;
+    }
+    run_session(&f);
+    if (f.retry) { /* messages 1..retrs_done are stored: go on after them */
+        f.retry = 0;
+        f.retried = 1;
+        f.next_msg = f.retrs_done + 1;
+        run_session(&f);
+    }
+    rc = f.failed || f.retry ? EXIT_FAIL : 0;
     if (rc == 0 && f.names_unsynced && sync_names(&f) != 0) {
         fprintf(stderr, "fetch-all: sync %s: %s\n", args.out, strerror(errno));
         rc = EXIT_FAIL;
     }
-    /* Dropping the connection here without QUIT after a failure is what keeps the
-     * server from deleting anything (see fail()). Pending futures now complete
-     * with POP3A_ERR_CLOSED; their callbacks see `finished` and do nothing. */
-    f.finished = 1;
-    pop3a_client_free(f.client);
-    spool_discard(&f);
     if (f.base)
         event_base_free(f.base);
     close(f.dir_fd);

@@ -545,6 +545,101 @@ START_TEST(delete_marks_stored_batches_only)
 }
 END_TEST
 
+/* A server that advertises PIPELINING and drops the connection in the middle
+ * of the pipelined RETRs: fetch-all keeps message 1, reconnects once with
+ * pipelining off (PASS after USER's reply, then one command at a time) and
+ * fetches 2..4. With --delete (_i = 1) the second session marks message 1
+ * again, since the first one's marks were never committed (no QUIT). */
+START_TEST(drop_while_pipelining_retries_once_without)
+{
+    int delete_after = _i;
+    msg m[MAX_MSGS];
+    size_t n = make_mailbox(m);
+    run r;
+    char want[256], names[256], line[32];
+    run_init(&r);
+    p3s *again = p3s_new(r.base);
+    ck_assert_ptr_nonnull(again);
+    p3s_hand_over(r.srv, again);
+    script_login(r.srv, 1);
+    script_stat(r.srv, m, n);
+    script_retr(r.srv, 1, &m[0]);
+    for (size_t i = 2; i <= n; i++) {
+        snprintf(line, sizeof line, "RETR %zu", i);
+        p3s_expect(r.srv, line);
+    }
+    p3s_send(r.srv, "+OK message follows\r\nSubject: cut\r\n");
+    p3s_close(r.srv);
+
+    script_login(again, 1); /* PIPELINING still offered; not used */
+    script_stat(again, m, n);
+    if (delete_after) {
+        p3s_expect(again, "DELE 1");
+        p3s_send(again, "+OK marked\r\n");
+    }
+    for (size_t i = 2; i <= n; i++) {
+        snprintf(line, sizeof line, "RETR %zu", i);
+        p3s_expect(again, line);
+        p3s_expect_silence(again, 50); /* nothing pipelined behind it */
+        p3s_send(again, "+OK message follows\r\n");
+        p3s_send_bytes(again, m[i - 1].wire, m[i - 1].wire_len);
+    }
+    for (size_t i = 2; delete_after && i <= n; i++) {
+        snprintf(line, sizeof line, "DELE %zu", i);
+        p3s_expect(again, line);
+        p3s_send(again, "+OK marked\r\n");
+    }
+    p3s_expect(again, "QUIT");
+    p3s_send(again, "+OK bye\r\n");
+    p3s_close(again);
+
+    const char *const extra[] = {delete_after ? "--delete" : NULL, NULL};
+    run_fetch(&r, PASSWORD, extra);
+    ck_assert_msg(p3s_error(again) == NULL, "second script: %s", p3s_error(again));
+    EXIT_IS(&r, 0);
+    SCRIPT_DONE(&r);
+    ck_assert_msg(p3s_done(again), "second script did not run to its end");
+    ck_assert_msg(strstr(r.stderr_text, "retrying once without pipelining") != NULL,
+                  "stderr: %s", r.stderr_text);
+    expected_stdout(m, n, want, sizeof want);
+    ck_assert_str_eq(r.stdout_text, want);
+    for (size_t i = 0; i < n; i++)
+        assert_file(&r, i + 1, &m[i]);
+    list_out(&r, names, sizeof names);
+    ck_assert_str_eq(names, "1.eml 2.eml 3.eml 4.eml");
+    p3s_free(again);
+    run_free(&r);
+    free_mailbox(m, n);
+}
+END_TEST
+
+/* Without PIPELINING a drop is not the server's pipelining failing: no retry. */
+START_TEST(drop_without_pipelining_is_not_retried)
+{
+    msg m[MAX_MSGS];
+    size_t n = make_mailbox(m);
+    run r;
+    run_init(&r);
+    p3s *again = p3s_new(r.base);
+    ck_assert_ptr_nonnull(again);
+    p3s_hand_over(r.srv, again);
+    script_login(r.srv, 0);
+    script_stat(r.srv, m, n);
+    p3s_expect(r.srv, "RETR 1");
+    p3s_close(r.srv);
+
+    run_fetch(&r, PASSWORD, NULL);
+    EXIT_IS(&r, 1);
+    SCRIPT_DONE(&r);
+    ck_assert_msg(!p3s_connected(again), "fetch-all reconnected");
+    ck_assert_msg(strstr(r.stderr_text, "RETR 1: POP3A_ERR_EOF") != NULL, "stderr: %s",
+                  r.stderr_text);
+    p3s_free(again);
+    run_free(&r);
+    free_mailbox(m, n);
+}
+END_TEST
+
 /* The temp name of message 2 is taken by a directory: open fails, the fetcher
  * stops, message 1 is kept and nothing further is sent (no DELE 1: without
  * pipelining it would follow RETR 2's reply, which the abort cut off). */
@@ -794,6 +889,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, drop_mid_retr_fails_and_leaves_no_file_for_that_message);
     tcase_add_test(tc, retr_error_with_delete_never_quits);
     tcase_add_test(tc, delete_marks_stored_batches_only);
+    tcase_add_loop_test(tc, drop_while_pipelining_retries_once_without, 0, 2);
+    tcase_add_test(tc, drop_without_pipelining_is_not_retried);
     tcase_add_test(tc, unwritable_message_stops_before_any_dele);
     tcase_add_test(tc, pass_refused_fails_with_the_server_text);
     tcase_add_test(tc, stls_required_but_missing_sends_no_password);
