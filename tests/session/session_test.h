@@ -94,6 +94,15 @@ static inline void session_login(tu_env *e, tu_rec *conn, tu_rec *login)
     ASSERT_OK(*login);
 }
 
+/* session_login for a test that only needs the session logged in. */
+static inline void session_logged_in(tu_env *e)
+{
+    tu_rec conn, login;
+    tu_rec_init(&conn, 100, NULL);
+    tu_rec_init(&login, 101, NULL);
+    session_login(e, &conn, &login);
+}
+
 static inline int run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

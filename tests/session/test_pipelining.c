@@ -44,10 +44,7 @@ static void expect_retrs(p3s *s, size_t from, size_t to)
 /* Logs in, then queues RETR 1..n with recorders r[0..n-1] (ids 0..n-1). */
 static void login_and_retr(tu_env *e, tu_rec *r, size_t n, tu_order *order)
 {
-    tu_rec conn, login;
-    tu_rec_init(&conn, 100, NULL);
-    tu_rec_init(&login, 101, NULL);
-    session_login(e, &conn, &login);
+    session_logged_in(e);
     for (size_t i = 0; i < n; i++) {
         tu_rec_init(&r[i], (int)i, order);
         ck_assert_ptr_nonnull(pop3a_retr(e->client, (uint32_t)i + 1, tu_chunk, tu_done, &r[i]));
@@ -108,12 +105,10 @@ START_TEST(pipelined_replies_split_and_coalesced)
         p3s_send(e.srv, "+OK\r\n");
 
         tu_order order = {0};
-        tu_rec conn, login, r[8];
-        tu_rec_init(&conn, 100, NULL);
-        tu_rec_init(&login, 101, NULL);
+        tu_rec r[8];
         for (int i = 0; i < 8; i++)
             tu_rec_init(&r[i], i, &order);
-        session_login(&e, &conn, &login);
+        session_logged_in(&e);
         ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &r[0]));
         ck_assert_ptr_nonnull(pop3a_list(e.client, 0, tu_done, &r[1]));
         ck_assert_ptr_nonnull(pop3a_retr(e.client, 2, tu_chunk, tu_done, &r[2]));
@@ -419,11 +414,9 @@ START_TEST(retr_many_batch_pipelined)
         p3s_send(e.srv, body);
         p3s_send(e.srv, ".\r\n");
     }
-    tu_rec conn, login, all;
-    tu_rec_init(&conn, 100, NULL);
-    tu_rec_init(&login, 101, NULL);
+    tu_rec all;
     tu_rec_init(&all, 0, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     uint32_t msgs[N];
     for (uint32_t i = 0; i < N; i++)
         msgs[i] = i + 1;
@@ -455,12 +448,10 @@ START_TEST(dele_many_pipelined_each_with_its_own_result)
     p3s_expect(e.srv, "DELE 3");
     p3s_send(e.srv, "+OK 1 deleted\r\n-ERR message 2 already deleted\r\n+OK 3 deleted\r\n");
     tu_order order = {0};
-    tu_rec conn, login, r[3];
-    tu_rec_init(&conn, 100, NULL);
-    tu_rec_init(&login, 101, NULL);
+    tu_rec r[3];
     for (int i = 0; i < 3; i++)
         tu_rec_init(&r[i], i, &order);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     ck_assert_uint_eq(pop3a_dele_many(e.client, NULL, 2, tu_done, &r[0]), 0);
     ck_assert_int_eq(pop3a_client_error(e.client), POP3A_ERR_INVALID);
     static const uint32_t msgs[] = {1, 2, 3};
@@ -493,11 +484,9 @@ START_TEST(stuck_server_with_full_window_times_out)
     ck_assert_int_eq(pop3a_options_set_pipelining(e.opts, N), 0);
     script_login(e.srv, CAPA_PIPELINING);
     p3s_stop_reading(e.srv);
-    tu_rec conn, login, all;
-    tu_rec_init(&conn, 100, NULL);
-    tu_rec_init(&login, 101, NULL);
+    tu_rec all;
     tu_rec_init(&all, 0, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     uint32_t *msgs = malloc(N * sizeof *msgs);
     ck_assert_ptr_nonnull(msgs);
     for (uint32_t i = 0; i < N; i++)

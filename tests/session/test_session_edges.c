@@ -69,10 +69,8 @@ START_TEST(free_inside_done_during_connection_loss)
     send_retr_reply(e.srv, "one\r\n");
     p3s_close(e.srv);
     tu_order order = {0};
-    tu_rec conn, login, r[4];
-    tu_rec_init(&conn, 100, NULL);
-    tu_rec_init(&login, 101, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec r[4];
+    session_logged_in(&e);
     for (int i = 0; i < 4; i++) {
         tu_rec_init(&r[i], i, &order);
         ck_assert_ptr_nonnull(pop3a_retr(e.client, (uint32_t)i + 1, tu_chunk, tu_done, &r[i]));
@@ -295,10 +293,8 @@ START_TEST(pause_inside_pipelined_window)
     for (int i = 0; i < 3; i++)
         send_retr_reply(e.srv, body);
     tu_order order = {0};
-    tu_rec conn, login, r[3];
-    tu_rec_init(&conn, 100, NULL);
-    tu_rec_init(&login, 101, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec r[3];
+    session_logged_in(&e);
     for (int i = 0; i < 3; i++) {
         tu_rec_init(&r[i], i, &order);
         ck_assert_ptr_nonnull(pop3a_retr(e.client, (uint32_t)i + 1, tu_chunk, tu_done, &r[i]));
