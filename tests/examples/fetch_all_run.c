@@ -1,0 +1,312 @@
+/* The fetch-all test harness (fetch_all_run.h). */
+#include "fetch_all_run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+extern char **environ;
+
+const char *fetch_all_path;
+
+/* ---------------------------------------------------------------- mailbox */
+
+static void append(char **buf, size_t *len, const char *s, size_t n)
+{
+    *buf = realloc(*buf, *len + n + 1);
+    ck_assert_ptr_nonnull(*buf);
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+/* Builds a message from its body lines (CRLF added), stuffing a leading dot as
+ * RFC 1939 section 3 says. */
+static void msg_from_lines(msg *m, const char *const *lines, size_t n)
+{
+    *m = (msg){0};
+    append(&m->wire, &m->wire_len, "", 0);
+    append(&m->body, &m->body_len, "", 0);
+    for (size_t i = 0; i < n; i++) {
+        if (lines[i][0] == '.')
+            append(&m->wire, &m->wire_len, ".", 1);
+        append(&m->wire, &m->wire_len, lines[i], strlen(lines[i]));
+        append(&m->wire, &m->wire_len, "\r\n", 2);
+        append(&m->body, &m->body_len, lines[i], strlen(lines[i]));
+        append(&m->body, &m->body_len, "\r\n", 2);
+    }
+    append(&m->wire, &m->wire_len, ".\r\n", 3);
+}
+
+/* 1: plain; 2: stuffed dots everywhere; 3: empty; 4: ~360 KiB, larger than the
+ * fetcher's write buffer, with a stuffed line every 7. */
+size_t make_mailbox(msg *m)
+{
+    static const char *const plain[] = {"Subject: one", "", "Hello, world."};
+    static const char *const dots[] = {"Subject: dots", "", ".starts with a dot", ".",
+                                       "..", "...x", "end."};
+    msg_from_lines(&m[0], plain, 3);
+    msg_from_lines(&m[1], dots, 7);
+    msg_from_lines(&m[2], NULL, 0);
+    m[3] = (msg){0};
+    append(&m[3].wire, &m[3].wire_len, "", 0);
+    append(&m[3].body, &m[3].body_len, "", 0);
+    for (int i = 0; i < 6000; i++) {
+        char line[80];
+        int n = snprintf(line, sizeof line, "%sline %05d of a long message, some filler text",
+                         i % 7 == 0 ? "." : "", i);
+        if (i % 7 == 0)
+            append(&m[3].wire, &m[3].wire_len, ".", 1);
+        append(&m[3].wire, &m[3].wire_len, line, (size_t)n);
+        append(&m[3].wire, &m[3].wire_len, "\r\n", 2);
+        append(&m[3].body, &m[3].body_len, line, (size_t)n);
+        append(&m[3].body, &m[3].body_len, "\r\n", 2);
+    }
+    append(&m[3].wire, &m[3].wire_len, ".\r\n", 3);
+    return 4;
+}
+
+void free_mailbox(msg *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].wire);
+        free(m[i].body);
+    }
+}
+
+/* ------------------------------------------------------------------ script */
+
+void script_login(p3s *s, int pipelining)
+{
+    p3s_send(s, "+OK test POP3 server ready\r\n");
+    p3s_expect(s, "CAPA");
+    p3s_send(s, pipelining ? "+OK\r\nUSER\r\nPIPELINING\r\n.\r\n" : "+OK\r\nUSER\r\n.\r\n");
+    p3s_expect(s, "USER alice");
+    p3s_send(s, "+OK\r\n");
+    p3s_expect(s, "PASS " PASSWORD);
+    p3s_send(s, "+OK logged in\r\n");
+}
+
+void script_stat(p3s *s, const msg *m, size_t n)
+{
+    char line[64];
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += m[i].body_len;
+    snprintf(line, sizeof line, "+OK %zu %zu\r\n", n, total);
+    p3s_expect(s, "STAT");
+    p3s_send(s, line);
+}
+
+void script_retr(p3s *s, size_t number, const msg *m)
+{
+    char line[32];
+    snprintf(line, sizeof line, "RETR %zu", number);
+    p3s_expect(s, line);
+    p3s_send(s, "+OK message follows\r\n");
+    p3s_send_bytes(s, m->wire, m->wire_len);
+}
+
+/* ------------------------------------------------------------------- a run */
+
+void run_init(run *r)
+{
+    *r = (run){.exit_code = -1};
+    signal(SIGPIPE, SIG_IGN);
+    r->base = event_base_new();
+    ck_assert_ptr_nonnull(r->base);
+    r->srv = p3s_new(r->base);
+    ck_assert_ptr_nonnull(r->srv);
+    r->port = p3s_listen(r->srv, "127.0.0.1");
+    ck_assert_uint_ne(r->port, 0);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(r->work, sizeof r->work, "%s/fetch-all-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(r->work));
+    snprintf(r->out, sizeof r->out, "%s/out", r->work);
+    ck_assert_int_eq(mkdir(r->out, 0700), 0);
+}
+
+/* dir/name in one of a few static buffers, so two can be used in one call. */
+char *path_in(const char *dir, const char *name)
+{
+    static char buf[4][1024];
+    static int next;
+    char *p = buf[next++ % 4];
+    int n = snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    ck_assert(n > 0 && (size_t)n < sizeof buf[0]);
+    return p;
+}
+
+char *read_file(const char *path, size_t *len)
+{
+    char *data = NULL;
+    size_t n = 0;
+    char chunk[8192];
+    ssize_t got;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    append(&data, &n, "", 0);
+    while ((got = read(fd, chunk, sizeof chunk)) > 0)
+        append(&data, &n, chunk, (size_t)got);
+    close(fd);
+    if (len)
+        *len = n;
+    return data;
+}
+
+static void check_deles(run *r)
+{
+    size_t lines = p3s_lines_received(r->srv);
+    while (r->dele_line && r->dele_checked < r->dele_count &&
+           lines >= r->dele_line + r->dele_checked) {
+        char name[32];
+        struct stat st;
+        snprintf(name, sizeof name, "%zu.eml", r->dele_checked + 1);
+        if (stat(path_in(r->out, name), &st) != 0)
+            r->dele_before_file = 1;
+        r->dele_checked++;
+    }
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    run *r = arg;
+    int status;
+    (void)fd;
+    (void)what;
+    check_deles(r);
+    if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
+        r->exited = 1;
+        r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        event_base_loopbreak(r->base);
+    }
+}
+
+/* Runs fetch-all with the usual connection arguments plus `extra` (NULL-ended),
+ * the password in P3TEST_PW unless `password` is NULL, and serves the script
+ * until the child exits, then until the server has read everything it sent. */
+void run_fetch(run *r, const char *password, const char *const *extra)
+{
+    char port[16];
+    const char *argv[40] = {fetch_all_path, "--host", "127.0.0.1", "--port", port,
+                            "--user", "alice", "--password-env", "P3TEST_PW",
+                            "--out", r->out, "--tls", "none", "--allow-cleartext",
+                            "--timeout", "5"};
+    size_t argc = 16;
+    snprintf(port, sizeof port, "%u", (unsigned)r->port);
+    for (size_t i = 0; extra && extra[i]; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    if (password)
+        setenv("P3TEST_PW", password, 1);
+    else
+        unsetenv("P3TEST_PW");
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, path_in(r->work, "stdout"),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, path_in(r->work, "stderr"),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int rc = posix_spawn(&r->pid, fetch_all_path, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ck_assert_msg(rc == 0, "posix_spawn %s: %s", fetch_all_path, strerror(rc));
+
+    struct event *poll_ev = event_new(r->base, -1, EV_PERSIST, on_poll, r);
+    struct timeval tick = {0, 2000};
+    event_add(poll_ev, &tick);
+    for (int waited = 0; !r->exited && waited < CHILD_WAIT_MS; waited += 100) {
+        struct timeval slice = {0, 100000};
+        event_base_loopexit(r->base, &slice);
+        event_base_dispatch(r->base);
+    }
+    event_free(poll_ev);
+    if (!r->exited) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+    }
+    /* The child has gone: let the server read its last bytes and the FIN. */
+    for (int waited = 0; p3s_connected(r->srv) && !p3s_peer_closed(r->srv) && waited < 2000;
+         waited += 10) {
+        struct timeval slice = {0, 10000};
+        event_base_loopexit(r->base, &slice);
+        event_base_dispatch(r->base);
+    }
+    check_deles(r);
+    r->stdout_text = read_file(path_in(r->work, "stdout"), NULL);
+    r->stderr_text = read_file(path_in(r->work, "stderr"), NULL);
+    ck_assert_msg(r->exited, "fetch-all did not exit within %d ms", CHILD_WAIT_MS);
+    ck_assert_ptr_nonnull(r->stdout_text);
+    ck_assert_ptr_nonnull(r->stderr_text);
+}
+
+/* Removes everything the run made. */
+void run_free(run *r)
+{
+    DIR *d = opendir(r->out);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            unlink(path_in(r->out, e->d_name)) != 0)
+            rmdir(path_in(r->out, e->d_name));
+    }
+    if (d)
+        closedir(d);
+    rmdir(r->out);
+    unlink(path_in(r->work, "stdout"));
+    unlink(path_in(r->work, "stderr"));
+    rmdir(r->work);
+    free(r->stdout_text);
+    free(r->stderr_text);
+    p3s_free(r->srv);
+    event_base_free(r->base);
+}
+
+/* The names in out/, sorted, space-separated. */
+void list_out(const run *r, char *buf, size_t size)
+{
+    struct dirent **names;
+    int n = scandir(r->out, &names, NULL, alphasort);
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (names[i]->d_name[0] != '.' || strlen(names[i]->d_name) > 2) {
+            if (strcmp(names[i]->d_name, "..") != 0) {
+                strncat(buf, buf[0] ? " " : "", size - strlen(buf) - 1);
+                strncat(buf, names[i]->d_name, size - strlen(buf) - 1);
+            }
+        }
+        free(names[i]);
+    }
+    free(n >= 0 ? names : NULL);
+}
+
+void assert_file(const run *r, size_t number, const msg *m)
+{
+    char name[32];
+    size_t len;
+    snprintf(name, sizeof name, "%zu.eml", number);
+    char *data = read_file(path_in(r->out, name), &len);
+    ck_assert_msg(data != NULL, "%s missing", name);
+    ck_assert_msg(len == m->body_len && memcmp(data, m->body, len) == 0,
+                  "%s: %zu bytes differ from the %zu expected", name, len, m->body_len);
+    free(data);
+}
+
+void expected_stdout(const msg *m, size_t n, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%zu %zu\n", i + 1, m[i].body_len);
+}

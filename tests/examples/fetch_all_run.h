@@ -1,0 +1,95 @@
+/*
+ * The harness of the fetch-all tests: a scripted mailbox, the server side of a
+ * session, and a run of examples/fetch-all as a child process against the
+ * scripted server, which listens on 127.0.0.1 in the test process. The loop
+ * serves the script while a timer polls waitpid(WNOHANG) (no SIGCHLD handler,
+ * so Check's forking and valgrind are unaffected).
+ */
+#ifndef POP3A_TEST_FETCH_ALL_RUN_H
+#define POP3A_TEST_FETCH_ALL_RUN_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "script_server.h"
+
+struct event_base;
+
+#define PASSWORD "s3cret pw" /* a space: PASS takes the rest of the line */
+#define CHILD_WAIT_MS 15000
+#define MAX_MSGS 8
+
+/* The fetch-all under test (argv[1] of the test program). */
+extern const char *fetch_all_path;
+
+/* A message as the server sends it (dot-stuffed, with terminator) and the bytes
+ * the fetcher must store. */
+typedef struct {
+    char *wire, *body;
+    size_t wire_len, body_len;
+} msg;
+
+typedef struct {
+    struct event_base *base;
+    p3s *srv;
+    uint16_t port;
+    char work[64]; /* temp dir holding out/, stdout, stderr */
+    char out[80];
+    pid_t pid;
+    int exit_code; /* -1: killed or timed out */
+    int exited;
+    char *stdout_text, *stderr_text;
+    /* DELE checks: when the server has consumed line dele_line + k - 1 ("DELE k"),
+     * <k>.eml must already be there. */
+    size_t dele_line, dele_count, dele_checked;
+    int dele_before_file;
+} run;
+
+#define SCRIPT_DONE(r)                                                                      \
+    do {                                                                                    \
+        ck_assert_msg(p3s_error((r)->srv) == NULL, "script: %s", p3s_error((r)->srv));      \
+        ck_assert_msg(p3s_done((r)->srv), "script did not run to its end");                 \
+    } while (0)
+
+#define EXIT_IS(r, code)                                                                    \
+    ck_assert_msg((r)->exit_code == (code), "exit %d, want %d; stderr: %s",                 \
+                  (r)->exit_code, (code), (r)->stderr_text)
+
+/* 1: plain; 2: stuffed dots everywhere; 3: empty; 4: ~360 KiB, larger than the
+ * fetcher's write buffer, with a stuffed line every 7. */
+size_t make_mailbox(msg *m);
+
+void free_mailbox(msg *m, size_t n);
+/* Greeting, CAPA (USER, and PIPELINING when asked), USER alice, PASS. */
+void script_login(p3s *s, int pipelining);
+/* STAT for these n messages. */
+void script_stat(p3s *s, const msg *m, size_t n);
+/* Expects RETR number, sends m. */
+void script_retr(p3s *s, size_t number, const msg *m);
+
+/* A listening scripted server and an empty temp out/ directory. */
+void run_init(run *r);
+
+/* dir/name in one of a few static buffers, so two can be used in one call. */
+char *path_in(const char *dir, const char *name);
+/* A file's bytes, NUL-terminated, malloc'd (length in *len when not NULL), or NULL. */
+char *read_file(const char *path, size_t *len);
+
+/* Runs fetch-all with the usual connection arguments plus `extra` (NULL-ended),
+ * the password in P3TEST_PW unless `password` is NULL, and serves the script
+ * until the child exits, then until the server has read everything it sent. */
+void run_fetch(run *r, const char *password, const char *const *extra);
+
+/* Removes everything the run made. */
+void run_free(run *r);
+/* The names in out/, sorted, space-separated. */
+void list_out(const run *r, char *buf, size_t size);
+
+/* out/<number>.eml holds exactly m's body. */
+void assert_file(const run *r, size_t number, const msg *m);
+/* The "<n> <bytes>" lines fetch-all prints for messages 1..n. */
+void expected_stdout(const msg *m, size_t n, char *buf, size_t size);
+
+#endif
