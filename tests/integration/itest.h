@@ -159,6 +159,7 @@ Suite *it_suite_login(void);
 Suite *it_suite_mailbox(void);
 Suite *it_suite_tls(void);
 Suite *it_suite_load(void);
+Suite *it_suite_fetch_all(void);
 Suite *it_suite_external(void);
 
 #endif
