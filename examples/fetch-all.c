@@ -559,6 +559,9 @@ static void run_session(struct fetch *f)
     f->finished = 1;
     pop3a_client_free(f->client);
     f->client = NULL;
+    /* libevent frees a TLS filter's socket bufferevent from the loop (a
+     * finalizer): one more turn lets it go before event_base_free. */
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
     spool_discard(f); /* a message cut off by a failure */
 }
 

@@ -217,7 +217,11 @@ POP3A_EXPORT int pop3a_options_set_trace(pop3a_options *opts, pop3a_trace_cb cb,
  * first needs one. `opts` may be NULL for defaults; it is copied. NULL on error. */
 POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdns_base *dns,
                                             const pop3a_options *opts);
-/* Safe from inside any callback (see contract 6). NULL is a no-op. */
+/* Safe from inside any callback (see contract 6). NULL is a no-op. libevent
+ * frees bufferevents from the loop (finalizers), and after STLS the socket's
+ * bufferevent only once the TLS filter's finalizer has run: before
+ * event_base_free, run the loop once more (event_base_loop(base,
+ * EVLOOP_NONBLOCK)) or that memory is never released. */
 POP3A_EXPORT void pop3a_client_free(pop3a_client *client);
 POP3A_EXPORT void pop3a_client_set_close_cb(pop3a_client *client, pop3a_close_cb cb, void *arg);
 /* The reason for the last NULL submit or failed connection; POP3A_OK if none. */
