@@ -193,19 +193,39 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The words of $POP3A_CHILD_WRAPPER (the valgrind test setup sets it, so that
+ * fetch-all itself runs under valgrind too) into words[], split at spaces in
+ * buf (a copy); returns how many. */
+static size_t wrapper_words(char *buf, size_t size, const char **words, size_t max)
+{
+    const char *w = getenv("POP3A_CHILD_WRAPPER");
+    size_t n = 0;
+    if (!w || !w[0])
+        return 0;
+    ck_assert_msg(strlen(w) < size, "POP3A_CHILD_WRAPPER too long");
+    strcpy(buf, w);
+    for (char *t = strtok(buf, " "); t && n < max; t = strtok(NULL, " "))
+        words[n++] = t;
+    return n;
+}
+
 /* Runs fetch-all with the usual connection arguments plus `extra` (NULL-ended),
  * the password in P3TEST_PW unless `password` is NULL, and serves the script
  * until the child exits, then until the server has read everything it sent. */
 void run_fetch(run *r, const char *password, const char *const *extra)
 {
     char port[16];
-    const char *argv[40] = {fetch_all_path, "--host", "127.0.0.1", "--port", port,
-                            "--user", "alice", "--password-env", "P3TEST_PW",
-                            "--out", r->out, "--tls", "none", "--allow-cleartext",
-                            "--timeout", "5"};
-    size_t argc = 16;
+    const char *const args[] = {fetch_all_path, "--host", "127.0.0.1", "--port", port,
+                                "--user", "alice", "--password-env", "P3TEST_PW",
+                                "--out", r->out, "--tls", "none", "--allow-cleartext",
+                                "--timeout", "5", NULL};
+    const char *argv[64];
+    char wrapper[512];
+    size_t argc = wrapper_words(wrapper, sizeof wrapper, argv, 32);
     snprintf(port, sizeof port, "%u", (unsigned)r->port);
-    for (size_t i = 0; extra && extra[i]; i++)
+    for (size_t i = 0; args[i]; i++)
+        argv[argc++] = args[i];
+    for (size_t i = 0; extra && extra[i] && argc < 63; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;
     if (password)
@@ -220,7 +240,7 @@ void run_fetch(run *r, const char *password, const char *const *extra)
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&fa, 2, path_in(r->work, "stderr"),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int rc = posix_spawn(&r->pid, fetch_all_path, &fa, NULL, (char *const *)argv, environ);
+    int rc = posix_spawnp(&r->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     ck_assert_msg(rc == 0, "posix_spawn %s: %s", fetch_all_path, strerror(rc));
 
