@@ -6,6 +6,7 @@
 #define POP3A_SESSION_TEST_H
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,25 @@
 
 #define ASSERT_OK(rec) ASSERT_STATUS(rec, POP3A_OK)
 
+/* ASSERT_ONCE and ASSERT_STATUS: the usual pair for a future that must have ended
+ * one way, exactly once. */
+#define ASSERT_ONCE_STATUS(rec, want)                                                       \
+    do {                                                                                    \
+        ASSERT_ONCE(rec);                                                                   \
+        ASSERT_STATUS(rec, want);                                                           \
+    } while (0)
+
+#define ASSERT_ONCE_OK(rec) ASSERT_ONCE_STATUS(rec, POP3A_OK)
+
+/* The client closes its end of `srv`'s connection within half a second. */
+#define WAIT_PEER_CLOSED(env, srv)                                                          \
+    do {                                                                                    \
+        for (int tries_ = 0; tries_ < 100 && !p3s_peer_closed(srv); tries_++)               \
+            run_for((env)->base, 5);                                                        \
+        ck_assert_msg(p3s_peer_closed(srv), "%s: the client never closed the connection",   \
+                      #srv);                                                                \
+    } while (0)
+
 /* Exactly one done call, never one inside a submit, no chunk after final/done. */
 #define ASSERT_ONCE(rec)                                                                    \
     do {                                                                                    \
@@ -73,6 +93,58 @@
 #define CAPA_BASIC "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 #define CAPA_PIPELINING "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nPIPELINING\r\n"
 
+/* Recorders with ids first_id, first_id + 1, ... in the order given; `order` may
+ * be NULL. RECS_INIT(order, first_id, &a, &b, ...) spares a tu_rec_init line each. */
+static inline void recs_init_array(tu_order *order, int first_id, tu_rec *const *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tu_rec_init(recs[i], first_id + (int)i, order);
+}
+
+#define RECS_INIT(order, first_id, ...)                                                     \
+    recs_init_array((order), (first_id), (tu_rec *const[]){__VA_ARGS__},                    \
+                    sizeof((tu_rec *const[]){__VA_ARGS__}) / sizeof(tu_rec *))
+
+/* What the recorder's chunk callback does at its n-th call (1-based). */
+static inline void act_at_chunk(tu_rec *r, tu_action action, unsigned n)
+{
+    r->chunk_action = action;
+    r->action_at_chunk = n;
+}
+
+/* A body of n lines "line NNNNNN\r\n" (13 bytes each, nothing to dot-stuff);
+ * malloc'd. */
+static inline char *make_body(size_t lines)
+{
+    char *b = malloc(lines * 13 + 1);
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < lines; i++)
+        snprintf(b + i * 13, 14, "line %06zu\r\n", i % 1000000);
+    if (lines == 0)
+        b[0] = '\0';
+    return b;
+}
+
+/* A multi-line reply: the status line (with its CRLF), the body as it goes on the
+ * wire (already dot-stuffed), then the terminating dot line. */
+static inline void send_multiline(p3s *s, const char *status_line, const char *wire_body)
+{
+    p3s_send(s, status_line);
+    p3s_send(s, wire_body);
+    p3s_send(s, ".\r\n");
+}
+
+/* "RETR 1" answered with status_line + body; chunk_bytes non-zero cuts what the
+ * server writes from here on into writes of that size, 1 ms apart. */
+static inline void script_retr_1(p3s *s, size_t chunk_bytes, const char *status_line,
+                                 const char *wire_body)
+{
+    p3s_expect(s, "RETR 1");
+    if (chunk_bytes)
+        p3s_write_chunk(s, chunk_bytes, 1);
+    send_multiline(s, status_line, wire_body);
+}
+
 /* Greeting, CAPA, then USER/PASS accepted (the client side is tu_login_user). */
 static inline void script_login(p3s *s, const char *capa)
 {
@@ -92,6 +164,14 @@ static inline void session_login(tu_env *e, tu_rec *conn, tu_rec *login)
     WAIT_DONE(e, *login);
     ASSERT_OK(*conn);
     ASSERT_OK(*login);
+}
+
+/* A fresh environment whose server will greet and accept the USER/PASS login of
+ * session_login / session_logged_in; the test scripts what comes after. */
+static inline void env_init_login_script(tu_env *e, const char *capa)
+{
+    tu_env_init(e);
+    script_login(e->srv, capa);
 }
 
 /* session_login for a test that only needs the session logged in. */

@@ -3,25 +3,16 @@
  * exactly once, in submission order, and free / cancel / pause / abort / submit
  * from inside chunk and done callbacks.
  */
-#include <stdio.h>
-
 #include "session_test.h"
 
-/* A body of n lines "line NNNNNN\r\n" (13 bytes each); malloc'd. */
-static char *make_body(size_t lines)
-{
-    char *b = malloc(lines * 13 + 1);
-    ck_assert_ptr_nonnull(b);
-    for (size_t i = 0; i < lines; i++)
-        snprintf(b + i * 13, 14, "line %06zu\r\n", i % 1000000);
-    return b;
-}
+#define RETR_FOLLOWS "+OK message follows\r\n"
 
-static void send_retr_reply(p3s *s, const char *body)
+/* Submits RETR 1 and a NOOP behind it: most contract tests act on the RETR and
+ * check that the NOOP saw the session go on (or end). */
+static void submit_retr_and_noop(tu_env *e, tu_rec *retr, tu_rec *noop)
 {
-    p3s_send(s, "+OK message follows\r\n");
-    p3s_send(s, body);
-    p3s_send(s, ".\r\n");
+    ck_assert_ptr_nonnull(pop3a_retr(e->client, 1, tu_chunk, tu_done, retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e->client, tu_done, noop));
 }
 
 /* Contract 1: every done callback, including early local failures, runs from the
@@ -29,8 +20,7 @@ static void send_retr_reply(p3s *s, const char *body)
 START_TEST(done_never_called_inside_submit)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n");
     int in_submit = 0;
@@ -83,16 +73,14 @@ END_TEST
 START_TEST(completion_order_is_submission_order)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 3 30\r\n");
-    p3s_expect(e.srv, "RETR 1");
-    send_retr_reply(e.srv, "a\r\n");
+    script_retr_1(e.srv, 0, RETR_FOLLOWS, "a\r\n");
     p3s_expect(e.srv, "DELE 9");
     p3s_send(e.srv, "-ERR no such message\r\n");
     p3s_expect(e.srv, "RETR 3");
-    send_retr_reply(e.srv, "c\r\n");
+    send_multiline(e.srv, RETR_FOLLOWS, "c\r\n");
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n");
     tu_order order = {0};
@@ -134,22 +122,13 @@ END_TEST
 START_TEST(free_client_inside_chunk_callback)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     char *body = make_body(2000);
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "RETR 1");
-    p3s_write_chunk(e.srv, 4096, 1);
-    send_retr_reply(e.srv, body);
-    tu_rec conn, login, retr, dele, noop, late;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    tu_rec_init(&dele, 3, NULL);
-    tu_rec_init(&noop, 4, NULL);
-    tu_rec_init(&late, 5, NULL);
-    session_login(&e, &conn, &login);
-    retr.chunk_action = TU_ACT_FREE_CLIENT;
-    retr.action_at_chunk = 1;
+    script_retr_1(e.srv, 4096, RETR_FOLLOWS, body);
+    tu_rec retr, dele, noop, late;
+    RECS_INIT(NULL, 2, &retr, &dele, &noop, &late);
+    session_logged_in(&e);
+    act_at_chunk(&retr, TU_ACT_FREE_CLIENT, 1);
     retr.client_slot = &e.client;
     noop.done_action = TU_ACT_SUBMIT_NOOP; /* a submit during teardown returns NULL */
     noop.submit_rec = &late;
@@ -159,14 +138,11 @@ START_TEST(free_client_inside_chunk_callback)
     WAIT_DONE(&e, noop);
     run_for(e.base, 50);
     ck_assert_ptr_null(e.client);
-    ASSERT_ONCE(retr);
-    ASSERT_STATUS(retr, POP3A_ERR_CLOSED);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CLOSED);
     ck_assert_int_eq(retr.chunk_calls, 1);
     ck_assert_int_eq(retr.final_count, 0);
-    ASSERT_ONCE(dele);
-    ASSERT_STATUS(dele, POP3A_ERR_CLOSED);
-    ASSERT_ONCE(noop);
-    ASSERT_STATUS(noop, POP3A_ERR_CLOSED);
+    ASSERT_ONCE_STATUS(dele, POP3A_ERR_CLOSED);
+    ASSERT_ONCE_STATUS(noop, POP3A_ERR_CLOSED);
     ck_assert_ptr_null(noop.submitted);
     ck_assert_int_eq(noop.submit_error, POP3A_ERR_CLOSED);
     ck_assert_int_eq(late.done_calls, 0);
@@ -181,17 +157,12 @@ END_TEST
 START_TEST(free_client_inside_done_callback)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 1 10\r\n");
-    tu_rec conn, login, stat, retr, quit;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    tu_rec_init(&retr, 3, NULL);
-    tu_rec_init(&quit, 4, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec stat, retr, quit;
+    RECS_INIT(NULL, 2, &stat, &retr, &quit);
+    session_logged_in(&e);
     stat.done_action = TU_ACT_FREE_CLIENT;
     stat.client_slot = &e.client;
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
@@ -202,15 +173,11 @@ START_TEST(free_client_inside_done_callback)
     ck_assert_ptr_null(e.client);
     ASSERT_OK(stat);
     ck_assert_uint_eq(stat.stat_count, 1);
-    ASSERT_ONCE(retr);
-    ASSERT_STATUS(retr, POP3A_ERR_CLOSED);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CLOSED);
     ck_assert_int_eq(retr.chunk_calls, 0);
-    ASSERT_ONCE(quit);
-    ASSERT_STATUS(quit, POP3A_ERR_CLOSED);
+    ASSERT_ONCE_STATUS(quit, POP3A_ERR_CLOSED);
     /* The connection went with the client. */
-    for (int i = 0; i < 100 && !p3s_peer_closed(e.srv); i++)
-        run_for(e.base, 5);
-    ck_assert(p3s_peer_closed(e.srv));
+    WAIT_PEER_CLOSED(&e, e.srv);
     tu_env_free(&e);
 }
 END_TEST
@@ -219,27 +186,20 @@ END_TEST
 START_TEST(free_client_with_work_pending)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "RETR 1");
     p3s_send(e.srv, "+OK\r\npartial\r\n");
-    tu_rec conn, login, retr, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    tu_rec retr, noop;
+    RECS_INIT(NULL, 2, &retr, &noop);
+    session_logged_in(&e);
+    submit_retr_and_noop(&e, &retr, &noop);
     WAIT_COUNT(&e, &retr.chunk_calls, 1);
     pop3a_client_free(e.client);
     e.client = NULL;
     run_for(e.base, 20);
-    ASSERT_ONCE(retr);
-    ASSERT_STATUS(retr, POP3A_ERR_CLOSED);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CLOSED);
     ck_assert_int_eq(retr.final_count, 0);
-    ASSERT_ONCE(noop);
-    ASSERT_STATUS(noop, POP3A_ERR_CLOSED);
+    ASSERT_ONCE_STATUS(noop, POP3A_ERR_CLOSED);
     tu_rec_clear(&retr);
     tu_env_free(&e);
 }
@@ -250,33 +210,23 @@ END_TEST
 START_TEST(cancel_inside_chunk_callback)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     char *body = make_body(3000);
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "RETR 1");
-    p3s_write_chunk(e.srv, 1000, 1);
-    send_retr_reply(e.srv, body);
+    script_retr_1(e.srv, 1000, RETR_FOLLOWS, body);
     p3s_write_chunk(e.srv, 0, 0);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK still here\r\n");
-    tu_rec conn, login, retr, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
-    retr.chunk_action = TU_ACT_CANCEL_SELF;
-    retr.action_at_chunk = 1;
-    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    tu_rec retr, noop;
+    RECS_INIT(NULL, 2, &retr, &noop);
+    session_logged_in(&e);
+    act_at_chunk(&retr, TU_ACT_CANCEL_SELF, 1);
+    submit_retr_and_noop(&e, &retr, &noop);
     WAIT_DONE(&e, noop);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(retr);
-    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CANCELLED);
     ck_assert_int_eq(retr.chunk_calls, 1);
     ck_assert_int_eq(retr.final_count, 0);
-    ASSERT_ONCE(noop);
-    ASSERT_OK(noop);
+    ASSERT_ONCE_OK(noop);
     ck_assert_str_eq(noop.text, "still here");
     ck_assert_int_eq(e.close_calls, 0);
     free(body);
@@ -289,20 +239,15 @@ END_TEST
 START_TEST(cancel_queued_inside_done_callback)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 2 20\r\n");
     p3s_expect(e.srv, "NOOP"); /* not RETR 2 */
     p3s_send(e.srv, "+OK\r\n");
     tu_order order = {0};
-    tu_rec conn, login, stat, retr, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, &order);
-    tu_rec_init(&retr, 3, &order);
-    tu_rec_init(&noop, 4, &order);
-    session_login(&e, &conn, &login);
+    tu_rec stat, retr, noop;
+    RECS_INIT(&order, 2, &stat, &retr, &noop);
+    session_logged_in(&e);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     pop3a_future *victim = pop3a_retr(e.client, 2, tu_chunk, tu_done, &retr);
     ck_assert_ptr_nonnull(victim);
@@ -312,8 +257,7 @@ START_TEST(cancel_queued_inside_done_callback)
     WAIT_DONE(&e, noop);
     SCRIPT_DONE(e.srv);
     ASSERT_OK(stat);
-    ASSERT_ONCE(retr);
-    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CANCELLED);
     ASSERT_OK(noop);
     ck_assert_int_eq(order.seq[0], 2);
     ck_assert_int_eq(order.seq[1], 3);
@@ -326,16 +270,12 @@ END_TEST
 START_TEST(cancel_is_idempotent)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n");
-    tu_rec conn, login, a, b;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&a, 2, NULL);
-    tu_rec_init(&b, 3, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec a, b;
+    RECS_INIT(NULL, 2, &a, &b);
+    session_logged_in(&e);
     pop3a_future *fa = pop3a_stat(e.client, tu_done, &a);
     ck_assert_ptr_nonnull(fa);
     pop3a_future_ref(fa);
@@ -349,11 +289,9 @@ START_TEST(cancel_is_idempotent)
     pop3a_future_cancel(fb);
     run_for(e.base, 20);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(a);
-    ASSERT_STATUS(a, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE_STATUS(a, POP3A_ERR_CANCELLED);
     ck_assert_int_eq(pop3a_future_status(fa), POP3A_ERR_CANCELLED);
-    ASSERT_ONCE(b);
-    ASSERT_OK(b);
+    ASSERT_ONCE_OK(b);
     ck_assert_int_eq(pop3a_future_status(fb), POP3A_OK); /* done stays done */
     pop3a_future_unref(fa);
     pop3a_future_unref(fb);
@@ -366,25 +304,17 @@ END_TEST
 START_TEST(pause_then_resume_delivers_rest)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     char *body = make_body(400); /* 5200 bytes */
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "RETR 1");
-    p3s_write_chunk(e.srv, 700, 1);
-    send_retr_reply(e.srv, body);
+    script_retr_1(e.srv, 700, RETR_FOLLOWS, body);
     p3s_write_chunk(e.srv, 0, 0);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n");
-    tu_rec conn, login, retr, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
-    retr.chunk_action = TU_ACT_PAUSE;
-    retr.action_at_chunk = 1;
-    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    tu_rec retr, noop;
+    RECS_INIT(NULL, 2, &retr, &noop);
+    session_logged_in(&e);
+    act_at_chunk(&retr, TU_ACT_PAUSE, 1);
+    submit_retr_and_noop(&e, &retr, &noop);
     WAIT_COUNT(&e, &retr.chunk_calls, 1);
     ck_assert_ptr_nonnull(retr.paused);
     run_for(e.base, 150); /* the whole body has been written by now */
@@ -395,8 +325,7 @@ START_TEST(pause_then_resume_delivers_rest)
     ck_assert_int_eq(pop3a_future_resume(retr.paused), -1); /* not paused any more */
     WAIT_DONE(&e, noop);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(retr);
-    ASSERT_OK(retr);
+    ASSERT_ONCE_OK(retr);
     ASSERT_BODY(retr, body);
     ck_assert_uint_eq(retr.octets, strlen(body));
     ASSERT_OK(noop);
@@ -411,19 +340,14 @@ END_TEST
 START_TEST(pause_stops_reading_the_socket)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     pop3a_options_set_timeouts(e.opts, 3000, 10000);
     char *body = make_body(640000); /* ~8 MiB */
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "RETR 1");
-    send_retr_reply(e.srv, body);
-    tu_rec conn, login, retr;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    script_retr_1(e.srv, 0, RETR_FOLLOWS, body);
+    tu_rec retr;
     tu_rec_init(&retr, 2, NULL);
-    session_login(&e, &conn, &login);
-    retr.chunk_action = TU_ACT_PAUSE;
-    retr.action_at_chunk = 1;
+    session_logged_in(&e);
+    act_at_chunk(&retr, TU_ACT_PAUSE, 1);
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
     WAIT_COUNT(&e, &retr.chunk_calls, 1);
     run_for(e.base, 200);
@@ -445,30 +369,22 @@ END_TEST
 START_TEST(abort_on_final_chunk_fails_only_that_future)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "RETR 1");
     p3s_send(e.srv, "+OK\r\nhello\r\n.\r\n"); /* one write: a data chunk, then final */
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK still here\r\n");
-    tu_rec conn, login, retr, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
-    retr.chunk_action = TU_ACT_ABORT;
-    retr.action_at_chunk = 2;
-    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    tu_rec retr, noop;
+    RECS_INIT(NULL, 2, &retr, &noop);
+    session_logged_in(&e);
+    act_at_chunk(&retr, TU_ACT_ABORT, 2);
+    submit_retr_and_noop(&e, &retr, &noop);
     WAIT_DONE(&e, noop);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(retr);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CANCELLED);
     ck_assert_int_eq(retr.chunk_calls, 2);
     ck_assert_int_eq(retr.final_count, 1);
-    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
-    ASSERT_ONCE(noop);
-    ASSERT_OK(noop);
+    ASSERT_ONCE_OK(noop);
     ck_assert_int_eq(e.close_calls, 0);
     tu_rec_clear(&retr);
     tu_env_free(&e);
@@ -480,31 +396,19 @@ END_TEST
 START_TEST(abort_from_chunk_callback_closes)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     char *body = make_body(2000);
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "RETR 1");
-    p3s_write_chunk(e.srv, 2048, 1);
-    send_retr_reply(e.srv, body);
-    tu_rec conn, login, retr, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
-    retr.chunk_action = TU_ACT_ABORT;
-    retr.action_at_chunk = 1;
-    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    script_retr_1(e.srv, 2048, RETR_FOLLOWS, body);
+    tu_rec retr, noop;
+    RECS_INIT(NULL, 2, &retr, &noop);
+    session_logged_in(&e);
+    act_at_chunk(&retr, TU_ACT_ABORT, 1);
+    submit_retr_and_noop(&e, &retr, &noop);
     WAIT_DONE(&e, noop);
-    ASSERT_ONCE(retr);
-    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CANCELLED);
     ck_assert_int_eq(retr.chunk_calls, 1);
-    ASSERT_ONCE(noop);
-    ASSERT_STATUS(noop, POP3A_ERR_CLOSED);
-    for (int i = 0; i < 100 && !p3s_peer_closed(e.srv); i++)
-        run_for(e.base, 5);
-    ck_assert(p3s_peer_closed(e.srv));
+    ASSERT_ONCE_STATUS(noop, POP3A_ERR_CLOSED);
+    WAIT_PEER_CLOSED(&e, e.srv);
     free(body);
     tu_rec_clear(&retr);
     tu_env_free(&e);
@@ -515,26 +419,21 @@ END_TEST
 START_TEST(submit_from_done_callback)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 0 0\r\n");
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK from inside\r\n");
-    tu_rec conn, login, stat, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec stat, noop;
+    RECS_INIT(NULL, 2, &stat, &noop);
+    session_logged_in(&e);
     stat.done_action = TU_ACT_SUBMIT_NOOP;
     stat.submit_rec = &noop;
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     WAIT_DONE(&e, noop);
     SCRIPT_DONE(e.srv);
     ck_assert_ptr_nonnull(stat.submitted);
-    ASSERT_ONCE(noop);
-    ASSERT_OK(noop);
+    ASSERT_ONCE_OK(noop);
     ck_assert_str_eq(noop.text, "from inside");
     tu_env_free(&e);
 }
@@ -544,15 +443,12 @@ END_TEST
 START_TEST(reference_keeps_results_after_done)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "UIDL");
     p3s_send(e.srv, "+OK\r\n1 abc\r\n2 def\r\n.\r\n");
-    tu_rec conn, login, uidl;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    tu_rec uidl;
     tu_rec_init(&uidl, 2, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     pop3a_future *f = pop3a_uidl(e.client, 0, tu_done, &uidl);
     ck_assert_ptr_nonnull(f);
     ck_assert_ptr_eq(pop3a_future_ref(f), f);

@@ -7,15 +7,6 @@
 
 #include "session_test.h"
 
-static char *make_body(size_t lines)
-{
-    char *b = malloc(lines * 13 + 1);
-    ck_assert_ptr_nonnull(b);
-    for (size_t i = 0; i < lines; i++)
-        snprintf(b + i * 13, 14, "line %06zu\r\n", i % 1000000);
-    return b;
-}
-
 static void send_retr_reply(p3s *s, const char *body)
 {
     p3s_send(s, "+OK\r\n");
