@@ -3,38 +3,48 @@
  * is being reported, pause combined with cancel / timeouts / pipelining, replies
  * that look like POP3 but are not, and what the trace must leave out.
  */
-#include <stdio.h>
-
 #include "session_test.h"
 
-static void send_retr_reply(p3s *s, const char *body)
+/* Logged in, with STAT answered by the server closing the connection. */
+static void logged_in_then_close_at_stat(tu_env *e)
 {
-    p3s_send(s, "+OK\r\n");
-    p3s_send(s, body);
-    p3s_send(s, ".\r\n");
+    env_init_login_script(e, CAPA_BASIC);
+    p3s_expect(e->srv, "STAT");
+    p3s_close(e->srv);
+}
+
+/* Logs in and queues RETR 1..n on recorders r[0..n-1] (ids 0..n-1, `order`). */
+static void login_and_retr(tu_env *e, tu_rec *r, int n, tu_order *order)
+{
+    session_logged_in(e);
+    for (int i = 0; i < n; i++) {
+        tu_rec_init(&r[i], i, order);
+        ck_assert_ptr_nonnull(pop3a_retr(e->client, (uint32_t)i + 1, tu_chunk, tu_done, &r[i]));
+    }
+}
+
+/* Logs in and submits a RETR 1 that pauses itself at its first chunk. */
+static void login_and_pause_retr_1(tu_env *e, tu_rec *retr)
+{
+    session_logged_in(e);
+    act_at_chunk(retr, TU_ACT_PAUSE, 1);
+    ck_assert_ptr_nonnull(pop3a_retr(e->client, 1, tu_chunk, tu_done, retr));
 }
 
 /* Contract 7: every pending future has failed before the close callback runs. */
 START_TEST(close_callback_after_pending_futures_failed)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "STAT");
-    p3s_close(e.srv);
-    tu_rec conn, login, stat, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
+    logged_in_then_close_at_stat(&e);
+    tu_rec stat, noop;
+    RECS_INIT(NULL, 2, &stat, &noop);
     stat.watch = noop.watch = &e.close_calls;
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
     WAIT_COUNT(&e, &e.close_calls, 1);
     run_for(e.base, 20);
-    ASSERT_ONCE(stat);
-    ASSERT_STATUS(stat, POP3A_ERR_EOF);
+    ASSERT_ONCE_STATUS(stat, POP3A_ERR_EOF);
     ASSERT_ONCE(noop);
     ck_assert_int_eq(stat.watch_at_done, 0);
     ck_assert_int_eq(noop.watch_at_done, 0);
@@ -50,22 +60,17 @@ END_TEST
 START_TEST(free_inside_done_during_connection_loss)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_PIPELINING);
+    env_init_login_script(&e, CAPA_PIPELINING);
     for (int i = 1; i <= 4; i++) {
         char line[16];
         snprintf(line, sizeof line, "RETR %d", i);
         p3s_expect(e.srv, line);
     }
-    send_retr_reply(e.srv, "one\r\n");
+    send_multiline(e.srv, "+OK\r\n", "one\r\n");
     p3s_close(e.srv);
     tu_order order = {0};
     tu_rec r[4];
-    session_logged_in(&e);
-    for (int i = 0; i < 4; i++) {
-        tu_rec_init(&r[i], i, &order);
-        ck_assert_ptr_nonnull(pop3a_retr(e.client, (uint32_t)i + 1, tu_chunk, tu_done, &r[i]));
-    }
+    login_and_retr(&e, r, 4, &order);
     r[1].done_action = TU_ACT_FREE_CLIENT;
     r[1].client_slot = &e.client;
     WAIT_COUNT(&e, &order.n, 4);
@@ -91,16 +96,10 @@ END_TEST
 START_TEST(submit_inside_done_during_connection_loss)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "STAT");
-    p3s_close(e.srv);
-    tu_rec conn, login, stat, late;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    tu_rec_init(&late, 3, NULL);
-    session_login(&e, &conn, &login);
+    logged_in_then_close_at_stat(&e);
+    tu_rec stat, late;
+    RECS_INIT(NULL, 2, &stat, &late);
+    session_logged_in(&e);
     stat.done_action = TU_ACT_SUBMIT_NOOP;
     stat.submit_rec = &late;
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
@@ -108,8 +107,7 @@ START_TEST(submit_inside_done_during_connection_loss)
     run_for(e.base, 20);
     ASSERT_STATUS(stat, POP3A_ERR_EOF);
     ck_assert_ptr_nonnull(stat.submitted);
-    ASSERT_ONCE(late);
-    ASSERT_STATUS(late, POP3A_ERR_STATE); /* no connection any more */
+    ASSERT_ONCE_STATUS(late, POP3A_ERR_STATE); /* no connection any more */
     tu_env_free(&e);
 }
 END_TEST
@@ -127,22 +125,16 @@ static void free_on_close(pop3a_client *client, pop3a_status why, void *arg)
 START_TEST(free_inside_close_callback)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "STAT");
-    p3s_close(e.srv);
-    tu_rec conn, login, stat;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    logged_in_then_close_at_stat(&e);
+    tu_rec stat;
     tu_rec_init(&stat, 2, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     pop3a_client_set_close_cb(e.client, free_on_close, &e);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     WAIT_COUNT(&e, &e.close_calls, 1);
     run_for(e.base, 20);
     ck_assert_ptr_null(e.client);
-    ASSERT_ONCE(stat);
-    ASSERT_STATUS(stat, POP3A_ERR_EOF);
+    ASSERT_ONCE_STATUS(stat, POP3A_ERR_EOF);
     ck_assert_int_eq(e.close_calls, 1);
     tu_env_free(&e);
 }
@@ -170,18 +162,14 @@ static void free_on_trace(pop3a_client *client, pop3a_trace_dir dir, const char 
 START_TEST(free_inside_trace_callback)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     trace_freer tf = {&e, "+OK 1 10", 0};
     pop3a_options_set_trace(e.opts, free_on_trace, &tf);
-    script_login(e.srv, CAPA_BASIC);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 1 10\r\n");
-    tu_rec conn, login, stat, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec stat, noop;
+    RECS_INIT(NULL, 2, &stat, &noop);
+    session_logged_in(&e);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
     WAIT_DONE(&e, noop);
@@ -190,8 +178,7 @@ START_TEST(free_inside_trace_callback)
     ASSERT_ONCE(stat);
     ck_assert_msg(stat.status == POP3A_OK || stat.status == POP3A_ERR_CLOSED, "stat: %s",
                   pop3a_status_name(stat.status));
-    ASSERT_ONCE(noop);
-    ASSERT_STATUS(noop, POP3A_ERR_CLOSED);
+    ASSERT_ONCE_STATUS(noop, POP3A_ERR_CLOSED);
     tu_env_free(&e);
 }
 END_TEST
@@ -201,24 +188,15 @@ END_TEST
 START_TEST(cancel_paused_transfer)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     char *body = make_body(400);
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "RETR 1");
-    p3s_write_chunk(e.srv, 700, 1);
-    send_retr_reply(e.srv, body);
+    script_retr_1(e.srv, 700, "+OK\r\n", body);
     p3s_write_chunk(e.srv, 0, 0);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK after\r\n");
-    tu_rec conn, login, retr, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
-    retr.chunk_action = TU_ACT_PAUSE;
-    retr.action_at_chunk = 1;
-    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    tu_rec retr, noop;
+    RECS_INIT(NULL, 2, &retr, &noop);
+    login_and_pause_retr_1(&e, &retr);
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
     WAIT_COUNT(&e, &retr.chunk_calls, 1);
     run_for(e.base, 50);
@@ -226,8 +204,7 @@ START_TEST(cancel_paused_transfer)
     ck_assert_int_eq(retr.done_calls, 0); /* never inside the cancel call */
     WAIT_DONE(&e, noop);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(retr);
-    ASSERT_STATUS(retr, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CANCELLED);
     ck_assert_int_eq(retr.chunk_calls, 1);
     ASSERT_OK(noop);
     ck_assert_str_eq(noop.text, "after");
@@ -241,21 +218,13 @@ END_TEST
 START_TEST(pause_longer_than_idle_timeout)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     pop3a_options_set_timeouts(e.opts, 3000, 100);
     char *body = make_body(400);
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "RETR 1");
-    p3s_write_chunk(e.srv, 1000, 1);
-    send_retr_reply(e.srv, body);
-    tu_rec conn, login, retr;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    script_retr_1(e.srv, 1000, "+OK\r\n", body);
+    tu_rec retr;
     tu_rec_init(&retr, 2, NULL);
-    session_login(&e, &conn, &login);
-    retr.chunk_action = TU_ACT_PAUSE;
-    retr.action_at_chunk = 1;
-    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    login_and_pause_retr_1(&e, &retr);
     WAIT_COUNT(&e, &retr.chunk_calls, 1);
     run_for(e.base, 350);
     ck_assert_msg(retr.done_calls == 0, "paused RETR completed: %s",
@@ -275,23 +244,17 @@ END_TEST
 START_TEST(pause_inside_pipelined_window)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_PIPELINING);
     char *body = make_body(200);
-    script_login(e.srv, CAPA_PIPELINING);
     p3s_expect(e.srv, "RETR 1");
     p3s_expect(e.srv, "RETR 2");
     p3s_expect(e.srv, "RETR 3");
     for (int i = 0; i < 3; i++)
-        send_retr_reply(e.srv, body);
+        send_multiline(e.srv, "+OK\r\n", body);
     tu_order order = {0};
     tu_rec r[3];
-    session_logged_in(&e);
-    for (int i = 0; i < 3; i++) {
-        tu_rec_init(&r[i], i, &order);
-        ck_assert_ptr_nonnull(pop3a_retr(e.client, (uint32_t)i + 1, tu_chunk, tu_done, &r[i]));
-    }
-    r[0].chunk_action = TU_ACT_PAUSE;
-    r[0].action_at_chunk = 1;
+    login_and_retr(&e, r, 3, &order);
+    act_at_chunk(&r[0], TU_ACT_PAUSE, 1);
     WAIT_COUNT(&e, &r[0].chunk_calls, 1);
     run_for(e.base, 100);
     ck_assert_int_eq(order.n, 0);
@@ -300,8 +263,7 @@ START_TEST(pause_inside_pipelined_window)
     WAIT_COUNT(&e, &order.n, 3);
     SCRIPT_DONE(e.srv);
     for (int i = 0; i < 3; i++) {
-        ASSERT_ONCE(r[i]);
-        ASSERT_OK(r[i]);
+        ASSERT_ONCE_OK(r[i]);
         ASSERT_BODY(r[i], body);
         ck_assert_int_eq(order.seq[i], i);
         tu_rec_clear(&r[i]);
@@ -327,17 +289,14 @@ START_TEST(malformed_results_are_protocol_errors)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_env e;
-        tu_env_init(&e);
+        env_init_login_script(&e, CAPA_BASIC);
         pop3a_options_set_max_listing(e.opts, 3);
-        script_login(e.srv, CAPA_BASIC);
         int is_stat = strncmp(cases[i].what, "STAT", 4) == 0;
         p3s_expect(e.srv, is_stat ? "STAT" : "LIST");
         p3s_send(e.srv, cases[i].reply);
-        tu_rec conn, login, r;
-        tu_rec_init(&conn, 0, NULL);
-        tu_rec_init(&login, 1, NULL);
+        tu_rec r;
         tu_rec_init(&r, 2, NULL);
-        session_login(&e, &conn, &login);
+        session_logged_in(&e);
         if (is_stat)
             ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &r));
         else
@@ -355,17 +314,13 @@ END_TEST
 START_TEST(trace_leaves_out_message_bodies)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     tu_trace tr = {0};
     pop3a_options_set_trace(e.opts, tu_trace_cb, &tr);
-    script_login(e.srv, CAPA_BASIC);
-    p3s_expect(e.srv, "RETR 1");
-    send_retr_reply(e.srv, "Subject: private\r\n\r\nconfidential-body-line\r\n");
-    tu_rec conn, login, retr;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    script_retr_1(e.srv, 0, "+OK\r\n", "Subject: private\r\n\r\nconfidential-body-line\r\n");
+    tu_rec retr;
     tu_rec_init(&retr, 2, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
     WAIT_DONE(&e, retr);
     ASSERT_OK(retr);
@@ -385,8 +340,7 @@ START_TEST(second_attach_refused)
     tu_env_init(&e);
     tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
     tu_rec conn, again;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&again, 1, NULL);
+    RECS_INIT(NULL, 0, &conn, &again);
     ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
     WAIT_DONE(&e, conn);
     p3s *other = p3s_new(e.base);
@@ -395,11 +349,8 @@ START_TEST(second_attach_refused)
     ck_assert_ptr_nonnull(bev);
     ck_assert_ptr_nonnull(pop3a_attach(e.client, bev, tu_done, &again));
     WAIT_DONE(&e, again);
-    ASSERT_ONCE(again);
-    ASSERT_STATUS(again, POP3A_ERR_STATE);
-    for (int i = 0; i < 100 && !p3s_peer_closed(other); i++)
-        run_for(e.base, 5);
-    ck_assert_msg(p3s_peer_closed(other), "refused bufferevent was not freed");
+    ASSERT_ONCE_STATUS(again, POP3A_ERR_STATE);
+    WAIT_PEER_CLOSED(&e, other); /* the refused bufferevent was freed */
     ASSERT_OK(conn);
     p3s_free(other);
     tu_env_free(&e);
@@ -414,16 +365,14 @@ START_TEST(cancel_connect_before_greeting)
     p3s_delay(e.srv, 100);
     p3s_send(e.srv, PLAIN_GREETING);
     tu_rec conn, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&noop, 1, NULL);
+    RECS_INIT(NULL, 0, &conn, &noop);
     pop3a_future *f = tu_env_attach(&e, &conn);
     ck_assert_ptr_nonnull(f);
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
     pop3a_future_cancel(f);
     WAIT_DONE(&e, noop);
     run_for(e.base, 150);
-    ASSERT_ONCE(conn);
-    ASSERT_STATUS(conn, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE_STATUS(conn, POP3A_ERR_CANCELLED);
     ASSERT_ONCE(noop);
     ck_assert_int_ne(noop.status, POP3A_OK);
     tu_env_free(&e);
