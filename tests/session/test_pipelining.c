@@ -4,8 +4,6 @@
  * order however the bytes are split or coalesced; a drop fails every pending
  * future exactly once.
  */
-#include <stdio.h>
-
 #include "session_test.h"
 
 /* Bodies with the awkward parts: stuffed dots, "\r\n." inside, a lone dot line. */
@@ -27,9 +25,7 @@ static const char *const bodies[] = {
 
 static void send_retr(p3s *s, size_t i)
 {
-    p3s_send(s, "+OK\r\n");
-    p3s_send(s, wire_bodies[i]);
-    p3s_send(s, ".\r\n");
+    send_multiline(s, "+OK\r\n", wire_bodies[i]);
 }
 
 static void expect_retrs(p3s *s, size_t from, size_t to)
@@ -63,22 +59,30 @@ static void check_retrs(tu_rec *r, size_t n, const tu_order *order)
     }
 }
 
+/* The common run once the script is written: log in, RETR 1..n, wait for all n,
+ * the whole script ran, every body right and in order; frees the environment. */
+static void run_retrs_and_check(tu_env *e, size_t n)
+{
+    tu_order order = {0};
+    tu_rec *r = calloc(n, sizeof *r);
+    ck_assert_ptr_nonnull(r);
+    login_and_retr(e, r, n, &order);
+    WAIT_COUNT(e, &order.n, (int)n);
+    SCRIPT_DONE(e->srv);
+    check_retrs(r, n, &order);
+    free(r);
+    tu_env_free(e);
+}
+
 /* The scripted server reads all three RETRs before it answers any. */
 START_TEST(pipelined_retrs_sent_before_any_reply)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_PIPELINING);
+    env_init_login_script(&e, CAPA_PIPELINING);
     expect_retrs(e.srv, 1, 3);
     for (size_t i = 0; i < 3; i++)
         send_retr(e.srv, i);
-    tu_order order = {0};
-    tu_rec r[3];
-    login_and_retr(&e, r, 3, &order);
-    WAIT_COUNT(&e, &order.n, 3);
-    SCRIPT_DONE(e.srv);
-    check_retrs(r, 3, &order);
-    tu_env_free(&e);
+    run_retrs_and_check(&e, 3);
 }
 END_TEST
 
@@ -88,8 +92,7 @@ START_TEST(pipelined_replies_split_and_coalesced)
 {
     for (size_t n = 0; n <= 7; n++) {
         tu_env e;
-        tu_env_init(&e);
-        script_login(e.srv, CAPA_PIPELINING);
+        env_init_login_script(&e, CAPA_PIPELINING);
         static const char *const lines[] = {"RETR 1", "LIST", "RETR 2", "UIDL 2",
                                             "STAT",   "DELE 1", "RETR 3", "NOOP"};
         for (size_t i = 0; i < 8; i++)
@@ -122,8 +125,7 @@ START_TEST(pipelined_replies_split_and_coalesced)
         for (int i = 0; i < 8; i++) {
             ck_assert_msg(order.seq[i] == i, "chunk %zu: completion %d was %d", n, i,
                           order.seq[i]);
-            ASSERT_ONCE(r[i]);
-            ASSERT_OK(r[i]);
+            ASSERT_ONCE_OK(r[i]);
         }
         ASSERT_BODY(r[0], bodies[0]);
         ASSERT_BODY(r[2], bodies[1]);
@@ -146,8 +148,7 @@ END_TEST
 START_TEST(mid_window_drop_fails_pending_once)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_PIPELINING);
+    env_init_login_script(&e, CAPA_PIPELINING);
     expect_retrs(e.srv, 1, 5);
     send_retr(e.srv, 0);
     p3s_send(e.srv, "+OK\r\nSubject: 2\r\n\r\nhalf of it\r\n");
@@ -182,8 +183,7 @@ END_TEST
 START_TEST(error_in_window_fails_only_its_future)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_PIPELINING);
+    env_init_login_script(&e, CAPA_PIPELINING);
     expect_retrs(e.srv, 1, 3);
     send_retr(e.srv, 0);
     p3s_send(e.srv, "-ERR no such message\r\n");
@@ -218,36 +218,16 @@ static void script_one_at_a_time(p3s *s, size_t n)
     }
 }
 
-START_TEST(no_pipelining_without_capability)
+/* No PIPELINING in CAPA (_i 0), or advertised with the window set to 1 (_i 1). */
+START_TEST(no_pipelining_without_capability_or_with_window_one)
 {
+    int window_one = _i;
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, window_one ? CAPA_PIPELINING : CAPA_BASIC);
+    if (window_one)
+        ck_assert_int_eq(pop3a_options_set_pipelining(e.opts, 1), 0);
     script_one_at_a_time(e.srv, 3);
-    tu_order order = {0};
-    tu_rec r[3];
-    login_and_retr(&e, r, 3, &order);
-    WAIT_COUNT(&e, &order.n, 3);
-    SCRIPT_DONE(e.srv);
-    check_retrs(r, 3, &order);
-    tu_env_free(&e);
-}
-END_TEST
-
-START_TEST(no_pipelining_when_window_is_one)
-{
-    tu_env e;
-    tu_env_init(&e);
-    ck_assert_int_eq(pop3a_options_set_pipelining(e.opts, 1), 0);
-    script_login(e.srv, CAPA_PIPELINING);
-    script_one_at_a_time(e.srv, 3);
-    tu_order order = {0};
-    tu_rec r[3];
-    login_and_retr(&e, r, 3, &order);
-    WAIT_COUNT(&e, &order.n, 3);
-    SCRIPT_DONE(e.srv);
-    check_retrs(r, 3, &order);
-    tu_env_free(&e);
+    run_retrs_and_check(&e, 3);
 }
 END_TEST
 
@@ -255,9 +235,8 @@ END_TEST
 START_TEST(pipelining_window_is_respected)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_PIPELINING);
     ck_assert_int_eq(pop3a_options_set_pipelining(e.opts, 2), 0);
-    script_login(e.srv, CAPA_PIPELINING);
     expect_retrs(e.srv, 1, 2);
     p3s_expect_silence(e.srv, 100);
     send_retr(e.srv, 0);
@@ -267,13 +246,7 @@ START_TEST(pipelining_window_is_respected)
     expect_retrs(e.srv, 4, 4);
     send_retr(e.srv, 2);
     send_retr(e.srv, 3);
-    tu_order order = {0};
-    tu_rec r[4];
-    login_and_retr(&e, r, 4, &order);
-    WAIT_COUNT(&e, &order.n, 4);
-    SCRIPT_DONE(e.srv);
-    check_retrs(r, 4, &order);
-    tu_env_free(&e);
+    run_retrs_and_check(&e, 4);
 }
 END_TEST
 
@@ -290,9 +263,8 @@ START_TEST(window_refills_after_half_drained)
 {
     enum { N = 14 };
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_PIPELINING);
     ck_assert_int_eq(pop3a_options_set_pipelining(e.opts, 8), 0);
-    script_login(e.srv, CAPA_PIPELINING);
     expect_retrs(e.srv, 1, 8);
     p3s_expect_silence(e.srv, 100);
     send_retrs(e.srv, 1, 3); /* 5 owed: still more than half */
@@ -303,13 +275,7 @@ START_TEST(window_refills_after_half_drained)
     send_retrs(e.srv, 5, 8);
     expect_retrs(e.srv, 13, 14);
     send_retrs(e.srv, 9, 14);
-    tu_order order = {0};
-    tu_rec r[N];
-    login_and_retr(&e, r, N, &order);
-    WAIT_COUNT(&e, &order.n, N);
-    SCRIPT_DONE(e.srv);
-    check_retrs(r, N, &order);
-    tu_env_free(&e);
+    run_retrs_and_check(&e, N);
 }
 END_TEST
 
@@ -319,8 +285,7 @@ END_TEST
 START_TEST(quit_ends_a_pipelined_batch)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_PIPELINING);
+    env_init_login_script(&e, CAPA_PIPELINING);
     expect_retrs(e.srv, 1, 2);
     p3s_expect(e.srv, "QUIT");
     p3s_expect_silence(e.srv, 100);
@@ -330,16 +295,14 @@ START_TEST(quit_ends_a_pipelined_batch)
     tu_order order = {0};
     tu_rec r[2], quit, noop;
     login_and_retr(&e, r, 2, &order);
-    tu_rec_init(&quit, 2, &order);
-    tu_rec_init(&noop, 3, &order);
+    RECS_INIT(&order, 2, &quit, &noop);
     ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
     WAIT_COUNT(&e, &order.n, 4);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
     check_retrs(r, 2, &order);
-    ASSERT_ONCE(quit);
-    ASSERT_OK(quit);
+    ASSERT_ONCE_OK(quit);
     ck_assert_int_eq(order.seq[2], 2);
     ASSERT_ONCE(noop);
     ck_assert_int_ne(noop.status, POP3A_OK);
@@ -351,8 +314,7 @@ END_TEST
 START_TEST(quit_waits_without_pipelining)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     script_one_at_a_time(e.srv, 2);
     p3s_expect(e.srv, "QUIT");
     p3s_send(e.srv, "+OK bye\r\n");
@@ -376,22 +338,15 @@ END_TEST
 START_TEST(slow_pipelining_server)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_PIPELINING);
     pop3a_options_set_timeouts(e.opts, 3000, 1000);
-    script_login(e.srv, CAPA_PIPELINING);
     expect_retrs(e.srv, 1, 5);
     p3s_write_chunk(e.srv, 5, 3);
     for (size_t i = 0; i < 5; i++) {
         p3s_delay(e.srv, 60);
         send_retr(e.srv, i);
     }
-    tu_order order = {0};
-    tu_rec r[5];
-    login_and_retr(&e, r, 5, &order);
-    WAIT_COUNT(&e, &order.n, 5);
-    SCRIPT_DONE(e.srv);
-    check_retrs(r, 5, &order);
-    tu_env_free(&e);
+    run_retrs_and_check(&e, 5);
 }
 END_TEST
 
@@ -401,19 +356,15 @@ START_TEST(retr_many_batch_pipelined)
 {
     enum { N = 40, SIZE = 20 * 1024 };
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_PIPELINING);
+    env_init_login_script(&e, CAPA_PIPELINING);
     expect_retrs(e.srv, 1, N);
     char *body = malloc(SIZE + 1);
     ck_assert_ptr_nonnull(body);
     for (size_t i = 0; i < SIZE; i++)
         body[i] = (i % 64 == 62) ? '\r' : (i % 64 == 63) ? '\n' : (char)('a' + i % 26);
     body[SIZE] = '\0';
-    for (int i = 0; i < N; i++) {
-        p3s_send(e.srv, "+OK\r\n");
-        p3s_send(e.srv, body);
-        p3s_send(e.srv, ".\r\n");
-    }
+    for (int i = 0; i < N; i++)
+        send_multiline(e.srv, "+OK\r\n", body);
     tu_rec all;
     tu_rec_init(&all, 0, NULL);
     session_logged_in(&e);
@@ -441,8 +392,7 @@ END_TEST
 START_TEST(dele_many_pipelined_each_with_its_own_result)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_PIPELINING);
+    env_init_login_script(&e, CAPA_PIPELINING);
     p3s_expect(e.srv, "DELE 1");
     p3s_expect(e.srv, "DELE 2");
     p3s_expect(e.srv, "DELE 3");
@@ -479,10 +429,9 @@ START_TEST(stuck_server_with_full_window_times_out)
 {
     enum { N = 20000 };
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_PIPELINING);
     pop3a_options_set_timeouts(e.opts, 3000, 300);
     ck_assert_int_eq(pop3a_options_set_pipelining(e.opts, N), 0);
-    script_login(e.srv, CAPA_PIPELINING);
     p3s_stop_reading(e.srv);
     tu_rec all;
     tu_rec_init(&all, 0, NULL);
@@ -513,8 +462,7 @@ static Suite *pipelining_suite(void)
     tcase_add_test(tc, pipelined_replies_split_and_coalesced);
     tcase_add_test(tc, mid_window_drop_fails_pending_once);
     tcase_add_test(tc, error_in_window_fails_only_its_future);
-    tcase_add_test(tc, no_pipelining_without_capability);
-    tcase_add_test(tc, no_pipelining_when_window_is_one);
+    tcase_add_loop_test(tc, no_pipelining_without_capability_or_with_window_one, 0, 2);
     tcase_add_test(tc, pipelining_window_is_respected);
     tcase_add_test(tc, window_refills_after_half_drained);
     tcase_add_test(tc, quit_ends_a_pipelined_batch);
