@@ -2,7 +2,6 @@
  * Things going wrong: the connection drops mid-reply, the server goes silent or
  * never greets, replies that are not POP3, and commands in the wrong state.
  */
-#include <stdio.h>
 #include <time.h>
 
 #include "session_test.h"
@@ -14,25 +13,48 @@ static unsigned long now_ms(void)
     return (unsigned long)ts.tv_sec * 1000ul + (unsigned long)(ts.tv_nsec / 1000000);
 }
 
-/* Sends `tail` after a RETR 1 status line and body start, then closes. */
-static void drop_mid_retr(const char *tail, size_t chunk)
+/* A command without arguments: pop3a_stat, pop3a_noop, pop3a_rset, pop3a_quit. */
+typedef pop3a_future *(*no_arg_command)(pop3a_client *client, pop3a_done_cb done, void *arg);
+
+/* Logs in, submits `cmd` on `rec` and waits for its result (the script holds
+ * the reply). */
+static void login_and_run(tu_env *e, no_arg_command cmd, tu_rec *rec)
 {
+    session_logged_in(e);
+    ck_assert_ptr_nonnull(cmd(e->client, tu_done, rec));
+    WAIT_DONE(e, *rec);
+}
+
+/* The peer closes after a RETR 1 status line, the body start and `tail`, the
+ * server writing `chunk` bytes at a time (0: all at once). */
+static const struct {
+    const char *tail;
+    size_t chunk;
+} drops[] = {
+    /* in the middle of the body, in one read and in 3-byte reads */
+    {"second line\r\nthird", 0},
+    {"second line\r\nthird", 3},
+    /* right after "\r\n." or "\r\n.\r": one byte short of the terminator is
+     * still not the end of the message */
+    {"last line\r\n.", 0},
+    {"last line\r\n.\r", 0},
+    {"last line\r\n.\r", 1},
+};
+
+START_TEST(drop_in_middle_of_retr)
+{
+    const char *tail = drops[_i].tail;
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "RETR 1");
-    if (chunk)
-        p3s_write_chunk(e.srv, chunk, 1);
+    if (drops[_i].chunk)
+        p3s_write_chunk(e.srv, drops[_i].chunk, 1);
     p3s_send(e.srv, "+OK 5000 octets\r\nSubject: cut\r\n\r\nfirst line\r\n");
     p3s_send(e.srv, tail);
     p3s_close(e.srv);
-    tu_rec conn, login, retr, dele, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    tu_rec_init(&dele, 3, NULL);
-    tu_rec_init(&noop, 4, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec retr, dele, noop;
+    RECS_INIT(NULL, 2, &retr, &dele, &noop);
+    session_logged_in(&e);
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
     ck_assert_ptr_nonnull(pop3a_dele(e.client, 1, tu_done, &dele));
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
@@ -40,8 +62,7 @@ static void drop_mid_retr(const char *tail, size_t chunk)
     run_for(e.base, 50); /* anything late would show up here */
     SCRIPT_DONE(e.srv);
     /* A truncated message never looks complete. */
-    ASSERT_ONCE(retr);
-    ASSERT_STATUS(retr, POP3A_ERR_EOF);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_EOF);
     ck_assert_int_eq(retr.final_count, 0);
     ck_assert_msg(retr.body_len <= strlen("Subject: cut\r\n\r\nfirst line\r\n") + strlen(tail),
                   "more body than was sent: %zu", retr.body_len);
@@ -55,45 +76,19 @@ static void drop_mid_retr(const char *tail, size_t chunk)
     tu_rec_clear(&retr);
     tu_env_free(&e);
 }
-
-START_TEST(drop_in_middle_of_retr)
-{
-    drop_mid_retr("second line\r\nthird", 0);
-}
-END_TEST
-
-START_TEST(drop_in_middle_of_retr_split_reads)
-{
-    drop_mid_retr("second line\r\nthird", 3);
-}
-END_TEST
-
-/* The peer closes right after "\r\n." or "\r\n.\r": one byte short of the
- * terminator is still not the end of the message. */
-START_TEST(drop_one_byte_before_terminator)
-{
-    drop_mid_retr("last line\r\n.", 0);
-    drop_mid_retr("last line\r\n.\r", 0);
-    drop_mid_retr("last line\r\n.\r", 1);
-}
 END_TEST
 
 /* A status line with no end: the connection drops before the reply is whole. */
 START_TEST(drop_in_middle_of_status_line)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 2 3");
     p3s_close(e.srv);
-    tu_rec conn, login, stat;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    tu_rec stat;
     tu_rec_init(&stat, 2, NULL);
-    session_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
-    WAIT_DONE(&e, stat);
+    login_and_run(&e, pop3a_stat, &stat);
     ASSERT_STATUS(stat, POP3A_ERR_EOF);
     ck_assert_int_eq(stat.stat_rc, -1);
     tu_env_free(&e);
@@ -104,23 +99,18 @@ END_TEST
 START_TEST(silent_server_hits_idle_timeout)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     pop3a_options_set_timeouts(e.opts, 3000, 200);
-    script_login(e.srv, CAPA_BASIC);
     p3s_expect(e.srv, "STAT");
-    tu_rec conn, login, stat, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec stat, noop;
+    RECS_INIT(NULL, 2, &stat, &noop);
+    session_logged_in(&e);
     unsigned long t0 = now_ms();
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
     WAIT_DONE(&e, noop);
     unsigned long took = now_ms() - t0;
-    ASSERT_ONCE(stat);
-    ASSERT_STATUS(stat, POP3A_ERR_TIMEOUT);
+    ASSERT_ONCE_STATUS(stat, POP3A_ERR_TIMEOUT);
     ASSERT_ONCE(noop);
     ck_assert_int_ne(noop.status, POP3A_OK);
     ck_assert_msg(took >= 150 && took < 2000, "timed out after %lu ms", took);
@@ -135,18 +125,15 @@ END_TEST
 START_TEST(slow_steady_transfer_is_not_idle)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     pop3a_options_set_timeouts(e.opts, 3000, 200);
-    script_login(e.srv, CAPA_BASIC);
     p3s_expect(e.srv, "RETR 1");
     p3s_write_chunk(e.srv, 4, 40); /* 14 writes 40 ms apart: ~0.5 s in all */
     p3s_send(e.srv, "+OK\r\nSubject: slow\r\n\r\n");
     p3s_send(e.srv, "a body that arrives slowly\r\n.\r\n");
-    tu_rec conn, login, retr;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    tu_rec retr;
     tu_rec_init(&retr, 2, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     unsigned long t0 = now_ms();
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
     WAIT_DONE(&e, retr);
@@ -162,17 +149,14 @@ END_TEST
 START_TEST(idle_session_without_pending_reply_stays_open)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     pop3a_options_set_timeouts(e.opts, 3000, 100);
-    script_login(e.srv, CAPA_BASIC);
     p3s_delay(e.srv, 400);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n");
-    tu_rec conn, login, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    tu_rec noop;
     tu_rec_init(&noop, 2, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     run_for(e.base, 400);
     ck_assert_int_eq(e.close_calls, 0);
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
@@ -189,15 +173,13 @@ START_TEST(greeting_never_comes)
     tu_env_init(&e);
     pop3a_options_set_timeouts(e.opts, 200, 3000);
     tu_rec conn, stat;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&stat, 1, NULL);
+    RECS_INIT(NULL, 0, &conn, &stat);
     unsigned long t0 = now_ms();
     ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     WAIT_DONE(&e, stat);
     unsigned long took = now_ms() - t0;
-    ASSERT_ONCE(conn);
-    ASSERT_STATUS(conn, POP3A_ERR_TIMEOUT);
+    ASSERT_ONCE_STATUS(conn, POP3A_ERR_TIMEOUT);
     ASSERT_ONCE(stat);
     ck_assert_int_ne(stat.status, POP3A_OK);
     ck_assert_msg(took >= 150 && took < 2000, "timed out after %lu ms", took);
@@ -248,17 +230,12 @@ END_TEST
 START_TEST(garbage_reply_is_protocol_error)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "HTTP/1.1 400 Bad Request\r\n");
-    tu_rec conn, login, stat;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    tu_rec stat;
     tu_rec_init(&stat, 2, NULL);
-    session_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
-    WAIT_DONE(&e, stat);
+    login_and_run(&e, pop3a_stat, &stat);
     ASSERT_STATUS(stat, POP3A_ERR_PROTOCOL);
     tu_env_free(&e);
 }
@@ -268,22 +245,17 @@ END_TEST
 START_TEST(overlong_status_line_is_protocol_error)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     pop3a_options_set_max_line(e.opts, 512);
-    script_login(e.srv, CAPA_BASIC);
     p3s_expect(e.srv, "NOOP");
     static char longline[4096];
     memset(longline, 'x', sizeof longline - 1);
     memcpy(longline, "+OK ", 4);
     p3s_send(e.srv, longline);
     p3s_send(e.srv, "\r\n");
-    tu_rec conn, login, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    tu_rec noop;
     tu_rec_init(&noop, 2, NULL);
-    session_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
-    WAIT_DONE(&e, noop);
+    login_and_run(&e, pop3a_noop, &noop);
     ASSERT_STATUS(noop, POP3A_ERR_PROTOCOL);
     tu_env_free(&e);
 }
@@ -299,11 +271,7 @@ START_TEST(transaction_commands_before_login_refused)
     p3s_expect_silence(e.srv, 150);
     tu_order order = {0};
     tu_rec conn, stat, retr, list, dele;
-    tu_rec_init(&conn, 0, &order);
-    tu_rec_init(&stat, 1, &order);
-    tu_rec_init(&retr, 2, &order);
-    tu_rec_init(&list, 3, &order);
-    tu_rec_init(&dele, 4, &order);
+    RECS_INIT(&order, 0, &conn, &stat, &retr, &list, &dele);
     ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
@@ -315,8 +283,7 @@ START_TEST(transaction_commands_before_login_refused)
     ASSERT_OK(conn);
     tu_rec *refused[] = {&stat, &retr, &list, &dele};
     for (size_t i = 0; i < 4; i++) {
-        ASSERT_ONCE(*refused[i]);
-        ASSERT_STATUS(*refused[i], POP3A_ERR_STATE);
+        ASSERT_ONCE_STATUS(*refused[i], POP3A_ERR_STATE);
         ck_assert_int_eq(order.seq[i + 1], (int)i + 1);
     }
     ck_assert_int_eq(retr.chunk_calls, 0);
@@ -334,8 +301,7 @@ START_TEST(commands_without_connection_refused)
     ck_assert_ptr_nonnull(e.client);
     int in_submit = 0;
     tu_rec noop, login;
-    tu_rec_init(&noop, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    RECS_INIT(NULL, 0, &noop, &login);
     noop.in_submit = login.in_submit = &in_submit;
     in_submit = 1;
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
@@ -343,10 +309,8 @@ START_TEST(commands_without_connection_refused)
     in_submit = 0;
     ck_assert_int_eq(noop.done_calls, 0);
     WAIT_DONE(&e, login);
-    ASSERT_ONCE(noop);
-    ASSERT_STATUS(noop, POP3A_ERR_STATE);
-    ASSERT_ONCE(login);
-    ASSERT_STATUS(login, POP3A_ERR_STATE);
+    ASSERT_ONCE_STATUS(noop, POP3A_ERR_STATE);
+    ASSERT_ONCE_STATUS(login, POP3A_ERR_STATE);
     tu_env_free(&e);
 }
 END_TEST
@@ -355,17 +319,13 @@ END_TEST
 START_TEST(commands_after_quit_refused)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "QUIT");
     p3s_send(e.srv, "+OK bye\r\n");
     p3s_expect_eof(e.srv);
-    tu_rec conn, login, quit, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&quit, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec quit, noop;
+    RECS_INIT(NULL, 2, &quit, &noop);
+    session_logged_in(&e);
     ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
     WAIT_DONE(&e, noop);
@@ -384,9 +344,7 @@ static Suite *failures_suite(void)
     Suite *s = suite_create("session_failures");
     TCase *tc = tcase_create("failures");
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, drop_in_middle_of_retr);
-    tcase_add_test(tc, drop_in_middle_of_retr_split_reads);
-    tcase_add_test(tc, drop_one_byte_before_terminator);
+    tcase_add_loop_test(tc, drop_in_middle_of_retr, 0, (int)(sizeof drops / sizeof drops[0]));
     tcase_add_test(tc, drop_in_middle_of_status_line);
     tcase_add_test(tc, silent_server_hits_idle_timeout);
     tcase_add_test(tc, slow_steady_transfer_is_not_idle);
