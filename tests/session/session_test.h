@@ -145,22 +145,49 @@ static inline void script_retr_1(p3s *s, size_t chunk_bytes, const char *status_
     send_multiline(s, status_line, wire_body);
 }
 
-/* Greeting, CAPA, then USER/PASS accepted (the client side is tu_login_user). */
+/* "USER user" answered with user_reply, then "PASS pass" with pass_reply (both
+ * replies whole lines with CRLF). */
+static inline void script_user_pass(p3s *s, const char *user, const char *user_reply,
+                                    const char *pass, const char *pass_reply)
+{
+    char line[128];
+    snprintf(line, sizeof line, "USER %s", user);
+    p3s_expect(s, line);
+    p3s_send(s, user_reply);
+    snprintf(line, sizeof line, "PASS %s", pass);
+    p3s_expect(s, line);
+    p3s_send(s, pass_reply);
+}
+
+/* The RFC 1939 sample greeting (no CAPA: answered -ERR), then its APOP line
+ * answered with `reply`. */
+static inline void script_rfc_apop(p3s *s, const char *reply)
+{
+    tu_script_greeting_capa(s, RFC_GREETING, NULL);
+    p3s_expect(s, RFC_APOP_LINE);
+    p3s_send(s, reply);
+}
+
+/* Greeting, CAPA, then USER/PASS accepted (the client side is session_login). */
 static inline void script_login(p3s *s, const char *capa)
 {
     tu_script_greeting_capa(s, PLAIN_GREETING, capa);
-    p3s_expect(s, "USER alice");
-    p3s_send(s, "+OK\r\n");
-    p3s_expect(s, "PASS alicepw");
-    p3s_send(s, "+OK Logged in.\r\n");
+    script_user_pass(s, "alice", "+OK\r\n", "alicepw", "+OK Logged in.\r\n");
+}
+
+/* Submits the attach on `conn` and pop3a_login(user, secret, mechs) on `login`
+ * behind it; does not wait. */
+static inline void attach_and_login(tu_env *e, tu_rec *conn, tu_rec *login, const char *user,
+                                    const char *secret, unsigned mechs)
+{
+    ck_assert_ptr_nonnull(tu_env_attach(e, conn));
+    ck_assert_ptr_nonnull(pop3a_login(e->client, user, secret, mechs, tu_done, login));
 }
 
 /* Attach and log in with USER/PASS; waits for both. */
 static inline void session_login(tu_env *e, tu_rec *conn, tu_rec *login)
 {
-    ck_assert_ptr_nonnull(tu_env_attach(e, conn));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e->client, "alice", "alicepw", POP3A_MECH_USER, tu_done, login));
+    attach_and_login(e, conn, login, "alice", "alicepw", POP3A_MECH_USER);
     WAIT_DONE(e, *login);
     ASSERT_OK(*conn);
     ASSERT_OK(*login);

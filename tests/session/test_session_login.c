@@ -2,35 +2,47 @@
  * Authorization state: the APOP -> USER/PASS fallback, refusals as failures, the
  * cleartext policy, trace redaction and argument injection.
  */
-#include <stdio.h>
-
 #include "session_test.h"
+
+/* Greeting and CAPA_BASIC, then "USER alice" answered +OK and "PASS pass"
+ * answered with `pass_reply`. */
+static void script_alice_pass(p3s *s, const char *pass, const char *pass_reply)
+{
+    tu_script_greeting_capa(s, PLAIN_GREETING, CAPA_BASIC);
+    script_user_pass(s, "alice", "+OK\r\n", pass, pass_reply);
+}
+
+/* The RFC 1939 sample server refusing APOP and accepting USER/PASS for mrose,
+ * PASS answered with `pass_reply`. */
+static void script_apop_refused_then_user_pass(p3s *s, const char *pass_reply)
+{
+    script_rfc_apop(s, "-ERR permission denied\r\n");
+    script_user_pass(s, "mrose", "+OK\r\n", "tanstaaf", pass_reply);
+}
+
+/* A login future that failed with AUTH, with that resp code and words. */
+#define ASSERT_AUTH_FAILED(rec, want_resp, want_words)                                      \
+    do {                                                                                    \
+        ASSERT_ONCE_STATUS(rec, POP3A_ERR_AUTH);                                            \
+        ck_assert_int_eq((rec).resp, (want_resp));                                          \
+        ck_assert_ptr_nonnull(strstr((rec).text, (want_words)));                            \
+    } while (0)
 
 /* RFC 1939 section 7: APOP refused, the login op falls back to USER/PASS. */
 START_TEST(apop_refused_falls_back_to_user_pass)
 {
     tu_env e;
     tu_env_init(&e);
-    tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
-    p3s_expect(e.srv, RFC_APOP_LINE);
-    p3s_send(e.srv, "-ERR permission denied\r\n");
-    p3s_expect(e.srv, "USER mrose");
-    p3s_send(e.srv, "+OK\r\n");
-    p3s_expect(e.srv, "PASS tanstaaf");
-    p3s_send(e.srv, "+OK maildrop ready\r\n");
+    script_apop_refused_then_user_pass(e.srv, "+OK maildrop ready\r\n");
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 0 0\r\n");
     tu_rec conn, login, stat;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(pop3a_login(e.client, "mrose", "tanstaaf", 0, tu_done, &login));
+    RECS_INIT(NULL, 0, &conn, &login, &stat);
+    attach_and_login(&e, &conn, &login, "mrose", "tanstaaf", 0);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     WAIT_DONE(&e, stat);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(login);
-    ASSERT_OK(login);
+    ASSERT_ONCE_OK(login);
     ck_assert_str_eq(login.text, "maildrop ready");
     ASSERT_OK(stat);
     ck_assert_uint_eq(stat.stat_count, 0);
@@ -45,22 +57,15 @@ START_TEST(apop_refused_without_cleartext_fails_auth)
     tu_env e;
     tu_env_init(&e);
     pop3a_options_allow_cleartext(e.opts, 0);
-    tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
-    p3s_expect(e.srv, RFC_APOP_LINE);
-    p3s_send(e.srv, "-ERR [AUTH] permission denied\r\n");
+    script_rfc_apop(e.srv, "-ERR [AUTH] permission denied\r\n");
     p3s_expect_silence(e.srv, 150);
     tu_rec conn, login;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(pop3a_login(e.client, "mrose", "tanstaaf", 0, tu_done, &login));
+    RECS_INIT(NULL, 0, &conn, &login);
+    attach_and_login(&e, &conn, &login, "mrose", "tanstaaf", 0);
     WAIT_DONE(&e, login);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(login);
-    ASSERT_STATUS(login, POP3A_ERR_AUTH);
-    ck_assert_int_eq(login.resp, POP3A_RESP_AUTH);
-    ck_assert_ptr_nonnull(strstr(login.text, "permission denied"));
+    ASSERT_AUTH_FAILED(login, POP3A_RESP_AUTH, "permission denied");
     tu_env_free(&e);
 }
 END_TEST
@@ -71,29 +76,17 @@ START_TEST(pass_refused_is_auth_failure)
 {
     tu_env e;
     tu_env_init(&e);
-    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
-    p3s_expect(e.srv, "USER alice");
-    p3s_send(e.srv, "+OK\r\n");
-    p3s_expect(e.srv, "PASS alicepw");
-    p3s_send(e.srv, "-ERR [AUTH] Authentication failed.\r\n");
+    script_alice_pass(e.srv, "alicepw", "-ERR [AUTH] Authentication failed.\r\n");
     p3s_expect_silence(e.srv, 150);
     tu_rec conn, login, stat;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login));
+    RECS_INIT(NULL, 0, &conn, &login, &stat);
+    attach_and_login(&e, &conn, &login, "alice", "alicepw", POP3A_MECH_USER);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     WAIT_DONE(&e, stat);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(login);
-    ASSERT_STATUS(login, POP3A_ERR_AUTH);
-    ck_assert_int_eq(login.resp, POP3A_RESP_AUTH);
-    ck_assert_ptr_nonnull(strstr(login.text, "Authentication failed."));
-    ASSERT_ONCE(stat);
-    ASSERT_STATUS(stat, POP3A_ERR_STATE);
+    ASSERT_AUTH_FAILED(login, POP3A_RESP_AUTH, "Authentication failed.");
+    ASSERT_ONCE_STATUS(stat, POP3A_ERR_STATE);
     tu_env_free(&e);
 }
 END_TEST
@@ -108,11 +101,8 @@ START_TEST(user_refused_sends_no_pass)
     p3s_send(e.srv, "-ERR [SYS/TEMP] no such mailbox right now\r\n");
     p3s_expect_silence(e.srv, 150);
     tu_rec conn, login;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login));
+    RECS_INIT(NULL, 0, &conn, &login);
+    attach_and_login(&e, &conn, &login, "alice", "alicepw", POP3A_MECH_USER);
     WAIT_DONE(&e, login);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
@@ -139,14 +129,11 @@ START_TEST(user_pass_pipelined_only_when_pipelining_is_on)
         p3s_send(e.srv, "+OK\r\n");
         p3s_expect(e.srv, "PASS alicepw");
         p3s_send(e.srv, "+OK Logged in.\r\n");
-    } else {
+    } else { /* both replies in one write, after both commands came in */
         p3s_expect(e.srv, "PASS alicepw");
         p3s_send(e.srv, "+OK\r\n+OK Logged in.\r\n");
     }
-    tu_rec conn, login;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     SCRIPT_DONE(e.srv);
     tu_env_free(&e);
 }
@@ -157,16 +144,9 @@ START_TEST(pass_command_err_is_server_error)
 {
     tu_env e;
     tu_env_init(&e);
-    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
-    p3s_expect(e.srv, "USER alice");
-    p3s_send(e.srv, "+OK\r\n");
-    p3s_expect(e.srv, "PASS wrong");
-    p3s_send(e.srv, "-ERR [AUTH] invalid password\r\n");
+    script_alice_pass(e.srv, "wrong", "-ERR [AUTH] invalid password\r\n");
     tu_rec conn, user, pass, stat;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&user, 1, NULL);
-    tu_rec_init(&pass, 2, NULL);
-    tu_rec_init(&stat, 3, NULL);
+    RECS_INIT(NULL, 0, &conn, &user, &pass, &stat);
     ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
     ck_assert_ptr_nonnull(pop3a_user(e.client, "alice", tu_done, &user));
     ck_assert_ptr_nonnull(pop3a_pass(e.client, "wrong", tu_done, &pass));
@@ -189,15 +169,11 @@ START_TEST(apop_command_enters_transaction)
     tu_env e;
     tu_env_init(&e);
     pop3a_options_allow_cleartext(e.opts, 0); /* APOP sends no password */
-    tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
-    p3s_expect(e.srv, RFC_APOP_LINE);
-    p3s_send(e.srv, "+OK maildrop has 1 message\r\n");
+    script_rfc_apop(e.srv, "+OK maildrop has 1 message\r\n");
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 1 120\r\n");
     tu_rec conn, apop, stat;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&apop, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
+    RECS_INIT(NULL, 0, &conn, &apop, &stat);
     ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
     ck_assert_ptr_nonnull(pop3a_apop(e.client, "mrose", "tanstaaf", tu_done, &apop));
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
@@ -219,21 +195,15 @@ START_TEST(cleartext_refused_without_permission)
     tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
     p3s_expect_silence(e.srv, 150);
     tu_rec conn, login_user, login_any, pass;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login_user, 1, NULL);
-    tu_rec_init(&login_any, 2, NULL);
-    tu_rec_init(&pass, 3, NULL);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login_user));
+    RECS_INIT(NULL, 0, &conn, &login_user, &login_any, &pass);
+    attach_and_login(&e, &conn, &login_user, "alice", "alicepw", POP3A_MECH_USER);
     /* No APOP timestamp, no SASL: every mechanism left would be cleartext. */
     ck_assert_ptr_nonnull(pop3a_login(e.client, "alice", "alicepw", 0, tu_done, &login_any));
     ck_assert_ptr_nonnull(pop3a_pass(e.client, "alicepw", tu_done, &pass));
     WAIT_DONE(&e, pass);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(login_user);
-    ASSERT_STATUS(login_user, POP3A_ERR_CLEARTEXT);
+    ASSERT_ONCE_STATUS(login_user, POP3A_ERR_CLEARTEXT);
     ASSERT_STATUS(login_any, POP3A_ERR_CLEARTEXT);
     ASSERT_STATUS(pass, POP3A_ERR_CLEARTEXT);
     ck_assert_uint_eq(p3s_bytes_received(e.srv), strlen("CAPA\r\n"));
@@ -247,15 +217,10 @@ START_TEST(apop_needs_a_wellformed_timestamp)
     tu_env e;
     tu_env_init(&e);
     tu_script_greeting_capa(e.srv, "+OK ready <1896.697170952>\r\n", NULL);
-    p3s_expect(e.srv, "USER mrose");
-    p3s_send(e.srv, "+OK\r\n");
-    p3s_expect(e.srv, "PASS tanstaaf");
-    p3s_send(e.srv, "+OK\r\n");
+    script_user_pass(e.srv, "mrose", "+OK\r\n", "tanstaaf", "+OK\r\n");
     tu_rec conn, login;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(pop3a_login(e.client, "mrose", "tanstaaf", 0, tu_done, &login));
+    RECS_INIT(NULL, 0, &conn, &login);
+    attach_and_login(&e, &conn, &login, "mrose", "tanstaaf", 0);
     WAIT_DONE(&e, login);
     SCRIPT_DONE(e.srv);
     ASSERT_OK(login);
@@ -272,26 +237,17 @@ START_TEST(trace_redacts_secrets)
     tu_env_init(&e);
     tu_trace tr = {0};
     pop3a_options_set_trace(e.opts, tu_trace_cb, &tr);
-    tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
-    p3s_expect(e.srv, RFC_APOP_LINE);
-    p3s_send(e.srv, "-ERR permission denied\r\n");
-    p3s_expect(e.srv, "USER mrose");
-    p3s_send(e.srv, "+OK\r\n");
-    p3s_expect(e.srv, "PASS tanstaaf");
-    p3s_send(e.srv, "+OK Logged in.\r\n");
+    script_apop_refused_then_user_pass(e.srv, "+OK Logged in.\r\n");
     tu_rec conn, login;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(pop3a_login(e.client, "mrose", "tanstaaf", 0, tu_done, &login));
+    RECS_INIT(NULL, 0, &conn, &login);
+    attach_and_login(&e, &conn, &login, "mrose", "tanstaaf", 0);
     WAIT_DONE(&e, login);
     SCRIPT_DONE(e.srv);
     ASSERT_OK(login);
-    ck_assert_msg(tu_trace_has(&tr, "> PASS ****\n"), "trace:\n%s", tr.log);
-    ck_assert_msg(tu_trace_has(&tr, "> USER mrose\n"), "trace:\n%s", tr.log);
-    ck_assert_msg(tu_trace_has(&tr, "> CAPA\n"), "trace:\n%s", tr.log);
-    ck_assert_msg(tu_trace_has(&tr, "< +OK Logged in.\n"), "trace:\n%s", tr.log);
-    ck_assert_msg(tu_trace_has(&tr, "> APOP mrose"), "trace:\n%s", tr.log);
+    static const char *const traced[] = {"> PASS ****\n", "> USER mrose\n", "> CAPA\n",
+                                         "< +OK Logged in.\n", "> APOP mrose"};
+    for (size_t i = 0; i < sizeof traced / sizeof traced[0]; i++)
+        ck_assert_msg(tu_trace_has(&tr, traced[i]), "no \"%s\" in trace:\n%s", traced[i], tr.log);
     ck_assert_msg(!tu_trace_has(&tr, "tanstaaf"), "password in trace:\n%s", tr.log);
     ck_assert_msg(!tu_trace_has(&tr, "c4c9334bac560ecc979e58001b3e22fb"),
                   "APOP digest in trace:\n%s", tr.log);
@@ -306,12 +262,9 @@ END_TEST
 START_TEST(injection_refused)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     tu_rec conn, bad, login;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&bad, 1, NULL);
-    tu_rec_init(&login, 2, NULL);
+    RECS_INIT(NULL, 0, &conn, &bad, &login);
     ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
     WAIT_DONE(&e, conn);
     pop3a_client *c = e.client;
@@ -357,15 +310,11 @@ END_TEST
 START_TEST(auth_commands_refused_after_login)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect_silence(e.srv, 100);
-    tu_rec conn, login, user, again;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&user, 2, NULL);
-    tu_rec_init(&again, 3, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec user, again;
+    RECS_INIT(NULL, 2, &user, &again);
+    session_logged_in(&e);
     ck_assert_ptr_nonnull(pop3a_user(e.client, "bob", tu_done, &user));
     ck_assert_ptr_nonnull(pop3a_login(e.client, "bob", "pw", 0, tu_done, &again));
     WAIT_DONE(&e, again);
