@@ -77,6 +77,14 @@
         ck_assert_int_eq((rec).chunk_after_final, 0);                                       \
     } while (0)
 
+/* The first n completions recorded in `order` came from recorders 0..n-1 in turn. */
+#define ASSERT_COMPLETED_IN_ORDER(order, n)                                                 \
+    do {                                                                                    \
+        for (int k_ = 0; k_ < (n); k_++)                                                    \
+            ck_assert_msg((order).seq[k_] == k_, "completion %d was future %d", k_,         \
+                          (order).seq[k_]);                                                 \
+    } while (0)
+
 #define ASSERT_BODY(rec, want)                                                              \
     do {                                                                                    \
         ck_assert_uint_eq((rec).body_len, strlen(want));                                    \

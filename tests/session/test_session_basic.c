@@ -3,8 +3,6 @@
  * (and the NetX Duo POP3 client manual, the seed), a Dovecot-like USER/PASS session,
  * and the result accessors of every single-line and multi-line command.
  */
-#include <stdio.h>
-
 #include "session_test.h"
 
 /* Bodies as sent (dot-stuffed, RFC 1939 section 3) and as the caller must see them. */
@@ -18,9 +16,7 @@ static void send_message(p3s *s, const char *wire)
 {
     char status[64];
     snprintf(status, sizeof status, "+OK %zu octets\r\n", strlen(wire));
-    p3s_send(s, status);
-    p3s_send(s, wire);
-    p3s_send(s, ".\r\n");
+    send_multiline(s, status, wire);
 }
 
 /* The RETR 1, DELE 1, RETR 2, DELE 2, QUIT tail both RFC samples share. */
@@ -45,11 +41,7 @@ typedef struct {
 
 static void submit_fetch_and_quit(tu_env *e, fetch_recs *r, tu_order *order, int first_id)
 {
-    tu_rec_init(&r->retr1, first_id, order);
-    tu_rec_init(&r->dele1, first_id + 1, order);
-    tu_rec_init(&r->retr2, first_id + 2, order);
-    tu_rec_init(&r->dele2, first_id + 3, order);
-    tu_rec_init(&r->quit, first_id + 4, order);
+    RECS_INIT(order, first_id, &r->retr1, &r->dele1, &r->retr2, &r->dele2, &r->quit);
     ck_assert_ptr_nonnull(pop3a_retr(e->client, 1, tu_chunk, tu_done, &r->retr1));
     ck_assert_ptr_nonnull(pop3a_dele(e->client, 1, tu_done, &r->dele1));
     ck_assert_ptr_nonnull(pop3a_retr(e->client, 2, tu_chunk, tu_done, &r->retr2));
@@ -60,10 +52,8 @@ static void submit_fetch_and_quit(tu_env *e, fetch_recs *r, tu_order *order, int
 static void check_fetch_and_quit(fetch_recs *r, const char *farewell_text)
 {
     tu_rec *all[] = {&r->retr1, &r->dele1, &r->retr2, &r->dele2, &r->quit};
-    for (size_t i = 0; i < 5; i++) {
-        ASSERT_ONCE(*all[i]);
-        ASSERT_OK(*all[i]);
-    }
+    for (size_t i = 0; i < 5; i++)
+        ASSERT_ONCE_OK(*all[i]);
     ASSERT_BODY(r->retr1, MSG1);
     ASSERT_BODY(r->retr2, MSG2);
     ck_assert_uint_eq(r->retr1.msg, 1);
@@ -83,9 +73,7 @@ START_TEST(rfc1939_apop_sample_session)
     tu_env e;
     tu_env_init(&e);
     tu_order order = {0};
-    tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
-    p3s_expect(e.srv, RFC_APOP_LINE);
-    p3s_send(e.srv, "+OK mrose's maildrop has 2 messages (320 octets)\r\n");
+    script_rfc_apop(e.srv, "+OK mrose's maildrop has 2 messages (320 octets)\r\n");
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 2 320\r\n");
     p3s_expect(e.srv, "LIST");
@@ -93,14 +81,10 @@ START_TEST(rfc1939_apop_sample_session)
     script_fetch_and_quit(e.srv, "+OK dewey POP3 server signing off (maildrop empty)\r\n");
 
     tu_rec conn, login, stat, list;
-    tu_rec_init(&conn, 0, &order);
-    tu_rec_init(&login, 1, &order);
-    tu_rec_init(&stat, 2, &order);
-    tu_rec_init(&list, 3, &order);
+    RECS_INIT(&order, 0, &conn, &login, &stat, &list);
     fetch_recs fr;
     /* The whole session queued at once: the engine sends one command at a time. */
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(pop3a_login(e.client, "mrose", "tanstaaf", 0, tu_done, &login));
+    attach_and_login(&e, &conn, &login, "mrose", "tanstaaf", 0);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     ck_assert_ptr_nonnull(pop3a_list(e.client, 0, tu_done, &list));
     submit_fetch_and_quit(&e, &fr, &order, 4);
@@ -127,8 +111,7 @@ START_TEST(rfc1939_apop_sample_session)
     ck_assert_uint_eq(list.entry_size[1], 200);
     ck_assert_int_eq(list.entry_has_uid[0], 0);
     check_fetch_and_quit(&fr, "dewey POP3 server signing off (maildrop empty)");
-    for (int i = 0; i < 9; i++)
-        ck_assert_int_eq(order.seq[i], i);
+    ASSERT_COMPLETED_IN_ORDER(order, 9);
     tu_env_free(&e);
 }
 END_TEST
@@ -141,22 +124,16 @@ START_TEST(rfc1939_user_pass_sample_session)
     tu_env_init(&e);
     tu_order order = {0};
     tu_script_greeting_capa(e.srv, RFC_GREETING, NULL);
-    p3s_expect(e.srv, "USER mrose");
-    p3s_send(e.srv, "+OK mrose is valid\r\n");
-    p3s_expect(e.srv, "PASS mvan99");
-    p3s_send(e.srv, "+OK mrose is logged in\r\n");
+    script_user_pass(e.srv, "mrose", "+OK mrose is valid\r\n", "mvan99",
+                     "+OK mrose is logged in\r\n");
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 2 320\r\n");
     script_fetch_and_quit(e.srv, "+OK POP3 server signing off (maildrop empty)\r\n");
 
     tu_rec conn, login, stat;
-    tu_rec_init(&conn, 0, &order);
-    tu_rec_init(&login, 1, &order);
-    tu_rec_init(&stat, 2, &order);
+    RECS_INIT(&order, 0, &conn, &login, &stat);
     fetch_recs fr;
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    ck_assert_ptr_nonnull(
-        pop3a_login(e.client, "mrose", "mvan99", POP3A_MECH_USER, tu_done, &login));
+    attach_and_login(&e, &conn, &login, "mrose", "mvan99", POP3A_MECH_USER);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     submit_fetch_and_quit(&e, &fr, &order, 3);
     WAIT_COUNT(&e, &order.n, 8);
@@ -169,8 +146,7 @@ START_TEST(rfc1939_user_pass_sample_session)
     ck_assert_uint_eq(stat.stat_count, 2);
     ck_assert_uint_eq(stat.stat_octets, 320);
     check_fetch_and_quit(&fr, "POP3 server signing off (maildrop empty)");
-    for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(order.seq[i], i);
+    ASSERT_COMPLETED_IN_ORDER(order, 8);
     tu_env_free(&e);
 }
 END_TEST
@@ -188,10 +164,7 @@ START_TEST(dovecot_user_pass_session)
     tu_env_init(&e);
     tu_order order = {0};
     tu_script_greeting_capa(e.srv, DOVECOT_GREETING, DOVECOT_CAPA);
-    p3s_expect(e.srv, "USER alice");
-    p3s_send(e.srv, "+OK\r\n");
-    p3s_expect(e.srv, "PASS alicepw");
-    p3s_send(e.srv, "+OK Logged in.\r\n");
+    script_user_pass(e.srv, "alice", "+OK\r\n", "alicepw", "+OK Logged in.\r\n");
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 59 10693206\r\n");
     p3s_expect(e.srv, "UIDL 1");
@@ -221,11 +194,9 @@ START_TEST(dovecot_user_pass_session)
     WAIT_COUNT(&e, &order.n, 9);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
-    for (int i = 0; i < 9; i++) {
-        ASSERT_ONCE(r[i]);
-        ASSERT_OK(r[i]);
-        ck_assert_int_eq(order.seq[i], i);
-    }
+    for (int i = 0; i < 9; i++)
+        ASSERT_ONCE_OK(r[i]);
+    ASSERT_COMPLETED_IN_ORDER(order, 9);
     /* CAPA at connect, as the connect future and the client report it. */
     ck_assert_int_eq(r[0].has_capa, 1);
     unsigned want = POP3A_CAPA_TOP | POP3A_CAPA_UIDL | POP3A_CAPA_RESP_CODES |
@@ -256,9 +227,8 @@ END_TEST
 START_TEST(listing_and_top_results)
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     tu_order order = {0};
-    script_login(e.srv, CAPA_BASIC);
     p3s_expect(e.srv, "LIST");
     p3s_send(e.srv, "+OK 3 messages\r\n1 120\r\n2  4294967296\r\n7 0\r\n.\r\n");
     p3s_expect(e.srv, "UIDL");
@@ -273,14 +243,7 @@ START_TEST(listing_and_top_results)
     p3s_send(e.srv, "+OK 0 messages\r\n.\r\n");
 
     tu_rec conn, login, list, uidl, top, list9, uidl2, empty;
-    tu_rec_init(&conn, 0, &order);
-    tu_rec_init(&login, 1, &order);
-    tu_rec_init(&list, 2, &order);
-    tu_rec_init(&uidl, 3, &order);
-    tu_rec_init(&top, 4, &order);
-    tu_rec_init(&list9, 5, &order);
-    tu_rec_init(&uidl2, 6, &order);
-    tu_rec_init(&empty, 7, &order);
+    RECS_INIT(&order, 0, &conn, &login, &list, &uidl, &top, &list9, &uidl2, &empty);
     session_login(&e, &conn, &login);
     ck_assert_ptr_nonnull(pop3a_list(e.client, 0, tu_done, &list));
     ck_assert_ptr_nonnull(pop3a_uidl(e.client, 0, tu_done, &uidl));
@@ -313,8 +276,7 @@ START_TEST(listing_and_top_results)
     ck_assert_str_eq(uidl2.entry_uid[0], "QhdPYR:00WBw1Ph7x7");
     ASSERT_OK(empty);
     ck_assert_uint_eq(empty.count, 0);
-    for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(order.seq[i], i);
+    ASSERT_COMPLETED_IN_ORDER(order, 8);
     /* A STAT accessor on a non-STAT future says so. */
     ck_assert_int_eq(list.stat_rc, -1);
     tu_rec_clear(&top);
@@ -322,44 +284,37 @@ START_TEST(listing_and_top_results)
 }
 END_TEST
 
-/* RFC 2449 section 8 / RFC 3206 codes reach the caller as an enum, text intact. */
+/* RFC 2449 section 8 / RFC 3206 codes reach the caller as an enum, text intact:
+ * one Check test per code (the PASS reply). */
+static const struct {
+    const char *reply;
+    pop3a_resp_code code;
+    const char *text;
+} resp_cases[] = {
+    {"-ERR [IN-USE] maildrop locked\r\n", POP3A_RESP_IN_USE, "maildrop locked"},
+    {"-ERR [LOGIN-DELAY] wait 900 s\r\n", POP3A_RESP_LOGIN_DELAY, "wait 900 s"},
+    {"-ERR [SYS/TEMP] try later\r\n", POP3A_RESP_SYS_TEMP, "try later"},
+    {"-ERR [SYS/PERM] disk gone\r\n", POP3A_RESP_SYS_PERM, "disk gone"},
+    {"-ERR [AUTH] bad password\r\n", POP3A_RESP_AUTH, "bad password"},
+    {"-ERR [X-FOO/BAR] vendor\r\n", POP3A_RESP_OTHER, "vendor"},
+};
+
 START_TEST(resp_codes_exposed)
 {
-    static const struct {
-        const char *reply;
-        pop3a_resp_code code;
-        const char *text;
-    } cases[] = {
-        {"-ERR [IN-USE] maildrop locked\r\n", POP3A_RESP_IN_USE, "maildrop locked"},
-        {"-ERR [LOGIN-DELAY] wait 900 s\r\n", POP3A_RESP_LOGIN_DELAY, "wait 900 s"},
-        {"-ERR [SYS/TEMP] try later\r\n", POP3A_RESP_SYS_TEMP, "try later"},
-        {"-ERR [SYS/PERM] disk gone\r\n", POP3A_RESP_SYS_PERM, "disk gone"},
-        {"-ERR [AUTH] bad password\r\n", POP3A_RESP_AUTH, "bad password"},
-        {"-ERR [X-FOO/BAR] vendor\r\n", POP3A_RESP_OTHER, "vendor"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tu_env e;
-        tu_env_init(&e);
-        tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
-        p3s_expect(e.srv, "USER alice");
-        p3s_send(e.srv, "+OK\r\n");
-        p3s_expect(e.srv, "PASS alicepw");
-        p3s_send(e.srv, cases[i].reply);
-        tu_rec conn, login;
-        tu_rec_init(&conn, 0, NULL);
-        tu_rec_init(&login, 1, NULL);
-        ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-        ck_assert_ptr_nonnull(
-            pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login));
-        WAIT_DONE(&e, login);
-        SCRIPT_DONE(e.srv);
-        ASSERT_ONCE(login);
-        ASSERT_STATUS(login, POP3A_ERR_AUTH);
-        ck_assert_msg(login.resp == cases[i].code, "case %zu: resp %d", i, (int)login.resp);
-        ck_assert_msg(strstr(login.text, cases[i].text) != NULL, "case %zu: text \"%s\"", i,
-                      login.text);
-        tu_env_free(&e);
-    }
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
+    script_user_pass(e.srv, "alice", "+OK\r\n", "alicepw", resp_cases[_i].reply);
+    tu_rec conn, login;
+    RECS_INIT(NULL, 0, &conn, &login);
+    attach_and_login(&e, &conn, &login, "alice", "alicepw", POP3A_MECH_USER);
+    WAIT_DONE(&e, login);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE_STATUS(login, POP3A_ERR_AUTH);
+    ck_assert_msg(login.resp == resp_cases[_i].code, "case %d: resp %d", _i, (int)login.resp);
+    ck_assert_msg(strstr(login.text, resp_cases[_i].text) != NULL, "case %d: text \"%s\"", _i,
+                  login.text);
+    tu_env_free(&e);
 }
 END_TEST
 
@@ -367,18 +322,14 @@ END_TEST
 START_TEST(resp_code_on_retr_and_ok)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "RETR 1");
     p3s_send(e.srv, "-ERR [SYS/TEMP] storage unavailable\r\n");
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK fine\r\n");
-    tu_rec conn, login, retr, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&retr, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec retr, noop;
+    RECS_INIT(NULL, 2, &retr, &noop);
+    session_logged_in(&e);
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
     WAIT_DONE(&e, noop);
@@ -397,16 +348,13 @@ END_TEST
 START_TEST(capa_command_result)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "CAPA");
     p3s_send(e.srv, "+OK\r\nTOP\r\nEXPIRE 31 USER\r\nLOGIN-DELAY 900\r\n"
                     "IMPLEMENTATION Shlemazle-Plotz-v302\r\n.\r\n");
-    tu_rec conn, login, capa;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    tu_rec capa;
     tu_rec_init(&capa, 2, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     pop3a_future *f = pop3a_capa_refresh(e.client, tu_done, &capa);
     ck_assert_ptr_nonnull(f);
     pop3a_future_ref(f);
@@ -439,7 +387,8 @@ static Suite *basic_suite(void)
     tcase_add_test(tc, rfc1939_user_pass_sample_session);
     tcase_add_test(tc, dovecot_user_pass_session);
     tcase_add_test(tc, listing_and_top_results);
-    tcase_add_test(tc, resp_codes_exposed);
+    tcase_add_loop_test(tc, resp_codes_exposed, 0,
+                        (int)(sizeof resp_cases / sizeof resp_cases[0]));
     tcase_add_test(tc, resp_code_on_retr_and_ok);
     tcase_add_test(tc, capa_command_result);
     suite_add_tcase(s, tc);
