@@ -11,17 +11,13 @@
 static void retr_one(const void *wire, size_t wire_len, tu_rec *retr, void (*tune)(tu_env *))
 {
     tu_env e;
-    tu_env_init(&e);
+    env_init_login_script(&e, CAPA_BASIC);
     if (tune)
         tune(&e);
-    script_login(e.srv, CAPA_BASIC);
     p3s_expect(e.srv, "RETR 1");
     p3s_send_bytes(e.srv, wire, wire_len);
-    tu_rec conn, login;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
     tu_rec_init(retr, 2, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, retr));
     WAIT_DONE(&e, *retr);
     SCRIPT_DONE(e.srv);
@@ -132,13 +128,24 @@ START_TEST(big_body_arrives_in_few_large_chunks)
 }
 END_TEST
 
+/* Runs the loop until the server has read more than `lines` lines (at most
+ * 400 ms): the command behind them is on the wire, not just queued. */
+static int wait_lines_received(tu_env *e, size_t lines)
+{
+    for (int i = 0; i < 200; i++) {
+        run_for(e->base, 2);
+        if (p3s_lines_received(e->srv) > lines)
+            return 1;
+    }
+    return 0;
+}
+
 /* Contract 5, sent command: a cancelled STAT and LIST have their replies read and
  * dropped; the NOOP after them gets its own reply, not theirs. */
 START_TEST(cancel_sent_commands_skips_their_replies)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "STAT");
     p3s_delay(e.srv, 100);
     p3s_send(e.srv, "+OK 7 700\r\n");
@@ -148,42 +155,25 @@ START_TEST(cancel_sent_commands_skips_their_replies)
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK noop reply\r\n");
     tu_order order = {0};
-    tu_rec conn, login, stat, list, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, &order);
-    tu_rec_init(&list, 3, &order);
-    tu_rec_init(&noop, 4, &order);
-    session_login(&e, &conn, &login);
+    tu_rec stat, list, noop;
+    RECS_INIT(&order, 2, &stat, &list, &noop);
+    session_logged_in(&e);
     pop3a_future *fs = pop3a_stat(e.client, tu_done, &stat);
     ck_assert_ptr_nonnull(fs);
     size_t before = p3s_lines_received(e.srv);
-    int sent = 0;
-    for (int i = 0; i < 200 && !sent; i++) {
-        run_for(e.base, 2);
-        sent = p3s_lines_received(e.srv) > before;
-    }
-    ck_assert_msg(sent, "STAT never reached the server");
+    ck_assert_msg(wait_lines_received(&e, before), "STAT never reached the server");
     pop3a_future_cancel(fs);
     pop3a_future *fl = pop3a_list(e.client, 0, tu_done, &list);
     ck_assert_ptr_nonnull(fl);
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
     WAIT_COUNT(&e, &stat.done_calls, 1);
-    sent = 0;
-    for (int i = 0; i < 200 && !sent; i++) {
-        run_for(e.base, 2);
-        sent = p3s_lines_received(e.srv) > before + 1;
-    }
-    ck_assert_msg(sent, "LIST never reached the server");
+    ck_assert_msg(wait_lines_received(&e, before + 1), "LIST never reached the server");
     pop3a_future_cancel(fl);
     WAIT_DONE(&e, noop);
     SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(stat);
-    ASSERT_STATUS(stat, POP3A_ERR_CANCELLED);
-    ASSERT_ONCE(list);
-    ASSERT_STATUS(list, POP3A_ERR_CANCELLED);
-    ASSERT_ONCE(noop);
-    ASSERT_OK(noop);
+    ASSERT_ONCE_STATUS(stat, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE_STATUS(list, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE_OK(noop);
     ck_assert_str_eq(noop.text, "noop reply");
     ck_assert_int_eq(order.seq[0], 2);
     ck_assert_int_eq(order.seq[1], 3);
@@ -197,18 +187,14 @@ END_TEST
 START_TEST(retr_many_stops_at_invalid_number)
 {
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "RETR 4");
     p3s_send(e.srv, "+OK\r\nfour\r\n.\r\n");
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n");
-    tu_rec conn, login, all, noop;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&all, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    session_login(&e, &conn, &login);
+    tu_rec all, noop;
+    RECS_INIT(NULL, 2, &all, &noop);
+    session_logged_in(&e);
     static const uint32_t msgs[] = {4, 0, 5};
     ck_assert_uint_eq(pop3a_retr_many(e.client, msgs, 3, tu_chunk, tu_done, &all), 1);
     ck_assert_int_eq(pop3a_client_error(e.client), POP3A_ERR_INVALID);
@@ -239,11 +225,7 @@ START_TEST(whole_session_one_byte_at_a_time)
     p3s_expect(e.srv, "RETR 2");
     p3s_send(e.srv, "+OK\r\n..a\r\n..\r\n.\r\n");
     tu_rec conn, login, stat, list, retr;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
-    tu_rec_init(&stat, 2, NULL);
-    tu_rec_init(&list, 3, NULL);
-    tu_rec_init(&retr, 4, NULL);
+    RECS_INIT(NULL, 0, &conn, &login, &stat, &list, &retr);
     session_login(&e, &conn, &login);
     ck_assert_uint_eq(conn.capa_flags & POP3A_CAPA_UIDL, POP3A_CAPA_UIDL);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
@@ -269,8 +251,7 @@ START_TEST(long_listing)
 {
     enum { N = 5000 };
     tu_env e;
-    tu_env_init(&e);
-    script_login(e.srv, CAPA_BASIC);
+    env_init_login_script(&e, CAPA_BASIC);
     p3s_expect(e.srv, "UIDL");
     p3s_send(e.srv, "+OK\r\n");
     for (int i = 1; i <= N; i++) {
@@ -279,11 +260,9 @@ START_TEST(long_listing)
         p3s_send(e.srv, line);
     }
     p3s_send(e.srv, ".\r\n");
-    tu_rec conn, login, uidl;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&login, 1, NULL);
+    tu_rec uidl;
     tu_rec_init(&uidl, 2, NULL);
-    session_login(&e, &conn, &login);
+    session_logged_in(&e);
     pop3a_future *f = pop3a_uidl(e.client, 0, tu_done, &uidl);
     ck_assert_ptr_nonnull(f);
     pop3a_future_ref(f);
