@@ -227,4 +227,18 @@ static inline int run_suite(Suite *s)
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* run_suite for the suites whose scripted server speaks TLS: the test
+ * certificates (make-test-certs) exist for as long as the suite runs. */
+static inline int run_suite_with_certs(Suite *(*make_suite)(void), const char *program)
+{
+    if (!p3s_certs_make()) {
+        fprintf(stderr, "%s: make-test-certs not found or failed (set POP3A_MAKE_TEST_CERTS)\n",
+                program);
+        return EXIT_FAILURE;
+    }
+    int rc = run_suite(make_suite());
+    p3s_certs_remove();
+    return rc;
+}
+
 #endif

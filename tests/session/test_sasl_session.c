@@ -224,6 +224,35 @@ static void env_free(sasl_env *s)
     tu_trace_clear(&s->trace);
 }
 
+/* RFC 2195 section 2's CRAM-MD5 exchange (user "tim"), the server's last word
+ * being `ok_reply`. */
+static void script_cram_md5_rfc2195(p3s *s, const char *ok_reply)
+{
+    p3s_expect(s, "AUTH CRAM-MD5");
+    p3s_send(s, "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n");
+    p3s_expect(s, "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
+    p3s_send(s, ok_reply);
+}
+
+/* A mechanism the server refuses: the line the client must send (the whole
+ * line, or only its start when `prefix`), then the -ERR it gets. */
+typedef struct {
+    const char *line;
+    int prefix;
+    const char *reply;
+} refusal;
+
+static void script_refusals(p3s *s, const refusal *steps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (steps[i].prefix)
+            p3s_expect_prefix(s, steps[i].line);
+        else
+            p3s_expect(s, steps[i].line);
+        p3s_send(s, steps[i].reply);
+    }
+}
+
 /* ---------------------------------------------------------- mechanisms */
 
 /* RFC 2195 section 2's exchange, exactly; no cleartext permission needed. */
@@ -232,10 +261,7 @@ START_TEST(cram_md5_answers_rfc2195_challenge)
     sasl_env s;
     env_init(&s, 0);
     tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL CRAM-MD5\r\n");
-    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
-    p3s_send(s.e.srv, "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n");
-    p3s_expect(s.e.srv, "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
-    p3s_send(s.e.srv, "+OK CRAM authentication successful\r\n");
+    script_cram_md5_rfc2195(s.e.srv, "+OK CRAM authentication successful\r\n");
     run_login(&s, "tim", "tanstaaftanstaaf", 0, 0);
     ASSERT_OK(s.login);
     assert_redacted(&s, "dGltIGI5MTNh");
@@ -311,10 +337,7 @@ START_TEST(scram_foreign_nonce_cancels_and_falls_back)
     p3s_respond(s.e.srv, scram_first, &sc);
     p3s_expect(s.e.srv, "*");
     p3s_send(s.e.srv, "-ERR Authentication cancelled\r\n");
-    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
-    p3s_send(s.e.srv, "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n");
-    p3s_expect(s.e.srv, "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
-    p3s_send(s.e.srv, "+OK\r\n");
+    script_cram_md5_rfc2195(s.e.srv, "+OK\r\n");
     run_login(&s, "tim", "tanstaaftanstaaf", 0, 0);
     ASSERT_OK(s.login);
     ck_assert(tu_trace_has(&s.trace, "> *"));
@@ -425,22 +448,19 @@ END_TEST
  * documented order SCRAM-SHA-256 > CRAM-MD5 > APOP > PLAIN > LOGIN > USER. */
 START_TEST(fallback_order_is_strongest_first)
 {
+    static const refusal all_refused[] = {
+        {"AUTH SCRAM-SHA-256 ", 1, "-ERR [AUTH] no 1\r\n"},
+        {"AUTH CRAM-MD5", 0, "-ERR [AUTH] no 2\r\n"},
+        {RFC_APOP_LINE, 0, "-ERR [AUTH] no 3\r\n"},
+        {"AUTH PLAIN ", 1, "-ERR [AUTH] no 4\r\n"},
+        {"AUTH LOGIN", 0, "-ERR [AUTH] no 5\r\n"},
+        {"USER mrose", 0, "-ERR [AUTH] no 6\r\n"},
+    };
     sasl_env s;
     env_init(&s, 1);
     tu_script_greeting_capa(s.e.srv, RFC_GREETING,
                             "SASL SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN\r\nUSER\r\nRESP-CODES\r\n");
-    p3s_expect_prefix(s.e.srv, "AUTH SCRAM-SHA-256 ");
-    p3s_send(s.e.srv, "-ERR [AUTH] no 1\r\n");
-    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
-    p3s_send(s.e.srv, "-ERR [AUTH] no 2\r\n");
-    p3s_expect(s.e.srv, RFC_APOP_LINE);
-    p3s_send(s.e.srv, "-ERR [AUTH] no 3\r\n");
-    p3s_expect_prefix(s.e.srv, "AUTH PLAIN ");
-    p3s_send(s.e.srv, "-ERR [AUTH] no 4\r\n");
-    p3s_expect(s.e.srv, "AUTH LOGIN");
-    p3s_send(s.e.srv, "-ERR [AUTH] no 5\r\n");
-    p3s_expect(s.e.srv, "USER mrose");
-    p3s_send(s.e.srv, "-ERR [AUTH] no 6\r\n");
+    script_refusals(s.e.srv, all_refused, sizeof all_refused / sizeof all_refused[0]);
     p3s_expect_silence(s.e.srv, 150);
     run_login(&s, "mrose", "tanstaaf", 0, 0);
     ASSERT_STATUS(s.login, POP3A_ERR_AUTH);
@@ -480,16 +500,17 @@ END_TEST
  * are tried; PLAIN, LOGIN and USER never, even when all else is refused. */
 START_TEST(cleartext_mechanisms_never_tried_in_clear)
 {
+    static const refusal safe_ones_refused[] = {
+        {"AUTH SCRAM-SHA-256 ", 1, "-ERR no\r\n"},
+        {"AUTH CRAM-MD5", 0, "-ERR no\r\n"},
+        {RFC_APOP_LINE, 0, "-ERR no\r\n"},
+    };
     sasl_env s;
     env_init(&s, 0);
     tu_script_greeting_capa(s.e.srv, RFC_GREETING,
                             "SASL PLAIN LOGIN SCRAM-SHA-256 CRAM-MD5\r\nUSER\r\n");
-    p3s_expect_prefix(s.e.srv, "AUTH SCRAM-SHA-256 ");
-    p3s_send(s.e.srv, "-ERR no\r\n");
-    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
-    p3s_send(s.e.srv, "-ERR no\r\n");
-    p3s_expect(s.e.srv, RFC_APOP_LINE);
-    p3s_send(s.e.srv, "-ERR no\r\n");
+    script_refusals(s.e.srv, safe_ones_refused,
+                    sizeof safe_ones_refused / sizeof safe_ones_refused[0]);
     p3s_expect_silence(s.e.srv, 150);
     run_login(&s, "mrose", "tanstaaf", 0, 0);
     ASSERT_STATUS(s.login, POP3A_ERR_AUTH);
@@ -580,12 +601,5 @@ static Suite *sasl_suite(void)
 
 int main(void)
 {
-    if (!p3s_certs_make()) {
-        fprintf(stderr, "test_sasl_session: make-test-certs not found or failed "
-                        "(set POP3A_MAKE_TEST_CERTS)\n");
-        return EXIT_FAILURE;
-    }
-    int rc = run_suite(sasl_suite());
-    p3s_certs_remove();
-    return rc;
+    return run_suite_with_certs(sasl_suite, "test_sasl_session");
 }
