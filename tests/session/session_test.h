@@ -42,6 +42,15 @@
         ck_assert_msg(p3s_done(srv), "script did not run to its end");                      \
     } while (0)
 
+/* The usual end of a test: `rec` completed, then the script ran to its end
+ * without a mismatch. */
+#define WAIT_DONE_AND_SCRIPT(env, rec)                                                      \
+    do {                                                                                    \
+        WAIT_DONE(env, rec);                                                                \
+        WAIT_SCRIPT(env);                                                                   \
+        SCRIPT_DONE((env)->srv);                                                            \
+    } while (0)
+
 #define ASSERT_STATUS(rec, want)                                                            \
     ck_assert_msg((rec).status == (want), "%s: status %s (\"%s\"), want %s", #rec,          \
                   (int)(rec).status < 0 ? "none" : pop3a_status_name((rec).status),         \

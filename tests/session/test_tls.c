@@ -63,6 +63,32 @@ static void env_connect(tls_env *t, const char *host)
     ck_assert_ptr_nonnull(pop3a_connect(t->e.client, host, t->port, tu_done, &t->conn));
 }
 
+/* env_connect, then alice's pop3a_login (any mechanism) queued behind it. */
+static void connect_and_login(tls_env *t, const char *host)
+{
+    env_connect(t, host);
+    ck_assert_ptr_nonnull(pop3a_login(t->e.client, "alice", PASSWORD, 0, tu_done, &t->login));
+}
+
+/* Implicit TLS with the good leaf certificate, the server asking the client for
+ * its certificate; the client has one to present when `present` is set. */
+static void env_init_client_cert(tls_env *t, int present)
+{
+    env_init(t, POP3A_TLS_IMPLICIT, "127.0.0.1", "leaf");
+    p3s_request_client_cert(t->e.srv, p3s_cert("ca.pem"));
+    if (present)
+        ck_assert_int_eq(pop3a_options_set_client_cert(t->e.opts, p3s_cert("client.pem"),
+                                                       p3s_cert("client.key")),
+                         0);
+}
+
+/* The connection is TLS and its certificate chain verified. */
+#define ASSERT_VERIFIED_TLS(client)                                                         \
+    do {                                                                                    \
+        ck_assert_int_eq(pop3a_client_is_tls(client), 1);                                   \
+        ck_assert_int_eq(pop3a_client_tls_verify_result(client), X509_V_OK);                \
+    } while (0)
+
 static void env_free(tls_env *t)
 {
     tu_env_free(&t->e);
@@ -106,16 +132,12 @@ START_TEST(implicit_tls_with_good_certificate_logs_in)
     p3s_expect(t.e.srv, "QUIT");
     p3s_send(t.e.srv, "+OK bye\r\n");
     p3s_close(t.e.srv);
-    env_connect(&t, where[_i][1]);
-    ck_assert_ptr_nonnull(pop3a_login(t.e.client, "alice", PASSWORD, 0, tu_done, &t.login));
+    connect_and_login(&t, where[_i][1]);
     WAIT_DONE(&t.e, t.conn);
     ASSERT_OK(t.conn);
-    ck_assert_int_eq(pop3a_client_is_tls(t.e.client), 1);
-    ck_assert_int_eq(pop3a_client_tls_verify_result(t.e.client), X509_V_OK);
+    ASSERT_VERIFIED_TLS(t.e.client);
     ck_assert_ptr_nonnull(pop3a_quit(t.e.client, tu_done, &t.quit));
-    WAIT_DONE(&t.e, t.quit);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.quit);
     ASSERT_OK(t.login);
     ASSERT_OK(t.quit);
     ck_assert_int_eq(p3s_tls_handshake_done(t.e.srv), 1);
@@ -138,19 +160,15 @@ START_TEST(stls_with_good_certificate_asks_capa_again)
     p3s_close(t.e.srv);
     env_connect(&t, "127.0.0.1");
     WAIT_DONE(&t.e, t.conn);
-    ASSERT_ONCE(t.conn);
-    ASSERT_OK(t.conn);
-    ck_assert_int_eq(pop3a_client_is_tls(t.e.client), 1);
-    ck_assert_int_eq(pop3a_client_tls_verify_result(t.e.client), X509_V_OK);
+    ASSERT_ONCE_OK(t.conn);
+    ASSERT_VERIFIED_TLS(t.e.client);
     const pop3a_capa *capa = pop3a_client_capa(t.e.client);
     ck_assert_uint_eq(pop3a_capa_mechs(capa), POP3A_MECH_SCRAM_SHA_256);
     ck_assert_uint_eq(pop3a_capa_flags(capa), POP3A_CAPA_SASL | POP3A_CAPA_UIDL);
     ck_assert_uint_eq(t.conn.capa_mechs, POP3A_MECH_SCRAM_SHA_256);
     ck_assert_int_eq(t.conn.capa_flags & POP3A_CAPA_STLS, 0);
     ck_assert_ptr_nonnull(pop3a_quit(t.e.client, tu_done, &t.quit));
-    WAIT_DONE(&t.e, t.quit);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.quit);
     ASSERT_OK(t.quit);
     env_free(&t);
 }
@@ -183,13 +201,9 @@ START_TEST(bad_certificate_fails_before_any_credential)
     if (stls)
         script_stls(t.e.srv, cert, CAPA_PLAIN_STLS);
     p3s_expect_eof(t.e.srv);
-    env_connect(&t, bad_certs[_i / 2].host);
-    ck_assert_ptr_nonnull(pop3a_login(t.e.client, "alice", PASSWORD, 0, tu_done, &t.login));
-    WAIT_DONE(&t.e, t.login);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
-    ASSERT_ONCE(t.conn);
-    ASSERT_STATUS(t.conn, POP3A_ERR_TLS);
+    connect_and_login(&t, bad_certs[_i / 2].host);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.login);
+    ASSERT_ONCE_STATUS(t.conn, POP3A_ERR_TLS);
     ck_assert_int_ne(t.login.status, POP3A_OK);
     ck_assert_int_eq(pop3a_client_error(t.e.client), POP3A_ERR_TLS);
     ck_assert_int_eq(pop3a_client_tls_verify_result(t.e.client), bad_certs[_i / 2].verify_result);
@@ -234,14 +248,10 @@ START_TEST(pinned_certificate_must_match)
     ck_assert_int_eq(pop3a_options_set_tls_pin_sha256(t.e.opts, pin), 0);
     if (!wrong) {
         tu_script_greeting_capa(t.e.srv, GREETING, "USER\r\n");
-        p3s_expect(t.e.srv, "USER alice");
-        p3s_send(t.e.srv, "+OK\r\n");
-        p3s_expect(t.e.srv, "PASS " PASSWORD);
-        p3s_send(t.e.srv, "+OK Logged in.\r\n");
+        script_user_pass(t.e.srv, "alice", "+OK\r\n", PASSWORD, "+OK Logged in.\r\n");
     }
     p3s_expect_eof(t.e.srv);
-    env_connect(&t, "127.0.0.1");
-    ck_assert_ptr_nonnull(pop3a_login(t.e.client, "alice", PASSWORD, 0, tu_done, &t.login));
+    connect_and_login(&t, "127.0.0.1");
     WAIT_DONE(&t.e, t.login);
     if (!wrong) {
         ASSERT_OK(t.conn);
@@ -273,9 +283,7 @@ START_TEST(insecure_skip_verify_accepts_self_signed)
     ck_assert_int_eq(pop3a_options_set_tls_insecure_skip_verify(t.e.opts, 1), 0);
     tu_script_greeting_capa(t.e.srv, GREETING, "USER\r\n");
     env_connect(&t, "127.0.0.1");
-    WAIT_DONE(&t.e, t.conn);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.conn);
     ASSERT_OK(t.conn);
     ck_assert_int_eq(pop3a_client_is_tls(t.e.client), 1);
     env_free(&t);
@@ -290,9 +298,7 @@ START_TEST(verify_name_overrides_the_host)
     ck_assert_int_eq(pop3a_options_set_verify_name(t.e.opts, "example.invalid"), 0);
     tu_script_greeting_capa(t.e.srv, GREETING, "USER\r\n");
     env_connect(&t, "127.0.0.1");
-    WAIT_DONE(&t.e, t.conn);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.conn);
     ASSERT_OK(t.conn);
     ck_assert_int_eq(pop3a_client_tls_verify_result(t.e.client), X509_V_OK);
     env_free(&t);
@@ -315,11 +321,8 @@ START_TEST(stls_missing_or_refused_is_tls_required)
         p3s_send(t.e.srv, "-ERR TLS not available right now\r\n");
     }
     p3s_expect_eof(t.e.srv);
-    env_connect(&t, "127.0.0.1");
-    ck_assert_ptr_nonnull(pop3a_login(t.e.client, "alice", PASSWORD, 0, tu_done, &t.login));
-    WAIT_DONE(&t.e, t.login);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
+    connect_and_login(&t, "127.0.0.1");
+    WAIT_DONE_AND_SCRIPT(&t.e, t.login);
     ASSERT_STATUS(t.conn, POP3A_ERR_TLS_REQUIRED);
     ck_assert_int_ne(t.login.status, POP3A_OK);
     ck_assert_uint_eq(p3s_bytes_unread(t.e.srv), 0);
@@ -341,11 +344,8 @@ START_TEST(bytes_injected_after_stls_reply_are_a_protocol_error)
     p3s_start_tls(t.e.srv, ctx);
     SSL_CTX_free(ctx);
     p3s_expect_eof(t.e.srv);
-    env_connect(&t, "127.0.0.1");
-    ck_assert_ptr_nonnull(pop3a_login(t.e.client, "alice", PASSWORD, 0, tu_done, &t.login));
-    WAIT_DONE(&t.e, t.login);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
+    connect_and_login(&t, "127.0.0.1");
+    WAIT_DONE_AND_SCRIPT(&t.e, t.login);
     ASSERT_STATUS(t.conn, POP3A_ERR_PROTOCOL);
     ck_assert_int_eq(p3s_tls_handshake_done(t.e.srv), 0);
     ck_assert_ptr_null(p3s_tls_error(t.e.srv));         /* not even a ClientHello came */
@@ -380,8 +380,7 @@ START_TEST(dirty_close_after_quit_is_not_an_error)
     WAIT_SCRIPT(&t.e);
     SCRIPT_DONE(t.e.srv);
     ASSERT_OK(t.conn);
-    ASSERT_ONCE(t.quit);
-    ASSERT_OK(t.quit);
+    ASSERT_ONCE_OK(t.quit);
     ck_assert_str_eq(t.quit.text, "bye");
     run_for(t.e.base, 30);
     ck_assert_int_eq(t.e.close_calls, 1);
@@ -407,12 +406,9 @@ START_TEST(dirty_close_mid_retr_is_eof_without_final)
     p3s_expect(t.e.srv, "RETR 1");
     p3s_send(t.e.srv, "+OK 500 octets\r\nSubject: cut\r\n\r\nfirst line\r\n");
     p3s_tls_close_dirty(t.e.srv);
-    env_connect(&t, "127.0.0.1");
-    ck_assert_ptr_nonnull(pop3a_login(t.e.client, "alice", PASSWORD, 0, tu_done, &t.login));
+    connect_and_login(&t, "127.0.0.1");
     ck_assert_ptr_nonnull(pop3a_retr(t.e.client, 1, tu_chunk, tu_done, &retr));
-    WAIT_DONE(&t.e, retr);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
+    WAIT_DONE_AND_SCRIPT(&t.e, retr);
     ASSERT_OK(t.login);
     ASSERT_ONCE(retr);
     ck_assert_msg(retr.status == POP3A_ERR_EOF, "retr: %s, errstr \"%s\"",
@@ -433,19 +429,14 @@ END_TEST
 START_TEST(client_certificate_is_presented_and_external_logs_in)
 {
     tls_env t;
-    env_init(&t, POP3A_TLS_IMPLICIT, "127.0.0.1", "leaf");
-    p3s_request_client_cert(t.e.srv, p3s_cert("ca.pem"));
-    ck_assert_int_eq(
-        pop3a_options_set_client_cert(t.e.opts, p3s_cert("client.pem"), p3s_cert("client.key")), 0);
+    env_init_client_cert(&t, 1);
     tu_script_greeting_capa(t.e.srv, GREETING, "SASL EXTERNAL PLAIN\r\n");
     p3s_expect(t.e.srv, "AUTH EXTERNAL YWxpY2U="); /* "alice" */
     p3s_send(t.e.srv, "+OK Logged in.\r\n");
     env_connect(&t, "127.0.0.1");
     ck_assert_ptr_nonnull(
         pop3a_login(t.e.client, "alice", "", POP3A_MECH_EXTERNAL, tu_done, &t.login));
-    WAIT_DONE(&t.e, t.login);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.login);
     ASSERT_OK(t.conn);
     ASSERT_OK(t.login);
     ck_assert_int_eq(p3s_tls_client_verified(t.e.srv), 1);
@@ -460,10 +451,7 @@ END_TEST
 START_TEST(external_with_empty_identity_sends_equals)
 {
     tls_env t;
-    env_init(&t, POP3A_TLS_IMPLICIT, "127.0.0.1", "leaf");
-    p3s_request_client_cert(t.e.srv, p3s_cert("ca.pem"));
-    ck_assert_int_eq(
-        pop3a_options_set_client_cert(t.e.opts, p3s_cert("client.pem"), p3s_cert("client.key")), 0);
+    env_init_client_cert(&t, 1);
     tu_script_greeting_capa(t.e.srv, GREETING, "SASL EXTERNAL\r\n");
     p3s_expect(t.e.srv, "AUTH EXTERNAL =");
     p3s_send(t.e.srv, "+OK Logged in.\r\n");
@@ -471,9 +459,7 @@ START_TEST(external_with_empty_identity_sends_equals)
     pop3a_future *f = pop3a_login(t.e.client, "", "", POP3A_MECH_EXTERNAL, tu_done, &t.login);
     ck_assert_msg(f != NULL, "pop3a_login(user \"\", EXTERNAL): %s",
                   pop3a_status_name(pop3a_client_error(t.e.client)));
-    WAIT_DONE(&t.e, t.login);
-    WAIT_SCRIPT(&t.e);
-    SCRIPT_DONE(t.e.srv);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.login);
     ASSERT_OK(t.login);
     env_free(&t);
 }
@@ -483,8 +469,7 @@ END_TEST
 START_TEST(missing_client_certificate_fails_the_handshake)
 {
     tls_env t;
-    env_init(&t, POP3A_TLS_IMPLICIT, "127.0.0.1", "leaf");
-    p3s_request_client_cert(t.e.srv, p3s_cert("ca.pem"));
+    env_init_client_cert(&t, 0);
     tu_script_greeting_capa(t.e.srv, GREETING, "SASL EXTERNAL\r\n");
     env_connect(&t, "127.0.0.1");
     ck_assert_ptr_nonnull(
@@ -536,12 +521,5 @@ static Suite *tls_suite(void)
 
 int main(void)
 {
-    if (!p3s_certs_make()) {
-        fprintf(stderr, "test_tls: make-test-certs not found or failed "
-                        "(set POP3A_MAKE_TEST_CERTS)\n");
-        return EXIT_FAILURE;
-    }
-    int rc = run_suite(tls_suite());
-    p3s_certs_remove();
-    return rc;
+    return run_suite_with_certs(tls_suite, "test_tls");
 }
