@@ -22,6 +22,22 @@ static int datagram_sockets(void)
     return n;
 }
 
+/* Makes the client from e->opts and submits pop3a_connect(host, port) on `conn`. */
+static void client_connect(tu_env *e, const char *host, uint16_t port, tu_rec *conn)
+{
+    e->client = pop3a_client_new(e->base, NULL, e->opts);
+    ck_assert_ptr_nonnull(e->client);
+    ck_assert_ptr_nonnull(pop3a_connect(e->client, host, port, tu_done, conn));
+}
+
+/* Starts e's scripted server listening on 127.0.0.1; its port. */
+static uint16_t listen_loopback(tu_env *e)
+{
+    uint16_t port = p3s_listen(e->srv, "127.0.0.1");
+    ck_assert_uint_ne(port, 0);
+    return port;
+}
+
 /* Greeting, CAPA, QUIT against a listening scripted server reached by `host`.
  * Returns how many datagram sockets the client had opened meanwhile. */
 static int connect_and_quit(const char *listen_addr, const char *host)
@@ -35,48 +51,42 @@ static int connect_and_quit(const char *listen_addr, const char *host)
     p3s_expect(e.srv, "QUIT");
     p3s_send(e.srv, "+OK bye\r\n");
     p3s_expect_eof(e.srv);
-    e.client = pop3a_client_new(e.base, NULL, e.opts);
-    ck_assert_ptr_nonnull(e.client);
     tu_rec conn, quit;
-    tu_rec_init(&conn, 0, NULL);
-    tu_rec_init(&quit, 1, NULL);
-    ck_assert_ptr_nonnull(pop3a_connect(e.client, host, port, tu_done, &conn));
+    RECS_INIT(NULL, 0, &conn, &quit);
+    client_connect(&e, host, port, &conn);
     ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
-    WAIT_DONE(&e, quit);
-    WAIT_SCRIPT(&e);
-    SCRIPT_DONE(e.srv);
-    ASSERT_ONCE(conn);
-    ASSERT_OK(conn);
+    WAIT_DONE_AND_SCRIPT(&e, quit);
+    ASSERT_ONCE_OK(conn);
     ck_assert_int_eq(conn.has_capa, 1);
     ck_assert_uint_eq(conn.capa_flags & POP3A_CAPA_UIDL, POP3A_CAPA_UIDL);
     ck_assert_int_eq(pop3a_client_is_tls(e.client), 0);
-    ASSERT_ONCE(quit);
-    ASSERT_OK(quit);
+    ASSERT_ONCE_OK(quit);
     int udp_opened = datagram_sockets() - udp_before; /* the client still exists */
     tu_env_free(&e);
     return udp_opened;
 }
 
 /* An address literal is used as it is: no resolver is set up for it (that
- * reads /etc/resolv.conf and opens a socket per name server). */
-START_TEST(connect_ipv4_literal)
-{
-    ck_assert_int_eq(connect_and_quit("127.0.0.1", "127.0.0.1"), 0);
-}
-END_TEST
+ * reads /etc/resolv.conf and opens a socket per name server). By name it goes
+ * through evdns (/etc/hosts); every address is tried in order, so that works
+ * whichever family "localhost" lists first, and the resolver's socket shows
+ * that the literal cases would see one. */
+static const struct {
+    const char *listen_addr, *host;
+    int by_name; /* a resolver is expected */
+} connect_cases[] = {
+    {"127.0.0.1", "127.0.0.1", 0},
+    {"::1", "::1", 0},
+    {"127.0.0.1", "localhost", 1},
+};
 
-START_TEST(connect_ipv6_literal)
+START_TEST(connect_ipv4_ipv6_literal_or_by_name)
 {
-    ck_assert_int_eq(connect_and_quit("::1", "::1"), 0);
-}
-END_TEST
-
-/* By name through evdns (/etc/hosts); every address is tried in order, so this
- * works whichever family "localhost" lists first. The resolver's socket shows
- * that the literal tests above would see one. */
-START_TEST(connect_by_name_localhost)
-{
-    ck_assert_int_ge(connect_and_quit("127.0.0.1", "localhost"), 1);
+    int udp_opened = connect_and_quit(connect_cases[_i].listen_addr, connect_cases[_i].host);
+    if (connect_cases[_i].by_name)
+        ck_assert_int_ge(udp_opened, 1);
+    else
+        ck_assert_int_eq(udp_opened, 0);
 }
 END_TEST
 
@@ -90,14 +100,11 @@ START_TEST(connect_refused_fails)
     uint16_t port = p3s_listen(tmp, "127.0.0.1");
     ck_assert_uint_ne(port, 0);
     p3s_free(tmp);
-    e.client = pop3a_client_new(e.base, NULL, e.opts);
-    ck_assert_ptr_nonnull(e.client);
     tu_rec conn;
     tu_rec_init(&conn, 0, NULL);
-    ck_assert_ptr_nonnull(pop3a_connect(e.client, "127.0.0.1", port, tu_done, &conn));
+    client_connect(&e, "127.0.0.1", port, &conn);
     WAIT_DONE(&e, conn);
-    ASSERT_ONCE(conn);
-    ASSERT_STATUS(conn, POP3A_ERR_IO);
+    ASSERT_ONCE_STATUS(conn, POP3A_ERR_IO);
     ck_assert_int_eq(pop3a_client_error(e.client), POP3A_ERR_IO);
     tu_env_free(&e);
 }
@@ -109,17 +116,13 @@ START_TEST(connect_greeting_never_comes)
     tu_env e;
     tu_env_init(&e);
     pop3a_options_set_timeouts(e.opts, 250, 5000);
-    uint16_t port = p3s_listen(e.srv, "127.0.0.1");
-    ck_assert_uint_ne(port, 0);
-    e.client = pop3a_client_new(e.base, NULL, e.opts);
-    ck_assert_ptr_nonnull(e.client);
+    uint16_t port = listen_loopback(&e);
     tu_rec conn;
     tu_rec_init(&conn, 0, NULL);
-    ck_assert_ptr_nonnull(pop3a_connect(e.client, "127.0.0.1", port, tu_done, &conn));
+    client_connect(&e, "127.0.0.1", port, &conn);
     WAIT_DONE(&e, conn);
     ck_assert(p3s_connected(e.srv));
-    ASSERT_ONCE(conn);
-    ASSERT_STATUS(conn, POP3A_ERR_TIMEOUT);
+    ASSERT_ONCE_STATUS(conn, POP3A_ERR_TIMEOUT);
     tu_env_free(&e);
 }
 END_TEST
@@ -129,18 +132,15 @@ START_TEST(connect_waits_for_greeting_and_capa)
 {
     tu_env e;
     tu_env_init(&e);
-    uint16_t port = p3s_listen(e.srv, "127.0.0.1");
-    ck_assert_uint_ne(port, 0);
+    uint16_t port = listen_loopback(&e);
     p3s_delay(e.srv, 150);
     p3s_send(e.srv, PLAIN_GREETING);
     p3s_expect(e.srv, "CAPA");
     p3s_delay(e.srv, 150);
     p3s_send(e.srv, "+OK\r\nUSER\r\n.\r\n");
-    e.client = pop3a_client_new(e.base, NULL, e.opts);
-    ck_assert_ptr_nonnull(e.client);
     tu_rec conn;
     tu_rec_init(&conn, 0, NULL);
-    ck_assert_ptr_nonnull(pop3a_connect(e.client, "127.0.0.1", port, tu_done, &conn));
+    client_connect(&e, "127.0.0.1", port, &conn);
     run_for(e.base, 100);
     ck_assert_int_eq(conn.done_calls, 0);
     ck_assert_int_eq(p3s_lines_received(e.srv), 0);
@@ -191,9 +191,7 @@ START_TEST(hundred_clients_one_event_base)
         p3s_send(o->srv, line);
         p3s_expect(o->srv, "RETR 1");
         p3s_write_chunk(o->srv, (size_t)(i % 7) + 1, 0);
-        p3s_send(o->srv, "+OK\r\n");
-        p3s_send(o->srv, o->body);
-        p3s_send(o->srv, ".\r\n");
+        send_multiline(o->srv, "+OK\r\n", o->body);
         p3s_write_chunk(o->srv, 0, 0);
         p3s_expect(o->srv, "QUIT");
         p3s_send(o->srv, "+OK\r\n");
@@ -218,8 +216,7 @@ START_TEST(hundred_clients_one_event_base)
         ASSERT_OK(o->conn);
         ASSERT_OK(o->login);
         ASSERT_OK(o->stat);
-        ASSERT_OK(o->retr);
-        ASSERT_ONCE(o->retr);
+        ASSERT_ONCE_OK(o->retr);
         ASSERT_BODY(o->retr, o->body);
         ASSERT_OK(o->quit);
         tu_rec_clear(&o->retr);
@@ -239,9 +236,8 @@ static Suite *connect_suite(void)
     Suite *s = suite_create("session_connect");
     TCase *tc = tcase_create("connect");
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, connect_ipv4_literal);
-    tcase_add_test(tc, connect_ipv6_literal);
-    tcase_add_test(tc, connect_by_name_localhost);
+    tcase_add_loop_test(tc, connect_ipv4_ipv6_literal_or_by_name, 0,
+                        (int)(sizeof connect_cases / sizeof connect_cases[0]));
     tcase_add_test(tc, connect_refused_fails);
     tcase_add_test(tc, connect_greeting_never_comes);
     tcase_add_test(tc, connect_waits_for_greeting_and_capa);
