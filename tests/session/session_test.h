@@ -185,6 +185,19 @@ static inline void script_rfc_apop(p3s *s, const char *reply)
     p3s_send(s, reply);
 }
 
+/* script_retr_1 in chunk_bytes-sized writes, then whole writes again for the
+ * NOOP behind it, answered with noop_reply: the command after a transfer that
+ * the test pauses, cancels or aborts in the middle. */
+static inline void script_chunked_retr_1_then_noop(p3s *s, size_t chunk_bytes,
+                                                   const char *status_line, const char *wire_body,
+                                                   const char *noop_reply)
+{
+    script_retr_1(s, chunk_bytes, status_line, wire_body);
+    p3s_write_chunk(s, 0, 0);
+    p3s_expect(s, "NOOP");
+    p3s_send(s, noop_reply);
+}
+
 /* Greeting, CAPA, then USER/PASS accepted (the client side is session_login). */
 static inline void script_login(p3s *s, const char *capa)
 {

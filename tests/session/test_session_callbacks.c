@@ -212,10 +212,7 @@ START_TEST(cancel_inside_chunk_callback)
     tu_env e;
     env_init_login_script(&e, CAPA_BASIC);
     char *body = make_body(3000);
-    script_retr_1(e.srv, 1000, RETR_FOLLOWS, body);
-    p3s_write_chunk(e.srv, 0, 0);
-    p3s_expect(e.srv, "NOOP");
-    p3s_send(e.srv, "+OK still here\r\n");
+    script_chunked_retr_1_then_noop(e.srv, 1000, RETR_FOLLOWS, body, "+OK still here\r\n");
     tu_rec retr, noop;
     RECS_INIT(NULL, 2, &retr, &noop);
     session_logged_in(&e);
@@ -306,10 +303,7 @@ START_TEST(pause_then_resume_delivers_rest)
     tu_env e;
     env_init_login_script(&e, CAPA_BASIC);
     char *body = make_body(400); /* 5200 bytes */
-    script_retr_1(e.srv, 700, RETR_FOLLOWS, body);
-    p3s_write_chunk(e.srv, 0, 0);
-    p3s_expect(e.srv, "NOOP");
-    p3s_send(e.srv, "+OK\r\n");
+    script_chunked_retr_1_then_noop(e.srv, 700, RETR_FOLLOWS, body, "+OK\r\n");
     tu_rec retr, noop;
     RECS_INIT(NULL, 2, &retr, &noop);
     session_logged_in(&e);

@@ -190,10 +190,7 @@ START_TEST(cancel_paused_transfer)
     tu_env e;
     env_init_login_script(&e, CAPA_BASIC);
     char *body = make_body(400);
-    script_retr_1(e.srv, 700, "+OK\r\n", body);
-    p3s_write_chunk(e.srv, 0, 0);
-    p3s_expect(e.srv, "NOOP");
-    p3s_send(e.srv, "+OK after\r\n");
+    script_chunked_retr_1_then_noop(e.srv, 700, "+OK\r\n", body, "+OK after\r\n");
     tu_rec retr, noop;
     RECS_INIT(NULL, 2, &retr, &noop);
     login_and_pause_retr_1(&e, &retr);
