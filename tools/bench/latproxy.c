@@ -28,6 +28,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "bench_serve.h"
 #include "bench_util.h"
 
 struct chunk {
@@ -187,14 +188,6 @@ static void set_nodelay(struct bufferevent *bev)
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/* SIGTERM/SIGINT end the loop, so main frees everything (clean under valgrind). */
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    event_base_loopbreak(arg);
-}
-
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -229,9 +222,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_in any = {.sin_family = AF_INET};
-    struct sockaddr_storage bound;
-    socklen_t bound_len = sizeof bound;
     if (argc != 4) {
         fputs("usage: latproxy UPSTREAM-HOST UPSTREAM-PORT DELAY-MS\n", stderr);
         return 2;
@@ -244,30 +234,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "latproxy: %s: want a numeric address\n", spec);
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
-    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     base = event_base_new();
-    struct evconnlistener *l =
-        base ? evconnlistener_new_bind(base, on_accept, NULL,
-                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
-                                       (struct sockaddr *)&any, sizeof any)
-             : NULL;
-    if (!l || getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&bound, &bound_len)) {
-        fprintf(stderr, "latproxy: cannot listen: %s\n", strerror(errno));
-        return 1;
-    }
-    struct event *term = evsignal_new(base, SIGTERM, on_signal, base);
-    struct event *intr = evsignal_new(base, SIGINT, on_signal, base);
-    if (!term || !intr || evsignal_add(term, NULL) != 0 || evsignal_add(intr, NULL) != 0) {
-        fputs("cannot watch signals\n", stderr);
-        return 1;
-    }
-    printf("port %u\n", ntohs(((struct sockaddr_in *)&bound)->sin_port));
-    fflush(stdout);
-    event_base_dispatch(base);
-    event_free(term);
-    event_free(intr);
-    evconnlistener_free(l);
-    event_base_free(base);
-    return 0;
+    int rc = bench_serve_loopback(base, "latproxy", on_accept, NULL, 128);
+    if (base)
+        event_base_free(base);
+    return rc;
 }

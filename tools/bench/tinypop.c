@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "bench_serve.h"
 #include "bench_util.h"
 
 static unsigned long n_messages;
@@ -165,14 +166,6 @@ static void on_read(struct bufferevent *bev, void *arg)
     }
 }
 
-/* SIGTERM/SIGINT end the loop, so main frees everything (clean under valgrind). */
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    event_base_loopbreak(arg);
-}
-
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -192,9 +185,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_in any = {.sin_family = AF_INET};
-    struct sockaddr_in bound;
-    socklen_t bound_len = sizeof bound;
     if (argc != 3) {
         fputs("usage: tinypop MESSAGES SIZE\n", stderr);
         return 2;
@@ -202,31 +192,10 @@ int main(int argc, char **argv)
     n_messages = bench_number(argv[1], "MESSAGES", 1, 1000000);
     if (make_message(bench_number(argv[2], "SIZE", 64, 1u << 30)) != 0)
         return 1;
-    signal(SIGPIPE, SIG_IGN);
-    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct event_base *base = event_base_new();
-    struct evconnlistener *l =
-        base ? evconnlistener_new_bind(base, on_accept, base,
-                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4096,
-                                       (struct sockaddr *)&any, sizeof any)
-             : NULL;
-    if (!l || getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&bound, &bound_len)) {
-        fprintf(stderr, "tinypop: cannot listen: %s\n", strerror(errno));
-        return 1;
-    }
-    struct event *term = evsignal_new(base, SIGTERM, on_signal, base);
-    struct event *intr = evsignal_new(base, SIGINT, on_signal, base);
-    if (!term || !intr || evsignal_add(term, NULL) != 0 || evsignal_add(intr, NULL) != 0) {
-        fputs("cannot watch signals\n", stderr);
-        return 1;
-    }
-    printf("port %u\n", ntohs(bound.sin_port));
-    fflush(stdout);
-    event_base_dispatch(base);
-    event_free(term);
-    event_free(intr);
-    evconnlistener_free(l);
-    event_base_free(base);
+    int rc = bench_serve_loopback(base, "tinypop", on_accept, base, 4096);
+    if (base)
+        event_base_free(base);
     free(wire_body);
-    return 0;
+    return rc;
 }
