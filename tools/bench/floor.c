@@ -7,11 +7,12 @@
  *
  *   floor [--user-pass] HOST PORT USER PASSWORD-ENV     prints "messages N bytes B"
  *
- * The login is AUTH SCRAM-SHA-256 (RFC 5034, RFC 7677; floor_scram.c), the
- * mechanism fetch-all and mpop pick against the bench's Dovecot, so that "wall /
- * floor" compares data paths and not login costs (a SCRAM login costs the server
- * a PBKDF2 of thousands of iterations when it stores plain passwords). The server
- * signature is checked as a real client would. --user-pass logs in with USER and
+ * The login is AUTH SCRAM-SHA-256 (RFC 5034, RFC 7677), the mechanism fetch-all
+ * and mpop pick against the bench's Dovecot, so that "wall / floor" compares data
+ * paths and not login costs (a SCRAM login costs the server a PBKDF2 of thousands
+ * of iterations when it stores plain passwords). The SCRAM messages come from the
+ * library's own pure SASL module (lib/sasl.h, which also checks the server's
+ * signature); the I/O stays raw and blocking. --user-pass logs in with USER and
  * PASS instead (RFC 1939), as the floor did at first.
  *
  * A terminator is "\n.\r\n": the CRLF ending the last body line (or the status
@@ -26,12 +27,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "bench_util.h"
-#include "floor_scram.h"
+#include "pop3async/pop3async.h" /* POP3A_MECH_SCRAM_SHA_256 */
+#include "sasl.h"
 
 #define READ_SIZE (256u * 1024u) /* as large as the library's largest single read */
 #define LINE_MAX_LEN 1024u
 #define AUTH_LINE_MAX 255u /* RFC 5034 section 4: AUTH with its initial response */
+#define SASL_ROUNDS_MAX 4 /* SCRAM needs 2 challenges; more is a broken server */
 
 /* Reads one reply line (status line) into line; -1 on EOF or a -ERR reply. Only
  * used before the pipelined part, when nothing follows the line on the wire. */
@@ -95,32 +99,57 @@ static int sasl_send(int fd, const char *what, const char *text, char *line, siz
     return SASL_CHALLENGE;
 }
 
+/* A SASL response as base64 text in out (wiped and freed); -1 if it does not fit. */
+static int encode_response(unsigned char *raw, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    char *b64 = pop3a_b64_encode(raw, len, &n);
+    pop3a_sasl_response_free(raw, len);
+    int rc = b64 && n < cap ? 0 : -1;
+    if (rc == 0)
+        memcpy(out, b64, n + 1);
+    free(b64);
+    return rc;
+}
+
 /*
  * RFC 5034 section 4: "AUTH SCRAM-SHA-256 <client-first>", answered by a
  * challenge (server-first); the client-final goes back as a line of its own; the
  * server proves itself in a second challenge (v=), which gets an empty response;
- * then +OK. A server that says +OK without proving itself fails the login.
+ * then +OK. A server that says +OK without proving itself fails the login
+ * (pop3a_sasl_finish).
  */
 static int login_scram(int fd, const char *user, const char *password, char *line, size_t cap)
 {
-    struct floor_scram sc;
+    pop3a_sasl *sasl = pop3a_sasl_new(POP3A_MECH_SCRAM_SHA_256, user, password, NULL, NULL);
     char b64[LINE_MAX_LEN], auth[LINE_MAX_LEN];
-    if (floor_scram_first(&sc, user, b64, sizeof b64) != 0)
-        return -1;
-    int n = snprintf(auth, sizeof auth, "AUTH SCRAM-SHA-256 %s", b64);
-    if (n < 0 || (size_t)n > AUTH_LINE_MAX) {
-        /* The bench's user names are short; longer ones would need AUTH alone
-         * and the initial response after an empty challenge. */
-        fputs("floor: user name too long for an AUTH initial response\n", stderr);
-        return -1;
+    unsigned char *raw = NULL;
+    size_t raw_len = 0;
+    int st = SASL_FAILED, rounds = 0;
+    if (sasl && pop3a_sasl_start(sasl, &raw, &raw_len) == POP3A_SASL_CONTINUE &&
+        encode_response(raw, raw_len, b64, sizeof b64) == 0) {
+        int n = snprintf(auth, sizeof auth, "AUTH SCRAM-SHA-256 %s", b64);
+        /* The bench's user names are short; longer ones would need AUTH alone and
+         * the initial response after an empty challenge. */
+        st = n > 0 && (size_t)n <= AUTH_LINE_MAX ? sasl_send(fd, "AUTH", auth, line, cap)
+                                                  : SASL_FAILED;
     }
-    if (sasl_send(fd, "AUTH", auth, line, cap) != SASL_CHALLENGE ||
-        floor_scram_final(&sc, password, line, b64, sizeof b64) != 0 ||
-        sasl_send(fd, "SCRAM client-final", b64, line, cap) != SASL_CHALLENGE ||
-        floor_scram_verify(&sc, line) != 0 ||
-        sasl_send(fd, "SCRAM server-final", "", line, cap) != SASL_DONE)
-        return -1;
-    return 0;
+    while (st == SASL_CHALLENGE && rounds++ < SASL_ROUNDS_MAX) {
+        size_t challenge_len = 0;
+        unsigned char *challenge = pop3a_b64_decode(line, strlen(line), &challenge_len);
+        int ok = challenge &&
+                 pop3a_sasl_step(sasl, challenge, challenge_len, &raw, &raw_len) ==
+                     POP3A_SASL_CONTINUE &&
+                 encode_response(raw, raw_len, b64, sizeof b64) == 0;
+        free(challenge);
+        st = ok ? sasl_send(fd, "SCRAM", b64, line, cap) : SASL_FAILED;
+    }
+    int rc = st == SASL_DONE && pop3a_sasl_finish(sasl) == 0 ? 0 : -1;
+    const char *why = sasl ? pop3a_sasl_error(sasl) : "out of memory";
+    if (rc != 0 && why[0])
+        fprintf(stderr, "floor: SCRAM: %s\n", why);
+    pop3a_sasl_free(sasl);
+    return rc;
 }
 
 /* "RETR 1\r\n" .. "RETR count\r\n" "QUIT\r\n" in one malloc'd buffer (caller frees). */
