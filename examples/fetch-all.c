@@ -349,6 +349,7 @@ static void on_retr(pop3a_client *c, pop3a_future *fut, void *arg)
     struct fetch *f = arg;
     uint32_t msg = pop3a_future_msg(fut);
     char what[48];
+    (void)c;
     cmd_name(what, "RETR", msg);
     if (f->finished)
         return;
@@ -360,7 +361,6 @@ static void on_retr(pop3a_client *c, pop3a_future *fut, void *arg)
             fail(f, what, "no final chunk", "", NULL);
         return;
     }
-    (void)c;
     f->retrs_done++;
     printf("%" PRIu32 " %" PRIu64 "\n", msg, f->stored_bytes);
     if (f->args->delete_after) {

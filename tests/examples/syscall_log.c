@@ -80,12 +80,15 @@ int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpat
     return rc;
 }
 
-/* Logs the DELE and QUIT lines in bytes about to be written to socket fd. */
-static void log_commands(int fd, const char *data, size_t len)
+static int is_socket(int fd)
 {
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
-        return;
+    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Logs the DELE and QUIT lines in bytes written to a socket. */
+static void log_commands(const char *data, size_t len)
+{
     const char *p = data, *end = data + len;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -108,7 +111,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     ssize_t (*next)(int, const struct iovec *, int) =
         (ssize_t (*)(int, const struct iovec *, int))real("writev");
     ssize_t rc = next(fd, iov, iovcnt);
-    char *joined = rc > 0 ? malloc((size_t)rc) : NULL;
+    char *joined = rc > 0 && is_socket(fd) ? malloc((size_t)rc) : NULL;
     size_t used = 0;
     for (int i = 0; joined && i < iovcnt && used < (size_t)rc; i++) {
         size_t n = iov[i].iov_len < (size_t)rc - used ? iov[i].iov_len : (size_t)rc - used;
@@ -116,7 +119,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
         used += n;
     }
     if (joined)
-        log_commands(fd, joined, used);
+        log_commands(joined, used);
     free(joined);
     return rc;
 }
@@ -126,7 +129,7 @@ ssize_t write(int fd, const void *buf, size_t count)
     ssize_t (*next)(int, const void *, size_t) =
         (ssize_t (*)(int, const void *, size_t))real("write");
     ssize_t rc = next(fd, buf, count);
-    if (rc > 0)
-        log_commands(fd, buf, (size_t)rc);
+    if (rc > 0 && is_socket(fd))
+        log_commands(buf, (size_t)rc);
     return rc;
 }
