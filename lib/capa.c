@@ -16,18 +16,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "listing.h"
+
 /* Cap on the IMPLEMENTATION text we keep; it is only informative (RFC 2449 s6.9). */
 #define IMPLEMENTATION_MAX 255
-
-typedef struct {
-    const char *p;
-    const char *end;
-} cursor;
-
-static int is_separator(char c)
-{
-    return c == ' ' || c == '\t';
-}
 
 static char ascii_upper(char c)
 {
@@ -46,24 +38,6 @@ static int token_is(const char *tok, size_t len, const char *name)
             return 0;
     }
     return 1;
-}
-
-static void skip_separators(cursor *c)
-{
-    while (c->p < c->end && is_separator(*c->p))
-        c->p++;
-}
-
-static size_t next_token(cursor *c, const char **tok)
-{
-    const char *start;
-
-    skip_separators(c);
-    start = c->p;
-    while (c->p < c->end && !is_separator(*c->p))
-        c->p++;
-    *tok = start;
-    return (size_t)(c->p - start);
 }
 
 /* --------------------------------------------------------------- mechanisms */
@@ -125,26 +99,17 @@ void pop3a_capa_clear(struct pop3a_capa *capa)
 /* A LOGIN-DELAY or EXPIRE count: decimal digits, at most UINT32_MAX; else -1. */
 static int64_t parse_count(const char *tok, size_t len)
 {
-    int64_t v = 0;
+    uint32_t v;
 
-    if (len == 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (tok[i] < '0' || tok[i] > '9')
-            return -1;
-        v = v * 10 + (tok[i] - '0');
-        if (v > (int64_t)UINT32_MAX)
-            return -1;
-    }
-    return v;
+    return pop3a_parse_u32(tok, len, &v) == 0 ? (int64_t)v : -1;
 }
 
 /* RFC 2449 s6.5: LOGIN-DELAY seconds [USER]. The USER tag (delay varies per user,
  * only shown before login) changes nothing for us. */
-static void add_login_delay(struct pop3a_capa *capa, cursor *c)
+static void add_login_delay(struct pop3a_capa *capa, pop3a_fields *c)
 {
     const char *tok;
-    size_t len = next_token(c, &tok);
+    size_t len = pop3a_fields_next(c, &tok);
 
     capa->flags |= POP3A_CAPA_LOGIN_DELAY;
     capa->login_delay = parse_count(tok, len);
@@ -152,23 +117,23 @@ static void add_login_delay(struct pop3a_capa *capa, cursor *c)
 
 /* RFC 2449 s6.7: EXPIRE days|NEVER [USER]. The value is the retention period in
  * days, as sent (0: messages go once retrieved); NEVER is UINT32_MAX. */
-static void add_expire(struct pop3a_capa *capa, cursor *c)
+static void add_expire(struct pop3a_capa *capa, pop3a_fields *c)
 {
     const char *tok;
-    size_t len = next_token(c, &tok);
+    size_t len = pop3a_fields_next(c, &tok);
 
     capa->flags |= POP3A_CAPA_EXPIRE;
     capa->expire = token_is(tok, len, "NEVER") ? (int64_t)UINT32_MAX : parse_count(tok, len);
 }
 
 /* RFC 2449 s6.3, RFC 5034: SASL mech... ; unknown mechanisms are skipped. */
-static void add_sasl(struct pop3a_capa *capa, cursor *c)
+static void add_sasl(struct pop3a_capa *capa, pop3a_fields *c)
 {
     const char *tok;
     size_t len;
 
     capa->flags |= POP3A_CAPA_SASL;
-    while ((len = next_token(c, &tok)) > 0) {
+    while ((len = pop3a_fields_next(c, &tok)) > 0) {
         /* RFC 5802 s6: "SCRAM-SHA-256-PLUS" is the channel-bound variant. */
         static const char plus[] = "-PLUS";
         size_t pl = sizeof plus - 1;
@@ -183,22 +148,19 @@ static void add_sasl(struct pop3a_capa *capa, cursor *c)
 
 /* RFC 2449 s6.9: IMPLEMENTATION text. Kept for display, so control characters
  * (a terminal escape, a NUL) become '?', and at most IMPLEMENTATION_MAX bytes. */
-static int add_implementation(struct pop3a_capa *capa, cursor *c)
+static int add_implementation(struct pop3a_capa *capa, pop3a_fields *c)
 {
-    size_t len;
+    const char *text;
+    size_t len = pop3a_fields_rest(c, &text);
     char *copy;
 
-    skip_separators(c);
-    len = (size_t)(c->end - c->p);
-    while (len > 0 && is_separator(c->p[len - 1]))
-        len--;
     if (len > IMPLEMENTATION_MAX)
         len = IMPLEMENTATION_MAX;
     copy = malloc(len + 1); /* owned by capa, freed in pop3a_capa_clear */
     if (copy == NULL)
         return -1;
     for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)c->p[i];
+        unsigned char ch = (unsigned char)text[i];
         copy[i] = (ch < 0x20 || ch == 0x7F) ? '?' : (char)ch;
     }
     copy[len] = '\0';
@@ -236,16 +198,15 @@ static unsigned simple_flag(const char *kw, size_t len)
 
 int pop3a_capa_add_line(struct pop3a_capa *capa, const char *line, size_t len)
 {
-    cursor c;
+    pop3a_fields c;
     const char *kw;
     size_t kw_len;
     unsigned flag;
 
     if (capa == NULL || line == NULL)
         return 0;
-    c.p = line;
-    c.end = line + len;
-    kw_len = next_token(&c, &kw);
+    pop3a_fields_init(&c, line, len);
+    kw_len = pop3a_fields_next(&c, &kw);
 
     if ((flag = simple_flag(kw, kw_len)) != 0) {
         capa->flags |= flag;

@@ -13,11 +13,6 @@
 /* RFC 1939 s7: a unique-id is 1 to 70 characters in the range 0x21..0x7E. */
 #define UID_MAX_LEN 70
 
-typedef struct {
-    const char *p;
-    const char *end;
-} cursor;
-
 static int is_separator(char c)
 {
     return c == ' ' || c == '\t';
@@ -28,23 +23,40 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static void skip_separators(cursor *c)
+static void skip_separators(pop3a_fields *f)
 {
-    while (c->p < c->end && is_separator(*c->p))
-        c->p++;
+    while (f->p < f->end && is_separator(*f->p))
+        f->p++;
 }
 
-/* The next field: bytes up to a separator or the end. Empty at the end. */
-static size_t next_field(cursor *c, const char **field)
+void pop3a_fields_init(pop3a_fields *f, const char *text, size_t len)
+{
+    f->p = text;
+    f->end = text + len;
+}
+
+size_t pop3a_fields_next(pop3a_fields *f, const char **field)
 {
     const char *start;
 
-    skip_separators(c);
-    start = c->p;
-    while (c->p < c->end && !is_separator(*c->p))
-        c->p++;
+    skip_separators(f);
+    start = f->p;
+    while (f->p < f->end && !is_separator(*f->p))
+        f->p++;
     *field = start;
-    return (size_t)(c->p - start);
+    return (size_t)(f->p - start);
+}
+
+size_t pop3a_fields_rest(pop3a_fields *f, const char **rest)
+{
+    const char *end = f->end;
+
+    skip_separators(f);
+    while (end > f->p && is_separator(end[-1]))
+        end--;
+    *rest = f->p;
+    f->p = f->end;
+    return (size_t)(end - *rest);
 }
 
 int pop3a_parse_u64(const char *s, size_t len, uint64_t *out)
@@ -66,26 +78,34 @@ int pop3a_parse_u64(const char *s, size_t len, uint64_t *out)
     return 0;
 }
 
-static int field_u64(cursor *c, uint64_t *out)
+static int field_u64(pop3a_fields *c, uint64_t *out)
 {
     const char *f;
-    size_t n = next_field(c, &f);
+    size_t n = pop3a_fields_next(c, &f);
 
     return pop3a_parse_u64(f, n, out);
 }
 
-static int field_u32(cursor *c, uint32_t *out)
+int pop3a_parse_u32(const char *s, size_t len, uint32_t *out)
 {
     uint64_t v;
 
-    if (field_u64(c, &v) != 0 || v > UINT32_MAX)
+    if (pop3a_parse_u64(s, len, &v) != 0 || v > UINT32_MAX)
         return -1;
     *out = (uint32_t)v;
     return 0;
 }
 
+static int field_u32(pop3a_fields *c, uint32_t *out)
+{
+    const char *f;
+    size_t n = pop3a_fields_next(c, &f);
+
+    return pop3a_parse_u32(f, n, out);
+}
+
 /* Message numbers start at 1 (RFC 1939 s3). */
-static int field_msg(cursor *c, uint32_t *out)
+static int field_msg(pop3a_fields *c, uint32_t *out)
 {
     uint32_t v;
 
@@ -95,18 +115,17 @@ static int field_msg(cursor *c, uint32_t *out)
     return 0;
 }
 
-static int init_cursor(cursor *c, const char *text, size_t len)
+static int init_cursor(pop3a_fields *c, const char *text, size_t len)
 {
     if (text == NULL)
         return -1;
-    c->p = text;
-    c->end = text + len;
+    pop3a_fields_init(c, text, len);
     return 0;
 }
 
 int pop3a_parse_stat(const char *text, size_t len, uint32_t *count, uint64_t *octets)
 {
-    cursor c;
+    pop3a_fields c;
     uint32_t n;
     uint64_t size;
 
@@ -120,7 +139,7 @@ int pop3a_parse_stat(const char *text, size_t len, uint32_t *count, uint64_t *oc
 
 int pop3a_parse_list_line(const char *line, size_t len, uint32_t *msg, uint64_t *size)
 {
-    cursor c;
+    pop3a_fields c;
     uint32_t n;
     uint64_t octets;
 
@@ -146,14 +165,14 @@ static int uid_valid(const char *uid, size_t len)
 int pop3a_parse_uidl_line(const char *line, size_t len, uint32_t *msg, const char **uid,
                           size_t *uid_len)
 {
-    cursor c;
+    pop3a_fields c;
     uint32_t n;
     const char *f;
     size_t flen;
 
     if (init_cursor(&c, line, len) != 0 || field_msg(&c, &n) != 0)
         return -1;
-    flen = next_field(&c, &f);
+    flen = pop3a_fields_next(&c, &f);
     if (!uid_valid(f, flen))
         return -1;
     *msg = n;

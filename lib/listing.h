@@ -17,7 +17,27 @@ int pop3a_parse_list_line(const char *line, size_t len, uint32_t *msg, uint64_t 
 /* uid points into line; RFC 1939: 1 to 70 characters in 0x21..0x7E. */
 int pop3a_parse_uidl_line(const char *line, size_t len, uint32_t *msg, const char **uid,
                           size_t *uid_len);
-/* Unsigned decimal with overflow check; count fields may be 0. Returns 0 or -1. */
+/* Unsigned decimal with overflow check; count fields may be 0. Returns 0 or -1
+ * with *out untouched. No sign, no spaces, at least one digit. */
 int pop3a_parse_u64(const char *s, size_t len, uint64_t *out);
+/* The same, at most UINT32_MAX. */
+int pop3a_parse_u32(const char *s, size_t len, uint32_t *out);
+
+/* The fields of a reply line, as every POP3 reply with fields is read here
+ * (STAT, LIST, UIDL, CAPA): runs of spaces or tabs separate them. RFC 1939 and
+ * RFC 2449 say one space; servers have been seen padding. text need not be
+ * NUL-terminated and may hold NUL bytes. */
+typedef struct {
+    const char *p;
+    const char *end;
+} pop3a_fields;
+
+void pop3a_fields_init(pop3a_fields *f, const char *text, size_t len);
+/* The next field (the bytes up to a separator or the end) in *field and its
+ * length; 0 when no field is left. */
+size_t pop3a_fields_next(pop3a_fields *f, const char **field);
+/* Everything left, without leading or trailing separators (free text such as
+ * CAPA's IMPLEMENTATION); the fields are used up afterwards. */
+size_t pop3a_fields_rest(pop3a_fields *f, const char **rest);
 
 #endif
