@@ -10,6 +10,8 @@
 
 #include <openssl/ssl.h>
 
+#include "command.h"
+
 /* RFC 2449 section 4: a response line may be up to 512 octets; a smaller cap
  * would refuse conforming servers. */
 #define MIN_MAX_LINE 512u
@@ -135,9 +137,11 @@ POP3A_EXPORT int pop3a_options_set_ca(pop3a_options *opts, const char *ca_file,
     return 0;
 }
 
+/* The name goes out as SNI and shows in the connect trace and errors, as the
+ * host given to pop3a_connect does: the same CR/LF rule (pop3a_arg_ok). */
 POP3A_EXPORT int pop3a_options_set_verify_name(pop3a_options *opts, const char *name)
 {
-    if (opts == NULL)
+    if (opts == NULL || (name != NULL && pop3a_arg_ok(name) != 0))
         return -1;
     return replace_string(&opts->verify_name, name);
 }
