@@ -91,6 +91,33 @@ void h_attach_login_recs(tu_env *e, tu_rec *recs, int n);
  * with `mechs` (login, recorder 1); waits for the login's done callback but
  * asserts nothing about how either ended. */
 void h_attach_try_login(tu_env *e, tu_rec *conn, tu_rec *login, unsigned mechs);
+/* Attaches e's client (conn, recorder 0) and waits for the connect to end;
+ * returns how long that took (ms). */
+unsigned long h_attach_timed(tu_env *e, tu_rec *conn);
+
+/* One command submitted with recorder r (a table of them names the command
+ * a reply answers). */
+typedef pop3a_future *(*h_submit_fn)(pop3a_client *c, tu_rec *r);
+pop3a_future *h_submit_stat(pop3a_client *c, tu_rec *r);
+pop3a_future *h_submit_list(pop3a_client *c, tu_rec *r);   /* LIST */
+pop3a_future *h_submit_list1(pop3a_client *c, tu_rec *r);  /* LIST 1 */
+pop3a_future *h_submit_uidl(pop3a_client *c, tu_rec *r);   /* UIDL */
+pop3a_future *h_submit_uidl1(pop3a_client *c, tu_rec *r);  /* UIDL 1 */
+pop3a_future *h_submit_noop(pop3a_client *c, tu_rec *r);
+pop3a_future *h_submit_quit(pop3a_client *c, tu_rec *r);
+pop3a_future *h_submit_retr1(pop3a_client *c, tu_rec *r);  /* RETR 1 */
+/* Logs in (H_CAPA) to a script that answers `cmd` with the `len` bytes of
+ * `reply` (NULs allowed), submits it with r (recorder 2) and waits for r's
+ * done callback. The test asserts how it ended, then tu_env_free(e). */
+void h_answer_one(tu_env *e, const char *cmd, const char *reply, size_t len, h_submit_fn submit,
+                  tu_rec *r);
+/* h_answer_one with a reply that is a C string. */
+void h_answer_one_text(tu_env *e, const char *cmd, const char *reply, h_submit_fn submit,
+                       tu_rec *r);
+/* Attaches and logs in (recorders 0, 1, asserted OK), submits `submit` with r
+ * (recorder 2) and then a NOOP with noop (recorder 3); waits for the NOOP's
+ * done callback, which shows whether the session outlived r's reply. */
+void h_attach_submit_then_noop(tu_env *e, h_submit_fn submit, tu_rec *r, tu_rec *noop);
 
 /* ------------------------------------------------------------ flood peer */
 
@@ -165,6 +192,10 @@ struct event *mem_sampler_start(struct event_base *base, mem_watch *w, unsigned 
 void mem_sampler_stop(struct event *ev);
 /* mem_watch_start(w), then mem_sampler_start(base, w, ms). */
 struct event *mem_watch_sampled(struct event_base *base, mem_watch *w, unsigned ms);
+/* Attaches a new client of e to f (conn, recorder 0) while the heap is
+ * sampled into w every 5 ms; waits for the connect to end, takes a last
+ * sample and returns how long connecting took (ms). */
+unsigned long fl_attach_sampled(tu_env *e, fl *f, tu_rec *conn, mem_watch *w);
 
 /* ---------------------------------------------------------------- misc */
 

@@ -59,6 +59,85 @@ void h_attach_login_recs(tu_env *e, tu_rec *recs, int n)
     h_attach_login(e, &recs[0], &recs[1]);
 }
 
+unsigned long h_attach_timed(tu_env *e, tu_rec *conn)
+{
+    tu_rec_init(conn, 0, NULL);
+    unsigned long t0 = h_now_ms();
+    ck_assert_ptr_nonnull(tu_env_attach(e, conn));
+    H_WAIT_DONE(e->base, *conn);
+    return h_now_ms() - t0;
+}
+
+pop3a_future *h_submit_stat(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_stat(c, tu_done, r);
+}
+
+pop3a_future *h_submit_list(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_list(c, 0, tu_done, r);
+}
+
+pop3a_future *h_submit_list1(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_list(c, 1, tu_done, r);
+}
+
+pop3a_future *h_submit_uidl(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_uidl(c, 0, tu_done, r);
+}
+
+pop3a_future *h_submit_uidl1(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_uidl(c, 1, tu_done, r);
+}
+
+pop3a_future *h_submit_noop(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_noop(c, tu_done, r);
+}
+
+pop3a_future *h_submit_quit(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_quit(c, tu_done, r);
+}
+
+pop3a_future *h_submit_retr1(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_retr(c, 1, tu_chunk, tu_done, r);
+}
+
+void h_answer_one(tu_env *e, const char *cmd, const char *reply, size_t len, h_submit_fn submit,
+                  tu_rec *r)
+{
+    h_env_init_login(e, H_CAPA);
+    p3s_expect(e->srv, cmd);
+    p3s_send_bytes(e->srv, reply, len);
+    tu_rec conn, login;
+    h_attach_login(e, &conn, &login);
+    tu_rec_init(r, 2, NULL);
+    ck_assert_ptr_nonnull(submit(e->client, r));
+    H_WAIT_DONE(e->base, *r);
+}
+
+void h_answer_one_text(tu_env *e, const char *cmd, const char *reply, h_submit_fn submit,
+                       tu_rec *r)
+{
+    h_answer_one(e, cmd, reply, strlen(reply), submit, r);
+}
+
+void h_attach_submit_then_noop(tu_env *e, h_submit_fn submit, tu_rec *r, tu_rec *noop)
+{
+    tu_rec conn, login;
+    h_attach_login(e, &conn, &login);
+    tu_rec_init(r, 2, NULL);
+    tu_rec_init(noop, 3, NULL);
+    ck_assert_ptr_nonnull(submit(e->client, r));
+    ck_assert_ptr_nonnull(pop3a_noop(e->client, tu_done, noop));
+    H_WAIT_DONE(e->base, *noop);
+}
+
 /* ------------------------------------------------------------ flood peer */
 
 typedef enum { FL_SEND, FL_EXPECT, FL_GEN, FL_CLOSE } fl_kind;
@@ -547,6 +626,21 @@ void mem_sampler_stop(struct event *ev)
 {
     if (ev)
         event_free(ev);
+}
+
+unsigned long fl_attach_sampled(tu_env *e, fl *f, tu_rec *conn, mem_watch *w)
+{
+    struct event *sampler = mem_watch_sampled(e->base, w, 5);
+    e->client = pop3a_client_new(e->base, NULL, e->opts);
+    ck_assert_ptr_nonnull(e->client);
+    tu_rec_init(conn, 0, NULL);
+    unsigned long t0 = h_now_ms();
+    ck_assert_ptr_nonnull(pop3a_attach(e->client, fl_pair(f), tu_done, conn));
+    H_WAIT_DONE(e->base, *conn);
+    unsigned long took = h_now_ms() - t0;
+    mem_watch_sample(w);
+    mem_sampler_stop(sampler);
+    return took;
 }
 
 /* ---------------------------------------------------------------- misc */

@@ -9,63 +9,9 @@
 
 #include "hostile.h"
 
-/* Logs in, submits one command, lets the script answer it, then a NOOP
- * answered "+OK" shows whether the session survived. */
-typedef pop3a_future *(*submit_fn)(pop3a_client *c, tu_rec *r);
-
-static pop3a_future *submit_stat(pop3a_client *c, tu_rec *r)
-{
-    return pop3a_stat(c, tu_done, r);
-}
-
-static pop3a_future *submit_list(pop3a_client *c, tu_rec *r)
-{
-    return pop3a_list(c, 0, tu_done, r);
-}
-
-static pop3a_future *submit_list1(pop3a_client *c, tu_rec *r)
-{
-    return pop3a_list(c, 1, tu_done, r);
-}
-
-static pop3a_future *submit_uidl(pop3a_client *c, tu_rec *r)
-{
-    return pop3a_uidl(c, 0, tu_done, r);
-}
-
-static pop3a_future *submit_uidl1(pop3a_client *c, tu_rec *r)
-{
-    return pop3a_uidl(c, 1, tu_done, r);
-}
-
-static pop3a_future *submit_noop(pop3a_client *c, tu_rec *r)
-{
-    return pop3a_noop(c, tu_done, r);
-}
-
-static pop3a_future *submit_retr1(pop3a_client *c, tu_rec *r)
-{
-    return pop3a_retr(c, 1, tu_chunk, tu_done, r);
-}
-
-/* Logs in to a script that answers `cmd` with the `len` bytes of `reply` (NULs
- * allowed), submits it with r (recorder 2) and waits for r's done callback. */
-static void answer_one(tu_env *e, const char *cmd, const char *reply, size_t len,
-                       submit_fn submit, tu_rec *r)
-{
-    h_env_init_login(e, H_CAPA);
-    p3s_expect(e->srv, cmd);
-    p3s_send_bytes(e->srv, reply, len);
-    tu_rec conn, login;
-    h_attach_login(e, &conn, &login);
-    tu_rec_init(r, 2, NULL);
-    ck_assert_ptr_nonnull(submit(e->client, r));
-    H_WAIT_DONE(e->base, *r);
-}
-
 /* One bad reply to `cmd`; asserts it fails with `want` alone and the session
  * goes on (NOOP after it succeeds). */
-static void bad_reply_fails_only_its_future(const char *cmd, submit_fn submit, const char *reply,
+static void bad_reply_fails_only_its_future(const char *cmd, h_submit_fn submit, const char *reply,
                                             pop3a_status want)
 {
     tu_env e;
@@ -74,13 +20,8 @@ static void bad_reply_fails_only_its_future(const char *cmd, submit_fn submit, c
     p3s_send(e.srv, reply);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n");
-    tu_rec conn, login, r, noop;
-    tu_rec_init(&r, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    h_attach_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(submit(e.client, &r));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
-    H_WAIT_DONE(e.base, noop);
+    tu_rec r, noop;
+    h_attach_submit_then_noop(&e, submit, &r, &noop);
     H_SCRIPT_OK(e.srv);
     H_ONCE(r);
     H_STATUS(r, want);
@@ -99,11 +40,7 @@ START_TEST(greeting_never_comes_times_out)
     tu_env_init(&e);
     pop3a_options_set_timeouts(e.opts, 300, 300);
     tu_rec conn;
-    tu_rec_init(&conn, 0, NULL);
-    unsigned long t0 = h_now_ms();
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    H_WAIT_DONE(e.base, conn);
-    unsigned long took = h_now_ms() - t0;
+    unsigned long took = h_attach_timed(&e, &conn);
     H_ONCE(conn);
     H_STATUS(conn, POP3A_ERR_TIMEOUT);
     H_TOOK_BETWEEN(took, 250, 2000);
@@ -140,9 +77,7 @@ START_TEST(greeting_not_pop3_is_protocol_error)
     tu_env_init(&e);
     p3s_send(e.srv, "HTTP/1.1 400 Bad Request\r\n\r\n");
     tu_rec conn;
-    tu_rec_init(&conn, 0, NULL);
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    H_WAIT_DONE(e.base, conn);
+    h_attach_timed(&e, &conn);
     H_ONCE(conn);
     H_STATUS(conn, POP3A_ERR_PROTOCOL);
     ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
@@ -163,16 +98,8 @@ START_TEST(greeting_endless_line_fails_fast_with_bounded_memory)
                     10u * 1024 * 1024, NULL);
     fl_gen(f, gen_repeat_fn, &g);
     mem_watch w;
-    struct event *sampler = mem_watch_sampled(e.base, &w, 5);
-    e.client = pop3a_client_new(e.base, NULL, e.opts);
     tu_rec conn;
-    tu_rec_init(&conn, 0, NULL);
-    unsigned long t0 = h_now_ms();
-    ck_assert_ptr_nonnull(pop3a_attach(e.client, fl_pair(f), tu_done, &conn));
-    H_WAIT_DONE(e.base, conn);
-    unsigned long took = h_now_ms() - t0;
-    mem_watch_sample(&w);
-    mem_sampler_stop(sampler);
+    unsigned long took = fl_attach_sampled(&e, f, &conn, &w);
     H_ONCE(conn);
     H_STATUS(conn, POP3A_ERR_PROTOCOL);
     ck_assert_ptr_nonnull(strstr(pop3a_client_errstr(e.client), "line too long"));
@@ -225,13 +152,8 @@ START_TEST(status_line_over_configured_cap_is_protocol)
     memcpy(reply, "+OK 1 ", 6);
     memcpy(reply + sizeof reply - 3, "\r\n", 3);
     p3s_send(e.srv, reply);
-    tu_rec conn, login, stat, noop;
-    tu_rec_init(&stat, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    h_attach_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
-    H_WAIT_DONE(e.base, noop);
+    tu_rec stat, noop;
+    h_attach_submit_then_noop(&e, h_submit_stat, &stat, &noop);
     H_ONCE(stat);
     H_STATUS(stat, POP3A_ERR_PROTOCOL);
     /* A line over the cap poisons the stream: the connection goes. */
@@ -249,7 +171,7 @@ END_TEST
  * fails with PROTOCOL, the session goes on. */
 typedef struct {
     const char *cmd;
-    submit_fn submit;
+    h_submit_fn submit;
     const char *reply;
 } bad_reply;
 
@@ -259,24 +181,24 @@ typedef struct {
 static const bad_reply bad_number_replies[] = {
     /* A real server's answer (a signed 32-bit overflow): an error, never a
      * wrapped size. */
-    {"STAT", submit_stat, "+OK 33852 -1972428639\r\n"},
-    {"STAT", submit_stat, "+OK 1 18446744073709551616\r\n"},
-    {"STAT", submit_stat, "+OK 1 999999999999999999999999999999999999\r\n"},
-    {"STAT", submit_stat, "+OK 4294967296 10\r\n"},
-    {"STAT", submit_stat, "+OK -1 10\r\n"},
-    {"LIST", submit_list, "+OK\r\n1 120\r\n2 18446744073709551616\r\n3 5\r\n.\r\n"},
-    {"LIST", submit_list, "+OK\r\n1 -1972428639\r\n.\r\n"},
-    {"LIST", submit_list, "+OK\r\n0 100\r\n.\r\n"},
-    {"LIST 1", submit_list1, "+OK 1 -5\r\n"},
+    {"STAT", h_submit_stat, "+OK 33852 -1972428639\r\n"},
+    {"STAT", h_submit_stat, "+OK 1 18446744073709551616\r\n"},
+    {"STAT", h_submit_stat, "+OK 1 999999999999999999999999999999999999\r\n"},
+    {"STAT", h_submit_stat, "+OK 4294967296 10\r\n"},
+    {"STAT", h_submit_stat, "+OK -1 10\r\n"},
+    {"LIST", h_submit_list, "+OK\r\n1 120\r\n2 18446744073709551616\r\n3 5\r\n.\r\n"},
+    {"LIST", h_submit_list, "+OK\r\n1 -1972428639\r\n.\r\n"},
+    {"LIST", h_submit_list, "+OK\r\n0 100\r\n.\r\n"},
+    {"LIST 1", h_submit_list1, "+OK 1 -5\r\n"},
     /* An answer about another message than the one asked for. */
-    {"LIST 1", submit_list1, "+OK 2 100\r\n"},
+    {"LIST 1", h_submit_list1, "+OK 2 100\r\n"},
     /* RFC 1939 s7: a unique-id is 1 to 70 characters 0x21..0x7E. */
-    {"UIDL", submit_uidl, "+OK\r\n1 " UID70 "u\r\n.\r\n"},
-    {"UIDL 1", submit_uidl1, "+OK 1 " UID70 "u\r\n"},
-    {"UIDL", submit_uidl, "+OK\r\n1 abc\x01"
+    {"UIDL", h_submit_uidl, "+OK\r\n1 " UID70 "u\r\n.\r\n"},
+    {"UIDL 1", h_submit_uidl1, "+OK 1 " UID70 "u\r\n"},
+    {"UIDL", h_submit_uidl, "+OK\r\n1 abc\x01"
                                                "def\r\n.\r\n"},
-    {"UIDL", submit_uidl, "+OK\r\n1 abc\xc3\xa9\r\n.\r\n"},
-    {"UIDL", submit_uidl, "+OK\r\n1\r\n.\r\n"},
+    {"UIDL", h_submit_uidl, "+OK\r\n1 abc\xc3\xa9\r\n.\r\n"},
+    {"UIDL", h_submit_uidl, "+OK\r\n1\r\n.\r\n"},
 };
 
 START_TEST(bad_number_fails_only_its_command)
@@ -293,7 +215,7 @@ START_TEST(stat_largest_values_fit)
     static const char reply[] = "+OK 4294967295 18446744073709551615\r\n";
     tu_env e;
     tu_rec stat;
-    answer_one(&e, "STAT", reply, sizeof reply - 1, submit_stat, &stat);
+    h_answer_one(&e, "STAT", reply, sizeof reply - 1, h_submit_stat, &stat);
     H_STATUS(stat, POP3A_OK);
     ck_assert_int_eq(stat.stat_rc, 0);
     ck_assert_uint_eq(stat.stat_count, UINT32_MAX);
@@ -307,7 +229,7 @@ START_TEST(uidl_70_char_uid_accepted)
     static const char reply[] = "+OK\r\n1 " UID70 "\r\n.\r\n";
     tu_env e;
     tu_rec uidl;
-    answer_one(&e, "UIDL", reply, sizeof reply - 1, submit_uidl, &uidl);
+    h_answer_one(&e, "UIDL", reply, sizeof reply - 1, h_submit_uidl, &uidl);
     H_STATUS(uidl, POP3A_OK);
     ck_assert_uint_eq(uidl.count, 1);
     ck_assert_str_eq(uidl.entry_uid[0], UID70);
@@ -324,7 +246,7 @@ START_TEST(nul_in_status_text_is_protocol)
 {
     tu_env e;
     tu_rec noop;
-    answer_one(&e, "NOOP", "+OK hel\0lo\r\n", 12, submit_noop, &noop);
+    h_answer_one(&e, "NOOP", "+OK hel\0lo\r\n", 12, h_submit_noop, &noop);
     H_ONCE(noop);
     H_STATUS(noop, POP3A_ERR_PROTOCOL);
     ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
@@ -338,7 +260,7 @@ START_TEST(invalid_utf8_in_status_text_is_kept)
     static const char reply[] = "-ERR \xff\xfe\xc3\x28 \xed\xa0\x80 bad\r\n";
     tu_env e;
     tu_rec noop;
-    answer_one(&e, "NOOP", reply, sizeof reply - 1, submit_noop, &noop);
+    h_answer_one(&e, "NOOP", reply, sizeof reply - 1, h_submit_noop, &noop);
     H_STATUS(noop, POP3A_ERR_SERVER);
     ck_assert_str_eq(noop.text, "\xff\xfe\xc3\x28 \xed\xa0\x80 bad");
     ck_assert_int_eq(e.close_calls, 0);
@@ -355,7 +277,7 @@ START_TEST(nul_and_invalid_utf8_in_body_pass_through)
     static const char want[] = "Subject: \xff\xfe\r\n\r\n\0\0x\xc3\x28\r\n\0.\r\n.\0\r\n";
     tu_env e;
     tu_rec retr;
-    answer_one(&e, "RETR 1", reply, sizeof reply - 1, submit_retr1, &retr);
+    h_answer_one(&e, "RETR 1", reply, sizeof reply - 1, h_submit_retr1, &retr);
     H_ONCE(retr);
     H_STATUS(retr, POP3A_OK);
     ck_assert_int_eq(retr.final_count, 1);
@@ -433,13 +355,8 @@ START_TEST(status_indicator_case_and_glued_text)
     p3s_send(e.srv, "+ok fine\r\n");
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OKAY\r\n");
-    tu_rec conn, login, a, b;
-    tu_rec_init(&a, 2, NULL);
-    tu_rec_init(&b, 3, NULL);
-    h_attach_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &a));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &b));
-    H_WAIT_DONE(e.base, b);
+    tu_rec a, b;
+    h_attach_submit_then_noop(&e, h_submit_noop, &a, &b);
     H_STATUS(a, POP3A_OK);
     ck_assert_str_eq(a.text, "fine");
     H_STATUS(b, POP3A_ERR_PROTOCOL);
