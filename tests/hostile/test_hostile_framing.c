@@ -47,17 +47,12 @@ END_TEST
 START_TEST(dot_cr_without_lf_is_not_a_terminator)
 {
     tu_env e;
-    h_env_init_login(&e, H_CAPA);
-    p3s_expect(e.srv, "RETR 1");
-    p3s_send(e.srv, "+OK\r\na\r\n.\rX\r\n.\r\r\n.\r\n");
-    tu_rec r[3];
-    h_attach_login_recs(&e, r, 3);
-    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &r[2]));
-    H_WAIT_DONE(e.base, r[2]);
-    H_STATUS(r[2], POP3A_OK);
-    ck_assert_int_eq(r[2].final_count, 1);
-    ck_assert_str_eq(r[2].body, "a\r\n\rX\r\n\r\r\n");
-    tu_rec_clear(&r[2]);
+    tu_rec retr;
+    h_answer_one_text(&e, "RETR 1", "+OK\r\na\r\n.\rX\r\n.\r\r\n.\r\n", h_submit_retr1, &retr);
+    H_STATUS(retr, POP3A_OK);
+    ck_assert_int_eq(retr.final_count, 1);
+    ck_assert_str_eq(retr.body, "a\r\n\rX\r\n\r\r\n");
+    tu_rec_clear(&retr);
     tu_env_free(&e);
 }
 END_TEST
@@ -141,16 +136,13 @@ START_TEST(reply_to_unsent_command_in_same_read_is_protocol)
     h_env_init_login(&e, H_CAPA);
     p3s_expect(e.srv, "STAT");
     p3s_send(e.srv, "+OK 1 10\r\n+OK early\r\n");
-    tu_rec r[4];
-    h_attach_login_recs(&e, r, 4);
-    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &r[2]));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &r[3]));
-    H_WAIT_DONE(e.base, r[3]);
-    H_ONCE(r[2]);
-    H_STATUS(r[2], POP3A_OK);
-    ck_assert_uint_eq(r[2].stat_count, 1);
-    H_ONCE(r[3]);
-    H_STATUS(r[3], POP3A_ERR_PROTOCOL);
+    tu_rec stat, noop;
+    h_attach_submit_then_noop(&e, h_submit_stat, &stat, &noop);
+    H_ONCE(stat);
+    H_STATUS(stat, POP3A_OK);
+    ck_assert_uint_eq(stat.stat_count, 1);
+    H_ONCE(noop);
+    H_STATUS(noop, POP3A_ERR_PROTOCOL);
     ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
     tu_env_free(&e);
 }
@@ -192,16 +184,11 @@ END_TEST
 START_TEST(junk_after_quit_reply_is_ignored)
 {
     tu_env e;
-    h_env_init_login(&e, H_CAPA);
-    p3s_expect(e.srv, "QUIT");
-    p3s_send(e.srv, "+OK bye\r\n+OK extra\r\ngarbage");
-    tu_rec r[3];
-    h_attach_login_recs(&e, r, 3);
-    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &r[2]));
-    H_WAIT_DONE(e.base, r[2]);
+    tu_rec quit;
+    h_answer_one_text(&e, "QUIT", "+OK bye\r\n+OK extra\r\ngarbage", h_submit_quit, &quit);
     run_for(e.base, 30);
-    H_ONCE(r[2]);
-    H_STATUS(r[2], POP3A_OK);
+    H_ONCE(quit);
+    H_STATUS(quit, POP3A_OK);
     ck_assert_int_eq(e.close_calls, 1);
     ck_assert_int_eq(e.close_why, POP3A_OK);
     tu_env_free(&e);
@@ -261,6 +248,14 @@ static void stls_env_init(tu_env *e, int offer_stls)
         p3s_expect(e->srv, "STLS");
 }
 
+/* Attaches and tries a login (r[0] conn, r[1] login), then gives the client
+ * a moment to hang up. */
+static void stls_try_login(tu_env *e, tu_rec r[2])
+{
+    h_attach_try_login(e, &r[0], &r[1], 0);
+    run_for(e->base, 30);
+}
+
 /* RFC 2595 s4 / curl CVE-2021-22947: bytes after "+OK" to STLS, before any
  * TLS, could have been injected by a man in the middle: refused, never read
  * as replies, no TLS attempted, no credentials sent. */
@@ -271,8 +266,7 @@ START_TEST(stls_reply_with_injected_data_is_refused)
     p3s_send(e.srv, "+OK Begin TLS\r\n+OK fake\r\n");
     p3s_expect_eof(e.srv);
     tu_rec r[2];
-    h_attach_try_login(&e, &r[0], &r[1], 0);
-    run_for(e.base, 30);
+    stls_try_login(&e, r);
     H_SCRIPT_OK(e.srv);
     ck_assert(p3s_done(e.srv));
     H_ONCE(r[0]);
@@ -313,8 +307,7 @@ START_TEST(stls_not_offered_is_tls_required)
     stls_env_init(&e, 0);
     p3s_expect_eof(e.srv);
     tu_rec r[2];
-    h_attach_try_login(&e, &r[0], &r[1], 0);
-    run_for(e.base, 30);
+    stls_try_login(&e, r);
     H_SCRIPT_OK(e.srv);
     H_STATUS(r[0], POP3A_ERR_TLS_REQUIRED);
     ck_assert_int_ne(r[1].status, POP3A_OK);
@@ -347,6 +340,26 @@ static void script_auth_login(p3s *s, const char *plus)
     p3s_expect(s, "YWxpY2Vwdw=="); /* "alicepw" */
 }
 
+/* The server sends `challenge`, the client must cancel with "*", the server
+ * answers `refusal`. */
+static void script_cancelled_challenge(p3s *s, const char *challenge, const char *refusal)
+{
+    p3s_send(s, challenge);
+    p3s_expect(s, "*");
+    p3s_send(s, refusal);
+}
+
+/* Attaches, logs in with `mechs` against the script (login: recorder 1) and
+ * asserts the script ran as written and the login ended once with `want`. */
+static void try_login_ends_with(tu_env *e, unsigned mechs, pop3a_status want, tu_rec *login)
+{
+    tu_rec conn;
+    h_attach_try_login(e, &conn, login, mechs);
+    H_SCRIPT_OK(e->srv);
+    H_ONCE(*login);
+    H_STATUS(*login, want);
+}
+
 /* RFC 5034 s4 wants "+ " then base64; "+" glued to the base64 is tolerated. */
 START_TEST(sasl_continuation_without_space_is_tolerated)
 {
@@ -354,10 +367,8 @@ START_TEST(sasl_continuation_without_space_is_tolerated)
     tu_env_init(&e);
     script_auth_login(e.srv, "+"); /* no space after the "+" */
     p3s_send(e.srv, "+OK\r\n");
-    tu_rec r[2];
-    h_attach_try_login(&e, &r[0], &r[1], POP3A_MECH_LOGIN);
-    H_SCRIPT_OK(e.srv);
-    H_STATUS(r[1], POP3A_OK);
+    tu_rec login;
+    try_login_ends_with(&e, POP3A_MECH_LOGIN, POP3A_OK, &login);
     tu_env_free(&e);
 }
 END_TEST
@@ -370,14 +381,9 @@ START_TEST(sasl_challenge_not_base64_cancels_exchange)
     tu_env_init(&e);
     sasl_script_start(e.srv, "CRAM-MD5");
     p3s_expect(e.srv, "AUTH CRAM-MD5");
-    p3s_send(e.srv, "+ !!!not base64!!!\r\n");
-    p3s_expect(e.srv, "*");
-    p3s_send(e.srv, "-ERR cancelled\r\n");
-    tu_rec r[2];
-    h_attach_try_login(&e, &r[0], &r[1], POP3A_MECH_CRAM_MD5);
-    H_SCRIPT_OK(e.srv);
-    H_ONCE(r[1]);
-    H_STATUS(r[1], POP3A_ERR_AUTH);
+    script_cancelled_challenge(e.srv, "+ !!!not base64!!!\r\n", "-ERR cancelled\r\n");
+    tu_rec login;
+    try_login_ends_with(&e, POP3A_MECH_CRAM_MD5, POP3A_ERR_AUTH, &login);
     ck_assert_int_eq(e.close_calls, 0);
     tu_env_free(&e);
 }
@@ -387,15 +393,10 @@ END_TEST
 START_TEST(sasl_continuation_to_plain_command_is_protocol)
 {
     tu_env e;
-    h_env_init_login(&e, H_CAPA);
-    p3s_expect(e.srv, "STAT");
-    p3s_send(e.srv, "+ aGVsbG8=\r\n");
-    tu_rec r[3];
-    h_attach_login_recs(&e, r, 3);
-    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &r[2]));
-    H_WAIT_DONE(e.base, r[2]);
-    H_ONCE(r[2]);
-    H_STATUS(r[2], POP3A_ERR_PROTOCOL);
+    tu_rec stat;
+    h_answer_one_text(&e, "STAT", "+ aGVsbG8=\r\n", h_submit_stat, &stat);
+    H_ONCE(stat);
+    H_STATUS(stat, POP3A_ERR_PROTOCOL);
     ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
     tu_env_free(&e);
 }
@@ -408,13 +409,9 @@ START_TEST(sasl_endless_challenges_are_cut_off)
     tu_env e;
     tu_env_init(&e);
     script_auth_login(e.srv, "+ ");
-    p3s_send(e.srv, "+ QWdhaW46\r\n");
-    p3s_expect(e.srv, "*");
-    p3s_send(e.srv, "-ERR ok then\r\n");
-    tu_rec r[2];
-    h_attach_try_login(&e, &r[0], &r[1], POP3A_MECH_LOGIN);
-    H_SCRIPT_OK(e.srv);
-    H_STATUS(r[1], POP3A_ERR_AUTH);
+    script_cancelled_challenge(e.srv, "+ QWdhaW46\r\n", "-ERR ok then\r\n");
+    tu_rec login;
+    try_login_ends_with(&e, POP3A_MECH_LOGIN, POP3A_ERR_AUTH, &login);
     tu_env_free(&e);
 }
 END_TEST
