@@ -246,22 +246,6 @@ static pop3a_sasl_rc xoauth2_start(pop3a_sasl *s, unsigned char **out, size_t *o
     return emit(join(parts, lens, 5, out_len), out);
 }
 
-/* RFC 5802 section 5.1 saslname escaping, which RFC 7628 section 3.1 uses for
- * the gs2 authzid: ',' as "=2C", '=' as "=3D". Result into a buffer of
- * 3 * strlen + 1 bytes. */
-static void escape_authzid(const char *in, char *out)
-{
-    for (; *in != '\0'; in++) {
-        if (*in == ',' || *in == '=') {
-            memcpy(out, *in == ',' ? "=2C" : "=3D", 3);
-            out += 3;
-        } else {
-            *out++ = *in;
-        }
-    }
-    *out = '\0';
-}
-
 /* RFC 7628 section 3.1: gs2-header "n,a=" U "," then kvpairs ^A "auth=Bearer "
  * T ^A ^A (host and port are optional and left out). */
 static pop3a_sasl_rc oauthbearer_start(pop3a_sasl *s, unsigned char **out, size_t *out_len)
@@ -269,12 +253,10 @@ static pop3a_sasl_rc oauthbearer_start(pop3a_sasl *s, unsigned char **out, size_
     if (!no_controls(s->user) || s->secret[0] == '\0' || !printable(s->secret))
         return fail(s, "OAUTHBEARER: the user name or token holds a control character or "
                        "the token is empty");
-    size_t ulen = strlen(s->user);
-    char *authzid = malloc(3 * ulen + 1); /* freed below */
+    char *authzid = pop3a_saslname_escape(s->user); /* freed below */
     if (authzid == NULL)
         return POP3A_SASL_NOMEM;
-    escape_authzid(s->user, authzid);
-    int has_user = ulen > 0;
+    int has_user = s->user[0] != '\0';
     const char *parts[] = {has_user ? "n,a=" : "n,", authzid, ",\001auth=Bearer ", s->secret,
                            "\001\001"};
     size_t lens[] = {has_user ? 4u : 2u, strlen(authzid), 14, strlen(s->secret), 2};

@@ -58,8 +58,7 @@ static void set_error(pop3a_scram *sc, const char *msg)
     sc->state = SCRAM_FAILED;
 }
 
-/* RFC 5802 section 5.1: saslname escapes ',' as "=2C" and '=' as "=3D". */
-static char *escape_saslname(const char *name)
+char *pop3a_saslname_escape(const char *name)
 {
     size_t n = 0;
     for (const char *p = name; *p != '\0'; p++)
@@ -175,7 +174,7 @@ static int setup_credentials(pop3a_scram *sc, const char *user, const char *pass
         sc->prep_error = "SCRAM: the user name is empty or not valid for SASLprep (RFC 4013)";
         return 0;
     }
-    sc->user = escape_saslname(prepped);
+    sc->user = pop3a_saslname_escape(prepped);
     free(prepped);
     if (sc->user == NULL)
         return -1;

@@ -37,4 +37,9 @@ int pop3a_scram_verified(const pop3a_scram *sc);
 /* Why the last call failed; owned by sc; "" if nothing. */
 const char *pop3a_scram_error(const pop3a_scram *sc);
 
+/* RFC 5802 section 5.1 saslname: ',' as "=2C" and '=' as "=3D" (also the gs2
+ * authzid of OAUTHBEARER, RFC 7628 section 3.1). malloc'd, NULL on
+ * out-of-memory. */
+char *pop3a_saslname_escape(const char *name);
+
 #endif
