@@ -13,11 +13,17 @@
 
 #define MIB (1024u * 1024u)
 
-static void fl_login_prologue(fl *f, const char *capa)
+/* The greeting and the "+OK" that opens the CAPA reply. */
+static void fl_greeting_capa_start(fl *f)
 {
     fl_send(f, H_GREETING);
     fl_expect(f, "CAPA");
     fl_send(f, "+OK\r\n");
+}
+
+static void fl_login_prologue(fl *f, const char *capa)
+{
+    fl_greeting_capa_start(f);
     fl_send(f, capa);
     fl_send(f, ".\r\n");
     fl_expect(f, "USER alice");
@@ -70,6 +76,15 @@ static void flood_start(flood *t, const char *command)
     fl_expect(t->f, command);
 }
 
+/* flood_start, timeouts of 2 s to connect and `idle_ms` idle, and "+OK" to
+ * `command`: the test adds the rest of the reply. */
+static void flood_start_ok(flood *t, const char *command, unsigned idle_ms)
+{
+    flood_start(t, command);
+    pop3a_options_set_timeouts(t->e.opts, 2000, idle_ms);
+    fl_send(t->f, "+OK\r\n");
+}
+
 static void flood_login(flood *t)
 {
     tu_rec_init(&t->conn, 0, NULL);
@@ -101,6 +116,22 @@ static void flood_listing(flood *t, uint64_t count)
 static void flood_end(flood *t)
 {
     fl_env_free(&t->e, t->f);
+}
+
+/* Submits RETR 1 with r (recorder 2) collecting the body. */
+static void flood_submit_retr(flood *t, tu_rec *r)
+{
+    tu_rec_init(r, 2, NULL);
+    ck_assert_ptr_nonnull(pop3a_retr(t->e.client, 1, tu_chunk, tu_done, r));
+}
+
+/* Frees the client under a RETR that has not ended: r must end once, CLOSED. */
+static void flood_free_client_closes(flood *t, tu_rec *r)
+{
+    pop3a_client_free(t->e.client);
+    t->e.client = NULL;
+    H_ONCE(*r);
+    H_STATUS(*r, POP3A_ERR_CLOSED);
 }
 
 /* Waits up to 30 s for a reply that may never end; prints how it went (the
@@ -205,6 +236,11 @@ START_TEST(capa_with_1000_lines_at_connect_is_accepted)
 }
 END_TEST
 
+static pop3a_future *submit_capa_refresh(pop3a_client *c, tu_rec *r)
+{
+    return pop3a_capa_refresh(c, tu_done, r);
+}
+
 /* CAPA asked again, 1001 lines: that future fails, the session goes on. */
 START_TEST(capa_refresh_over_1000_lines_fails_only_capa)
 {
@@ -218,13 +254,8 @@ START_TEST(capa_refresh_over_1000_lines_fails_only_capa)
     free(body);
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK\r\n");
-    tu_rec conn, login, capa, noop;
-    tu_rec_init(&capa, 2, NULL);
-    tu_rec_init(&noop, 3, NULL);
-    h_attach_login(&e, &conn, &login);
-    ck_assert_ptr_nonnull(pop3a_capa_refresh(e.client, tu_done, &capa));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
-    H_WAIT_DONE(e.base, noop);
+    tu_rec capa, noop;
+    h_attach_submit_then_noop(&e, submit_capa_refresh, &capa, &noop);
     H_SCRIPT_OK(e.srv);
     H_ONCE(capa);
     H_STATUS(capa, POP3A_ERR_PROTOCOL);
@@ -256,22 +287,13 @@ START_TEST(capa_endless_at_connect_is_protocol)
     pop3a_options_set_timeouts(e.opts, 3000, 1000);
     fl *f = fl_new(e.base);
     ck_assert_ptr_nonnull(f);
-    fl_send(f, H_GREETING);
-    fl_expect(f, "CAPA");
-    fl_send(f, "+OK\r\n");
+    fl_greeting_capa_start(f);
     gen_repeat g;
     gen_repeat_init(&g, "X-FILLER capability line\r\n", UINT64_MAX, NULL);
     fl_gen(f, gen_repeat_fn, &g);
     mem_watch w;
-    struct event *sampler = mem_watch_sampled(e.base, &w, 5);
-    e.client = pop3a_client_new(e.base, NULL, e.opts);
     tu_rec conn;
-    tu_rec_init(&conn, 0, NULL);
-    unsigned long t0 = h_now_ms();
-    ck_assert_ptr_nonnull(pop3a_attach(e.client, fl_pair(f), tu_done, &conn));
-    H_WAIT_DONE(e.base, conn);
-    unsigned long took = h_now_ms() - t0;
-    mem_sampler_stop(sampler);
+    unsigned long took = fl_attach_sampled(&e, f, &conn, &w);
     report_memory("capa_endless_at_connect", &w, took);
     H_ONCE(conn);
     H_STATUS(conn, POP3A_ERR_PROTOCOL);
@@ -288,9 +310,7 @@ END_TEST
 START_TEST(capa_refresh_endless_fails_in_bounded_time)
 {
     flood t;
-    flood_start(&t, "CAPA");
-    pop3a_options_set_timeouts(t.e.opts, 2000, 300);
-    fl_send(t.f, "+OK\r\n");
+    flood_start_ok(&t, "CAPA", 300);
     flood_repeat(&t, "X-FILLER capability line\r\n", UINT64_MAX, NULL);
     flood_login(&t);
     tu_rec capa;
@@ -507,22 +527,16 @@ END_TEST
 START_TEST(slow_loris_endless_needs_the_callers_deadline)
 {
     flood t;
-    flood_start(&t, "RETR 1");
-    pop3a_options_set_timeouts(t.e.opts, 2000, 300);
-    fl_send(t.f, "+OK\r\n");
+    flood_start_ok(&t, "RETR 1", 300);
     flood_trickle_forever(&t, "slow\r\n", 50);
     flood_login(&t);
     tu_rec retr;
-    tu_rec_init(&retr, 2, NULL);
-    ck_assert_ptr_nonnull(pop3a_retr(t.e.client, 1, tu_chunk, tu_done, &retr));
+    flood_submit_retr(&t, &retr);
     run_for(t.e.base, 1200);
     ck_assert_msg(retr.done_calls == 0, "completed with %s: a deadline exists now; update "
                   "doc/ROBUSTNESS.md", pop3a_status_name(retr.status));
     ck_assert_uint_gt(retr.body_len, 0);
-    pop3a_client_free(t.e.client);
-    t.e.client = NULL;
-    H_ONCE(retr);
-    H_STATUS(retr, POP3A_ERR_CLOSED);
+    flood_free_client_closes(&t, &retr);
     ck_assert_int_eq(retr.final_count, 0);
     tu_rec_clear(&retr);
     flood_end(&t);
@@ -535,15 +549,12 @@ END_TEST
 START_TEST(slow_loris_below_minimum_rate_times_out)
 {
     flood t;
-    flood_start(&t, "RETR 1");
-    pop3a_options_set_timeouts(t.e.opts, 2000, 1000);
-    fl_send(t.f, "+OK\r\n");
+    flood_start_ok(&t, "RETR 1", 1000);
     flood_trickle_forever(&t, "slow\r\n", 200);
     flood_login(&t);
     tu_rec retr;
-    tu_rec_init(&retr, 2, NULL);
     unsigned long t0 = h_now_ms();
-    ck_assert_ptr_nonnull(pop3a_retr(t.e.client, 1, tu_chunk, tu_done, &retr));
+    flood_submit_retr(&t, &retr);
     H_WAIT_DONE(t.e.base, retr);
     unsigned long took = h_now_ms() - t0;
     H_ONCE(retr);
@@ -566,11 +577,7 @@ START_TEST(slow_loris_greeting_hits_connect_deadline)
     p3s_write_chunk(e.srv, 1, 50);
     p3s_send(e.srv, "+OK a greeting sent one byte every fifty milliseconds, slowly\r\n");
     tu_rec conn;
-    tu_rec_init(&conn, 0, NULL);
-    unsigned long t0 = h_now_ms();
-    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
-    H_WAIT_DONE(e.base, conn);
-    unsigned long took = h_now_ms() - t0;
+    unsigned long took = h_attach_timed(&e, &conn);
     H_ONCE(conn);
     H_STATUS(conn, POP3A_ERR_TIMEOUT);
     H_TOOK_BETWEEN(took, 450, 1500);
@@ -584,9 +591,7 @@ END_TEST
 START_TEST(paused_endless_body_holds_bounded_memory)
 {
     flood t;
-    flood_start(&t, "RETR 1");
-    pop3a_options_set_timeouts(t.e.opts, 2000, 200);
-    fl_send(t.f, "+OK\r\n");
+    flood_start_ok(&t, "RETR 1", 200);
     flood_repeat(&t, "an endless line of text\r\n", UINT64_MAX, NULL);
     tu_rec retr;
     tu_rec_init(&retr, 2, NULL);
@@ -603,10 +608,7 @@ START_TEST(paused_endless_body_holds_bounded_memory)
     ck_assert_int_eq(retr.done_calls, 0);
     ck_assert_int_eq(retr.chunk_calls, 1);
     H_HEAP_GREW_LESS(w, 4 * MIB);
-    pop3a_client_free(t.e.client);
-    t.e.client = NULL;
-    H_ONCE(retr);
-    H_STATUS(retr, POP3A_ERR_CLOSED);
+    flood_free_client_closes(&t, &retr);
     tu_rec_clear(&retr);
     flood_end(&t);
 }
