@@ -30,6 +30,10 @@
 #define NONCE_RANDOM_BYTES 18
 /* Longest server error text (e=) kept for the error message. */
 #define MAX_SERVER_ERROR 200
+/* Longest salt accepted (decoded). RFC 5802 sets none; real salts are 16 to
+ * 64 bytes. The cap keeps PBKDF2's int-sized length argument in range even
+ * when the caller raised the line cap to gigabytes. */
+#define MAX_SALT 1024
 
 enum scram_state { SCRAM_START, SCRAM_WAIT_FIRST, SCRAM_WAIT_FINAL, SCRAM_DONE, SCRAM_FAILED };
 
@@ -352,6 +356,8 @@ static const char *parse_server_first(pop3a_scram *sc, const char *msg, size_t l
     f->salt = pop3a_b64_decode(v, vlen, &f->salt_len);
     if (f->salt == NULL || f->salt_len == 0)
         return "SCRAM: the salt is not valid base64";
+    if (f->salt_len > MAX_SALT)
+        return "SCRAM: the salt is longer than 1024 bytes";
     if (take_attr(&p, end, 'i', &v, &vlen) < 0 || parse_iterations(v, vlen, &f->iterations) < 0)
         return "SCRAM: the iteration count is missing, malformed or above the limit";
     /* Anything after is an optional extension (section 7), ignored. */

@@ -1,14 +1,17 @@
 /* Unit tests added by the review of the pure and security modules: option
  * strings that reach the wire, and the field splitter and number reader that
- * listing.c and capa.c share. */
+ * listing.c and capa.c share, the SCRAM salt cap. */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "capa.h"
 #include "listing.h"
 #include "options.h"
+#include "sasl.h"
 
 /* ------------------------------------------------------------ verify name */
 
@@ -123,6 +126,47 @@ START_TEST(capa_counts_read_like_listing_numbers)
 }
 END_TEST
 
+/* ------------------------------------------------------------ SCRAM salt */
+
+/* A server-first message with a salt of salt_len bytes; the SCRAM step's
+ * result. */
+static pop3a_sasl_rc scram_with_salt_of(size_t salt_len)
+{
+    unsigned char *salt = calloc(1, salt_len);
+    unsigned char *out = NULL;
+    size_t out_len = 0;
+    pop3a_sasl *s = pop3a_sasl_new(POP3A_MECH_SCRAM_SHA_256, "user", "pencil", NULL, "cnonce");
+
+    ck_assert_ptr_nonnull(salt);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(pop3a_sasl_start(s, &out, &out_len), POP3A_SASL_CONTINUE);
+    pop3a_sasl_response_free(out, out_len);
+
+    char *salt_b64 = pop3a_b64_encode(salt, salt_len, NULL);
+    ck_assert_ptr_nonnull(salt_b64);
+    size_t cap = strlen(salt_b64) + 64;
+    char *first = malloc(cap);
+    ck_assert_ptr_nonnull(first);
+    int n = snprintf(first, cap, "r=cnonceSERVER,s=%s,i=4096", salt_b64);
+    pop3a_sasl_rc rc =
+        pop3a_sasl_step(s, (const unsigned char *)first, (size_t)n, &out, &out_len);
+    pop3a_sasl_response_free(out, out_len);
+    free(first);
+    free(salt_b64);
+    free(salt);
+    pop3a_sasl_free(s);
+    return rc;
+}
+
+/* RFC 5802 bounds no salt; a hostile one of gigabytes would overflow the int
+ * PBKDF2 takes. 1024 bytes is far above any real salt. */
+START_TEST(scram_salt_above_1024_bytes_is_refused)
+{
+    ck_assert_int_eq(scram_with_salt_of(1024), POP3A_SASL_CONTINUE);
+    ck_assert_int_eq(scram_with_salt_of(1025), POP3A_SASL_ERROR);
+}
+END_TEST
+
 static Suite *review_suite(void)
 {
     Suite *s = suite_create("review");
@@ -137,6 +181,9 @@ static Suite *review_suite(void)
     tcase_add_test(fields, u32_is_zero_to_uint32_max);
     tcase_add_test(fields, capa_counts_read_like_listing_numbers);
     suite_add_tcase(s, fields);
+    TCase *scram = tcase_create("scram");
+    tcase_add_test(scram, scram_salt_above_1024_bytes_is_refused);
+    suite_add_tcase(s, scram);
     return s;
 }
 
