@@ -263,33 +263,28 @@ END_TEST
 
 /* -------------------------------------------------------------------- LOGIN */
 
-START_TEST(login_answers_username_then_password_prompts)
+/* Two prompts and the answer each must get: the standard ones, the same in
+ * other case, and prompts the mechanism does not know (user, then password).
+ * pending_after_first: finish must still fail after the first answer. */
+static const struct {
+    const char *prompt1, *answer1, *prompt2, *answer2;
+    int pending_after_first;
+} login_prompts[] = {
+    {"Username:", "tim", "Password:", "tanstaaf", 1},
+    {"PASSWORD:", "tanstaaf", "user name", "tim", 0},
+    {"Who are you?", "tim", "Prove it", "tanstaaf", 0},
+};
+
+START_TEST(login_answers_two_prompts)
 {
     pop3a_sasl *s = tim_login();
     ck_assert_int_eq(pop3a_sasl_client_first(s), 0);
-    expect_step(s, "Username:", S("tim"));
-    ck_assert_int_eq(pop3a_sasl_finish(s), -1); /* password not sent yet */
-    expect_step(s, "Password:", S("tanstaaf"));
-    ck_assert_int_eq(pop3a_sasl_finish(s), 0);
-    pop3a_sasl_free(s);
-}
-END_TEST
-
-START_TEST(login_matches_prompts_case_insensitively)
-{
-    pop3a_sasl *s = tim_login();
-    expect_step(s, "PASSWORD:", S("tanstaaf"));
-    expect_step(s, "user name", S("tim"));
-    ck_assert_int_eq(pop3a_sasl_finish(s), 0);
-    pop3a_sasl_free(s);
-}
-END_TEST
-
-START_TEST(login_unknown_prompts_get_user_then_password)
-{
-    pop3a_sasl *s = tim_login();
-    expect_step(s, "Who are you?", S("tim"));
-    expect_step(s, "Prove it", S("tanstaaf"));
+    expect_step(s, login_prompts[_i].prompt1, login_prompts[_i].answer1,
+                strlen(login_prompts[_i].answer1));
+    if (login_prompts[_i].pending_after_first)
+        ck_assert_int_eq(pop3a_sasl_finish(s), -1); /* password not sent yet */
+    expect_step(s, login_prompts[_i].prompt2, login_prompts[_i].answer2,
+                strlen(login_prompts[_i].answer2));
     ck_assert_int_eq(pop3a_sasl_finish(s), 0);
     pop3a_sasl_free(s);
 }
@@ -430,22 +425,6 @@ START_TEST(scram_finish_without_server_signature_fails)
 }
 END_TEST
 
-START_TEST(scram_rejects_server_nonce_not_extending_ours)
-{
-    pop3a_sasl *s = scram_sha1_started();
-    expect_step_error(s, "r=Xyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096");
-    pop3a_sasl_free(s);
-
-    s = scram_sha1_started(); /* exactly ours: the server added nothing */
-    expect_step_error(s, "r=" SHA1_NONCE ",s=QSXCR+Q6sek8bf92,i=4096");
-    pop3a_sasl_free(s);
-
-    s = scram_sha1_started(); /* shorter than ours */
-    expect_step_error(s, "r=fyko,s=QSXCR+Q6sek8bf92,i=4096");
-    pop3a_sasl_free(s);
-}
-END_TEST
-
 static const char *const bad_iterations[] = {
     "0", "1000001", "4294967297", "99999999999", "-1", "+5", "04096", "4096x", "", "abc",
 };
@@ -476,6 +455,10 @@ START_TEST(scram_accepts_iteration_count_of_one)
 END_TEST
 
 static const char *const bad_server_first[] = {
+    /* The server nonce must extend ours. */
+    "r=Xyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096", /* differs */
+    "r=" SHA1_NONCE ",s=QSXCR+Q6sek8bf92,i=4096", /* exactly ours: the server added nothing */
+    "r=fyko,s=QSXCR+Q6sek8bf92,i=4096",           /* shorter than ours */
     "m=ext,r=" SHA1_NONCE "srv,s=QSXCR+Q6sek8bf92,i=4096", /* mandatory extension */
     "s=QSXCR+Q6sek8bf92,r=" SHA1_NONCE "srv,i=4096",       /* attributes out of order */
     "r=" SHA1_NONCE "srv,s=QSXCR+Q6sek8bf9,i=4096",        /* salt is bad base64 */
@@ -861,9 +844,8 @@ static Suite *sasl_suite(void)
     tcase_add_test(tc, plain_answers_empty_challenge_with_initial_response);
     tcase_add_test(tc, plain_refuses_nonempty_challenge_before_initial_response);
     tcase_add_test(tc, start_twice_is_an_error);
-    tcase_add_test(tc, login_answers_username_then_password_prompts);
-    tcase_add_test(tc, login_matches_prompts_case_insensitively);
-    tcase_add_test(tc, login_unknown_prompts_get_user_then_password);
+    tcase_add_loop_test(tc, login_answers_two_prompts, 0,
+                        (int)(sizeof login_prompts / sizeof login_prompts[0]));
     tcase_add_test(tc, login_refuses_a_third_challenge);
     tcase_add_test(tc, login_start_is_an_error);
     tcase_add_test(tc, cram_md5_matches_rfc2195_example);
@@ -881,7 +863,6 @@ static Suite *sasl_suite(void)
     tcase_add_test(tc, scram_rejects_wrong_server_signature);
     tcase_add_test(tc, scram_rejects_signature_of_wrong_length);
     tcase_add_test(tc, scram_finish_without_server_signature_fails);
-    tcase_add_test(tc, scram_rejects_server_nonce_not_extending_ours);
     tcase_add_loop_test(tc, scram_rejects_absurd_iteration_count, 0,
                         (int)(sizeof bad_iterations / sizeof bad_iterations[0]));
     tcase_add_test(tc, scram_accepts_iteration_count_of_one);
