@@ -26,6 +26,39 @@ static int u64_of(const char *s, uint64_t *v)
     return pop3a_parse_u64(s, strlen(s), v);
 }
 
+/* STAT and a LIST line both read a number (messages, or a message) and an
+ * octet count: one shape of check serves both. */
+typedef int (*number_pair_fn)(const char *text, uint32_t *n, uint64_t *octets);
+
+typedef struct {
+    const char *text;
+    uint32_t n;
+    uint64_t octets;
+} number_pair;
+
+static void expect_pair(number_pair_fn parse, const number_pair *want)
+{
+    uint32_t n = 9;
+    uint64_t o = 9;
+
+    ck_assert_msg(parse(want->text, &n, &o) == 0, "refused \"%s\"", want->text);
+    ck_assert_uint_eq(n, want->n);
+    ck_assert(o == want->octets);
+}
+
+/* Every one of bad[0..count) is refused and leaves both outputs at `untouched`. */
+static void expect_pairs_refused(number_pair_fn parse, const char *const *bad, size_t count,
+                                 unsigned untouched)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint32_t n = untouched;
+        uint64_t o = untouched;
+        ck_assert_msg(parse(bad[i], &n, &o) == -1, "accepted \"%s\"", bad[i]);
+        ck_assert_uint_eq(n, untouched);
+        ck_assert(o == untouched);
+    }
+}
+
 /* ---------------------------------------------------------------- numbers */
 
 START_TEST(u64_accepts_zero_to_uint64_max)
@@ -67,11 +100,7 @@ END_TEST
 
 /* ------------------------------------------------------------------- STAT */
 
-static const struct {
-    const char *text;
-    uint32_t count;
-    uint64_t octets;
-} good_stats[] = {
+static const number_pair good_stats[] = {
     {"59 10693206", 59, 10693206}, /* Dovecot transcript */
     {"0 0", 0, 0},                 /* empty maildrop */
     {"4294967295 18446744073709551615", UINT32_MAX, UINT64_MAX},
@@ -84,13 +113,7 @@ static const struct {
 
 START_TEST(stat_reads_count_and_octets)
 {
-    uint32_t n = 9;
-    uint64_t o = 9;
-
-    ck_assert_msg(stat_of(good_stats[_i].text, &n, &o) == 0, "refused \"%s\"",
-                  good_stats[_i].text);
-    ck_assert_uint_eq(n, good_stats[_i].count);
-    ck_assert(o == good_stats[_i].octets);
+    expect_pair(stat_of, &good_stats[_i]);
 }
 END_TEST
 
@@ -115,13 +138,7 @@ START_TEST(stat_refuses_negative_overflow_and_garbage)
         "1,2",
         "1\x01 2",
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        uint32_t n = 7;
-        uint64_t o = 7;
-        ck_assert_msg(stat_of(bad[i], &n, &o) == -1, "accepted \"%s\"", bad[i]);
-        ck_assert_uint_eq(n, 7);
-        ck_assert(o == 7);
-    }
+    expect_pairs_refused(stat_of, bad, sizeof bad / sizeof bad[0], 7);
     ck_assert_int_eq(pop3a_parse_stat(NULL, 0, &(uint32_t){0}, &(uint64_t){0}), -1);
 }
 END_TEST
@@ -140,11 +157,7 @@ END_TEST
 
 /* ------------------------------------------------------------------- LIST */
 
-static const struct {
-    const char *line;
-    uint32_t msg;
-    uint64_t size;
-} good_list_lines[] = {
+static const number_pair good_list_lines[] = {
     {"1 2235", 1, 2235},
     {"4294967295 18446744073709551615", UINT32_MAX, UINT64_MAX},
     {"7 0", 7, 0}, /* an empty message */
@@ -154,13 +167,7 @@ static const struct {
 
 START_TEST(list_line_reads_msg_and_size)
 {
-    uint32_t m = 0;
-    uint64_t s = 0;
-
-    ck_assert_msg(list_of(good_list_lines[_i].line, &m, &s) == 0, "refused \"%s\"",
-                  good_list_lines[_i].line);
-    ck_assert_uint_eq(m, good_list_lines[_i].msg);
-    ck_assert(s == good_list_lines[_i].size);
+    expect_pair(list_of, &good_list_lines[_i]);
 }
 END_TEST
 
@@ -182,13 +189,7 @@ START_TEST(list_line_refuses_msg_zero_and_out_of_range)
         "1 1e3",
         "\t",
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        uint32_t m = 5;
-        uint64_t s = 5;
-        ck_assert_msg(list_of(bad[i], &m, &s) == -1, "accepted \"%s\"", bad[i]);
-        ck_assert_uint_eq(m, 5);
-        ck_assert(s == 5);
-    }
+    expect_pairs_refused(list_of, bad, sizeof bad / sizeof bad[0], 5);
 }
 END_TEST
 
