@@ -240,6 +240,44 @@ static inline void session_logged_in(tu_env *e)
     session_login(e, &conn, &login);
 }
 
+/* A fresh environment (CAPA_BASIC login scripted) whose server answers RETR 1
+ * with status_line and a make_body(lines) body, in chunk_bytes-sized writes
+ * (0: whole). Returns the body (malloc'd) for the test to compare and free. */
+static inline char *env_init_retr_1_body(tu_env *e, size_t lines, size_t chunk_bytes,
+                                         const char *status_line)
+{
+    env_init_login_script(e, CAPA_BASIC);
+    char *body = make_body(lines);
+    script_retr_1(e->srv, chunk_bytes, status_line, body);
+    return body;
+}
+
+/* env_init_retr_1_body, then a NOOP behind the RETR answered with noop_reply
+ * (see script_chunked_retr_1_then_noop). */
+static inline char *env_init_chunked_retr_1_then_noop(tu_env *e, size_t lines,
+                                                      size_t chunk_bytes,
+                                                      const char *status_line,
+                                                      const char *noop_reply)
+{
+    env_init_login_script(e, CAPA_BASIC);
+    char *body = make_body(lines);
+    script_chunked_retr_1_then_noop(e->srv, chunk_bytes, status_line, body, noop_reply);
+    return body;
+}
+
+/* Logs in, then submits RETR 1 on retr and a NOOP on noop (recorders 2 and 3),
+ * retr's chunk callback doing `action` at its at_chunk-th call: the contract
+ * tests act on the transfer and look at the NOOP to see the session go on. */
+static inline void session_retr_1_and_noop_acting(tu_env *e, tu_rec *retr, tu_rec *noop,
+                                                  tu_action action, unsigned at_chunk)
+{
+    RECS_INIT(NULL, 2, retr, noop);
+    session_logged_in(e);
+    act_at_chunk(retr, action, at_chunk);
+    ck_assert_ptr_nonnull(pop3a_retr(e->client, 1, tu_chunk, tu_done, retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e->client, tu_done, noop));
+}
+
 static inline int run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

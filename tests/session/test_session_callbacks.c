@@ -7,14 +7,6 @@
 
 #define RETR_FOLLOWS "+OK message follows\r\n"
 
-/* Submits RETR 1 and a NOOP behind it: most contract tests act on the RETR and
- * check that the NOOP saw the session go on (or end). */
-static void submit_retr_and_noop(tu_env *e, tu_rec *retr, tu_rec *noop)
-{
-    ck_assert_ptr_nonnull(pop3a_retr(e->client, 1, tu_chunk, tu_done, retr));
-    ck_assert_ptr_nonnull(pop3a_noop(e->client, tu_done, noop));
-}
-
 /* Contract 1: every done callback, including early local failures, runs from the
  * loop and never inside the submit call that created it. */
 START_TEST(done_never_called_inside_submit)
@@ -122,9 +114,7 @@ END_TEST
 START_TEST(free_client_inside_chunk_callback)
 {
     tu_env e;
-    env_init_login_script(&e, CAPA_BASIC);
-    char *body = make_body(2000);
-    script_retr_1(e.srv, 4096, RETR_FOLLOWS, body);
+    char *body = env_init_retr_1_body(&e, 2000, 4096, RETR_FOLLOWS);
     tu_rec retr, dele, noop, late;
     RECS_INIT(NULL, 2, &retr, &dele, &noop, &late);
     session_logged_in(&e);
@@ -190,9 +180,7 @@ START_TEST(free_client_with_work_pending)
     p3s_expect(e.srv, "RETR 1");
     p3s_send(e.srv, "+OK\r\npartial\r\n");
     tu_rec retr, noop;
-    RECS_INIT(NULL, 2, &retr, &noop);
-    session_logged_in(&e);
-    submit_retr_and_noop(&e, &retr, &noop);
+    session_retr_1_and_noop_acting(&e, &retr, &noop, TU_ACT_NONE, 0);
     WAIT_COUNT(&e, &retr.chunk_calls, 1);
     pop3a_client_free(e.client);
     e.client = NULL;
@@ -210,14 +198,10 @@ END_TEST
 START_TEST(cancel_inside_chunk_callback)
 {
     tu_env e;
-    env_init_login_script(&e, CAPA_BASIC);
-    char *body = make_body(3000);
-    script_chunked_retr_1_then_noop(e.srv, 1000, RETR_FOLLOWS, body, "+OK still here\r\n");
+    char *body =
+        env_init_chunked_retr_1_then_noop(&e, 3000, 1000, RETR_FOLLOWS, "+OK still here\r\n");
     tu_rec retr, noop;
-    RECS_INIT(NULL, 2, &retr, &noop);
-    session_logged_in(&e);
-    act_at_chunk(&retr, TU_ACT_CANCEL_SELF, 1);
-    submit_retr_and_noop(&e, &retr, &noop);
+    session_retr_1_and_noop_acting(&e, &retr, &noop, TU_ACT_CANCEL_SELF, 1);
     WAIT_DONE(&e, noop);
     SCRIPT_DONE(e.srv);
     ASSERT_ONCE_STATUS(retr, POP3A_ERR_CANCELLED);
@@ -301,14 +285,10 @@ END_TEST
 START_TEST(pause_then_resume_delivers_rest)
 {
     tu_env e;
-    env_init_login_script(&e, CAPA_BASIC);
-    char *body = make_body(400); /* 5200 bytes */
-    script_chunked_retr_1_then_noop(e.srv, 700, RETR_FOLLOWS, body, "+OK\r\n");
+    /* 400 lines: 5200 bytes */
+    char *body = env_init_chunked_retr_1_then_noop(&e, 400, 700, RETR_FOLLOWS, "+OK\r\n");
     tu_rec retr, noop;
-    RECS_INIT(NULL, 2, &retr, &noop);
-    session_logged_in(&e);
-    act_at_chunk(&retr, TU_ACT_PAUSE, 1);
-    submit_retr_and_noop(&e, &retr, &noop);
+    session_retr_1_and_noop_acting(&e, &retr, &noop, TU_ACT_PAUSE, 1);
     WAIT_COUNT(&e, &retr.chunk_calls, 1);
     ck_assert_ptr_nonnull(retr.paused);
     run_for(e.base, 150); /* the whole body has been written by now */
@@ -334,10 +314,8 @@ END_TEST
 START_TEST(pause_stops_reading_the_socket)
 {
     tu_env e;
-    env_init_login_script(&e, CAPA_BASIC);
+    char *body = env_init_retr_1_body(&e, 640000, 0, RETR_FOLLOWS); /* ~8 MiB */
     pop3a_options_set_timeouts(e.opts, 3000, 10000);
-    char *body = make_body(640000); /* ~8 MiB */
-    script_retr_1(e.srv, 0, RETR_FOLLOWS, body);
     tu_rec retr;
     tu_rec_init(&retr, 2, NULL);
     session_logged_in(&e);
@@ -369,10 +347,7 @@ START_TEST(abort_on_final_chunk_fails_only_that_future)
     p3s_expect(e.srv, "NOOP");
     p3s_send(e.srv, "+OK still here\r\n");
     tu_rec retr, noop;
-    RECS_INIT(NULL, 2, &retr, &noop);
-    session_logged_in(&e);
-    act_at_chunk(&retr, TU_ACT_ABORT, 2);
-    submit_retr_and_noop(&e, &retr, &noop);
+    session_retr_1_and_noop_acting(&e, &retr, &noop, TU_ACT_ABORT, 2);
     WAIT_DONE(&e, noop);
     SCRIPT_DONE(e.srv);
     ASSERT_ONCE_STATUS(retr, POP3A_ERR_CANCELLED);
@@ -390,14 +365,9 @@ END_TEST
 START_TEST(abort_from_chunk_callback_closes)
 {
     tu_env e;
-    env_init_login_script(&e, CAPA_BASIC);
-    char *body = make_body(2000);
-    script_retr_1(e.srv, 2048, RETR_FOLLOWS, body);
+    char *body = env_init_retr_1_body(&e, 2000, 2048, RETR_FOLLOWS);
     tu_rec retr, noop;
-    RECS_INIT(NULL, 2, &retr, &noop);
-    session_logged_in(&e);
-    act_at_chunk(&retr, TU_ACT_ABORT, 1);
-    submit_retr_and_noop(&e, &retr, &noop);
+    session_retr_1_and_noop_acting(&e, &retr, &noop, TU_ACT_ABORT, 1);
     WAIT_DONE(&e, noop);
     ASSERT_ONCE_STATUS(retr, POP3A_ERR_CANCELLED);
     ck_assert_int_eq(retr.chunk_calls, 1);
