@@ -370,7 +370,10 @@ static int body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t
         return 0;
     }
     if (rc == POP3A_CHUNK_PAUSE) {
-        pause_reading(c, f);
+        /* Cancelled from inside the callback: the rest is read and dropped, and
+         * no one would ever resume it. */
+        if (!f->cancelled)
+            pause_reading(c, f);
         return 0;
     }
     /* A POP3 reply cannot be abandoned halfway: the connection must go. */

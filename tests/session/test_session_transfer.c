@@ -280,6 +280,42 @@ START_TEST(long_listing)
 }
 END_TEST
 
+/* Cancels its own future at the first chunk and then asks to pause: the cancel
+ * wins (contract 5: the rest is read and dropped), so nobody is left having to
+ * resume a transfer it already gave up on. */
+static int cancel_then_pause(pop3a_client *client, pop3a_future *future, const char *data,
+                             size_t len, int final, void *arg)
+{
+    tu_rec *r = arg;
+    int rc = tu_chunk(client, future, data, len, final, arg);
+    if (r->chunk_calls > 1)
+        return rc;
+    pop3a_future_cancel(future);
+    return POP3A_CHUNK_PAUSE;
+}
+
+START_TEST(cancel_then_pause_in_chunk_callback_does_not_stall)
+{
+    tu_env e;
+    env_init_login_script(&e, CAPA_BASIC);
+    char *body = make_body(400);
+    script_chunked_retr_1_then_noop(e.srv, 700, "+OK\r\n", body, "+OK after\r\n");
+    tu_rec retr, noop;
+    RECS_INIT(NULL, 2, &retr, &noop);
+    session_logged_in(&e);
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, cancel_then_pause, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE_AND_SCRIPT(&e, noop);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CANCELLED);
+    ck_assert_int_eq(retr.chunk_calls, 1);
+    ASSERT_ONCE_OK(noop);
+    ck_assert_str_eq(noop.text, "after");
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
 static Suite *transfer_suite(void)
 {
     Suite *s = suite_create("session_transfer");
@@ -294,6 +330,7 @@ static Suite *transfer_suite(void)
     tcase_add_test(tc, retr_many_stops_at_invalid_number);
     tcase_add_test(tc, whole_session_one_byte_at_a_time);
     tcase_add_test(tc, long_listing);
+    tcase_add_test(tc, cancel_then_pause_in_chunk_callback_does_not_stall);
     suite_add_tcase(s, tc);
     return s;
 }
