@@ -523,8 +523,12 @@ static void handle_eof(pop3a_client *c)
  */
 static void read_waiting_bytes(pop3a_client *c)
 {
+    /* Only a plain socket bufferevent: a filter (TLS, or one the caller attached)
+     * reports its underlying socket, whose bytes must go through the filter. */
+    if (c->ssl || c->reading_paused || bufferevent_get_underlying(c->bev))
+        return;
     evutil_socket_t fd = bufferevent_getfd(c->bev);
-    if (c->ssl || c->reading_paused || fd < 0)
+    if (fd < 0)
         return;
     struct evbuffer *in = bufferevent_get_input(c->bev);
     /* A socket bufferevent keeps its input's end frozen except around its own

@@ -5,6 +5,9 @@
  */
 #include <stdio.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
 #include "session_test.h"
 
 /* Logs in, sends one RETR 1 reply built from `wire`, returns the recorder filled. */
@@ -316,6 +319,54 @@ START_TEST(cancel_then_pause_in_chunk_callback_does_not_stall)
 }
 END_TEST
 
+/* A filter that passes every byte through unchanged. */
+static enum bufferevent_filter_result pass_through(struct evbuffer *src, struct evbuffer *dst,
+                                                   ev_ssize_t limit,
+                                                   enum bufferevent_flush_mode mode, void *ctx)
+{
+    (void)limit;
+    (void)mode;
+    (void)ctx;
+    evbuffer_add_buffer(dst, src);
+    return BEV_OK;
+}
+
+/* pop3a_attach takes any connected bufferevent, a filter over a socket too: the
+ * bytes must come through the filter (the large-read shortcut is for plain
+ * socket bufferevents only). */
+START_TEST(attach_filter_bufferevent)
+{
+    tu_env e;
+    env_init_login_script(&e, CAPA_BASIC);
+    char *body = make_body(3000);
+    script_retr_1(e.srv, 1000, "+OK\r\n", body);
+    p3s_write_chunk(e.srv, 0, 0);
+    p3s_expect(e.srv, "QUIT");
+    p3s_send(e.srv, "+OK bye\r\n");
+    e.client = pop3a_client_new(e.base, NULL, e.opts);
+    ck_assert_ptr_nonnull(e.client);
+    struct bufferevent *filter = bufferevent_filter_new(
+        p3s_pair(e.srv), pass_through, pass_through, BEV_OPT_CLOSE_ON_FREE, NULL, NULL);
+    ck_assert_ptr_nonnull(filter);
+    tu_rec conn, login, retr, quit;
+    RECS_INIT(NULL, 0, &conn, &login, &retr, &quit);
+    ck_assert_ptr_nonnull(pop3a_attach(e.client, filter, tu_done, &conn));
+    ck_assert_ptr_nonnull(
+        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login));
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
+    WAIT_DONE_AND_SCRIPT(&e, quit);
+    ASSERT_ONCE_OK(conn);
+    ASSERT_ONCE_OK(login);
+    ASSERT_ONCE_OK(retr);
+    ASSERT_BODY(retr, body);
+    ASSERT_ONCE_OK(quit);
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
 static Suite *transfer_suite(void)
 {
     Suite *s = suite_create("session_transfer");
@@ -331,6 +382,7 @@ static Suite *transfer_suite(void)
     tcase_add_test(tc, whole_session_one_byte_at_a_time);
     tcase_add_test(tc, long_listing);
     tcase_add_test(tc, cancel_then_pause_in_chunk_callback_does_not_stall);
+    tcase_add_test(tc, attach_filter_bufferevent);
     suite_add_tcase(s, tc);
     return s;
 }
