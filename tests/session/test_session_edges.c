@@ -13,6 +13,14 @@ static void logged_in_then_close_at_stat(tu_env *e)
     p3s_close(e->srv);
 }
 
+/* Logs in (recorders set up by the test) and submits STAT on stat, NOOP on noop. */
+static void login_and_stat_noop(tu_env *e, tu_rec *stat, tu_rec *noop)
+{
+    session_logged_in(e);
+    ck_assert_ptr_nonnull(pop3a_stat(e->client, tu_done, stat));
+    ck_assert_ptr_nonnull(pop3a_noop(e->client, tu_done, noop));
+}
+
 /* Logs in and queues RETR 1..n on recorders r[0..n-1] (ids 0..n-1, `order`). */
 static void login_and_retr(tu_env *e, tu_rec *r, int n, tu_order *order)
 {
@@ -39,9 +47,7 @@ START_TEST(close_callback_after_pending_futures_failed)
     tu_rec stat, noop;
     RECS_INIT(NULL, 2, &stat, &noop);
     stat.watch = noop.watch = &e.close_calls;
-    session_logged_in(&e);
-    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    login_and_stat_noop(&e, &stat, &noop);
     WAIT_COUNT(&e, &e.close_calls, 1);
     run_for(e.base, 20);
     ASSERT_ONCE_STATUS(stat, POP3A_ERR_EOF);
@@ -169,9 +175,7 @@ START_TEST(free_inside_trace_callback)
     p3s_send(e.srv, "+OK 1 10\r\n");
     tu_rec stat, noop;
     RECS_INIT(NULL, 2, &stat, &noop);
-    session_logged_in(&e);
-    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    login_and_stat_noop(&e, &stat, &noop);
     WAIT_DONE(&e, noop);
     run_for(e.base, 20);
     ck_assert_int_eq(tf.freed, 1);
@@ -188,13 +192,9 @@ END_TEST
 START_TEST(cancel_paused_transfer)
 {
     tu_env e;
-    env_init_login_script(&e, CAPA_BASIC);
-    char *body = make_body(400);
-    script_chunked_retr_1_then_noop(e.srv, 700, "+OK\r\n", body, "+OK after\r\n");
+    char *body = env_init_chunked_retr_1_then_noop(&e, 400, 700, "+OK\r\n", "+OK after\r\n");
     tu_rec retr, noop;
-    RECS_INIT(NULL, 2, &retr, &noop);
-    login_and_pause_retr_1(&e, &retr);
-    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    session_retr_1_and_noop_acting(&e, &retr, &noop, TU_ACT_PAUSE, 1);
     WAIT_COUNT(&e, &retr.chunk_calls, 1);
     run_for(e.base, 50);
     pop3a_future_cancel(retr.paused);
@@ -215,10 +215,8 @@ END_TEST
 START_TEST(pause_longer_than_idle_timeout)
 {
     tu_env e;
-    env_init_login_script(&e, CAPA_BASIC);
+    char *body = env_init_retr_1_body(&e, 400, 1000, "+OK\r\n");
     pop3a_options_set_timeouts(e.opts, 3000, 100);
-    char *body = make_body(400);
-    script_retr_1(e.srv, 1000, "+OK\r\n", body);
     tu_rec retr;
     tu_rec_init(&retr, 2, NULL);
     login_and_pause_retr_1(&e, &retr);
