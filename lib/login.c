@@ -285,6 +285,13 @@ static int on_auth_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 {
     pop3a_login_state *ls = &f->u.login;
     if (ev->kind == POP3A_PEV_CONTINUE) {
+        if (ls->sasl_error) {
+            /* RFC 5034 s4: "*" is answered with -ERR. Answering more challenges
+             * could go on for ever, a complete reply each time (no timeout). */
+            pop3a_fail_connection(c, POP3A_ERR_PROTOCOL,
+                                  "SASL challenge after the client cancelled the exchange");
+            return -1;
+        }
         ls->challenges++;
         if (on_sasl_challenge(c, f, ev) != 0) {
             pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");

@@ -573,6 +573,27 @@ START_TEST(tls_allows_cleartext_mechanisms_and_scram_plus)
 }
 END_TEST
 
+/* RFC 5034 section 4: after the client's "*" the server must answer -ERR. One
+ * that challenges again would keep the two exchanging "+" and "*" for ever,
+ * each a complete reply, so no timeout would end it: the connection is dropped. */
+START_TEST(challenge_after_cancel_drops_the_connection)
+{
+    sasl_env s;
+    env_init(&s, 0);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL CRAM-MD5\r\n");
+    p3s_expect(s.e.srv, "AUTH CRAM-MD5");
+    p3s_send(s.e.srv, "+ %%%%\r\n"); /* not base64: the client cancels */
+    p3s_expect(s.e.srv, "*");
+    p3s_send(s.e.srv, "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n");
+    p3s_expect_eof(s.e.srv);
+    run_login(&s, "tim", "tanstaaftanstaaf", 0, 0);
+    SCRIPT_DONE(s.e.srv);
+    ASSERT_ONCE_STATUS(s.login, POP3A_ERR_PROTOCOL);
+    ck_assert_int_eq(s.e.close_calls, 1);
+    env_free(&s);
+}
+END_TEST
+
 static Suite *sasl_suite(void)
 {
     Suite *s = suite_create("session_sasl");
@@ -586,6 +607,7 @@ static Suite *sasl_suite(void)
     tcase_add_test(tc, login_answers_two_challenges);
     tcase_add_loop_test(tc, xoauth2_one_line_and_two_line_forms, 0, 3);
     tcase_add_test(tc, oauthbearer_error_reply_keeps_the_json);
+    tcase_add_test(tc, challenge_after_cancel_drops_the_connection);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("policy");
