@@ -117,6 +117,19 @@ void script_retr(p3s *s, size_t number, const msg *m)
     p3s_send_bytes(s, m->wire, m->wire_len);
 }
 
+void script_retr_all(p3s *s, const msg *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        script_retr(s, i + 1, &m[i]);
+}
+
+void script_quit(p3s *s, const char *reply)
+{
+    p3s_expect(s, "QUIT");
+    p3s_send(s, reply);
+    p3s_close(s);
+}
+
 /* ------------------------------------------------------------------- a run */
 
 void run_init(run *r)
@@ -272,6 +285,21 @@ void run_fetch(run *r, const char *password, const char *const *extra)
     ck_assert_ptr_nonnull(r->stderr_text);
 }
 
+size_t run_init_mailbox(run *r, msg *m, int pipelining)
+{
+    size_t n = make_mailbox(m);
+    run_init(r);
+    script_login(r->srv, pipelining);
+    script_stat(r->srv, m, n);
+    return n;
+}
+
+void run_free_mailbox(run *r, msg *m, size_t n)
+{
+    run_free(r);
+    free_mailbox(m, n);
+}
+
 /* Removes everything the run made. */
 void run_free(run *r)
 {
@@ -329,4 +357,13 @@ void expected_stdout(const msg *m, size_t n, char *buf, size_t size)
     buf[0] = '\0';
     for (size_t i = 0; i < n; i++)
         snprintf(buf + strlen(buf), size - strlen(buf), "%zu %zu\n", i + 1, m[i].body_len);
+}
+
+void assert_all_stored(const run *r, const msg *m, size_t n)
+{
+    char want[256];
+    expected_stdout(m, n, want, sizeof want);
+    ck_assert_str_eq(r->stdout_text, want);
+    for (size_t i = 0; i < n; i++)
+        assert_file(r, i + 1, &m[i]);
 }

@@ -68,9 +68,18 @@ void script_login(p3s *s, int pipelining);
 void script_stat(p3s *s, const msg *m, size_t n);
 /* Expects RETR number, sends m. */
 void script_retr(p3s *s, size_t number, const msg *m);
+/* script_retr for messages 1..n, in order. */
+void script_retr_all(p3s *s, const msg *m, size_t n);
+/* Expects QUIT, answers `reply` (a whole line) and hangs up. */
+void script_quit(p3s *s, const char *reply);
 
 /* A listening scripted server and an empty temp out/ directory. */
 void run_init(run *r);
+/* make_mailbox(m), run_init(r), then the server scripted through login (with
+ * or without PIPELINING) and STAT for the whole mailbox; returns its size. */
+size_t run_init_mailbox(run *r, msg *m, int pipelining);
+/* run_free(r) and free_mailbox(m, n): the end of a mailbox test. */
+void run_free_mailbox(run *r, msg *m, size_t n);
 
 /* dir/name in one of a few static buffers, so two can be used in one call. */
 char *path_in(const char *dir, const char *name);
@@ -91,5 +100,8 @@ void list_out(const run *r, char *buf, size_t size);
 void assert_file(const run *r, size_t number, const msg *m);
 /* The "<n> <bytes>" lines fetch-all prints for messages 1..n. */
 void expected_stdout(const msg *m, size_t n, char *buf, size_t size);
+/* fetch-all printed the line of each of messages 1..n (expected_stdout) and
+ * out/<k>.eml holds message k's body, for every k. */
+void assert_all_stored(const run *r, const msg *m, size_t n);
 
 #endif

@@ -20,33 +20,23 @@ START_TEST(stores_every_message_unstuffed_then_quits)
 {
     int pipelining = _i;
     msg m[MAX_MSGS];
-    size_t n = make_mailbox(m);
     run r;
-    char want[256], names[256];
-    run_init(&r);
-    script_login(r.srv, pipelining);
-    script_stat(r.srv, m, n);
+    char names[256];
+    size_t n = run_init_mailbox(&r, m, pipelining);
     if (!pipelining)
         p3s_write_chunk(r.srv, 1009, 0);
-    for (size_t i = 0; i < n; i++)
-        script_retr(r.srv, i + 1, &m[i]);
-    p3s_expect(r.srv, "QUIT");
-    p3s_send(r.srv, "+OK bye\r\n");
-    p3s_close(r.srv);
+    script_retr_all(r.srv, m, n);
+    script_quit(r.srv, "+OK bye\r\n");
 
     run_fetch(&r, PASSWORD, NULL);
     EXIT_IS(&r, 0);
     SCRIPT_DONE(&r);
     ck_assert_uint_eq(p3s_bytes_unread(r.srv), 0);
-    expected_stdout(m, n, want, sizeof want);
-    ck_assert_str_eq(r.stdout_text, want);
+    assert_all_stored(&r, m, n);
     ck_assert_str_eq(r.stderr_text, "");
-    for (size_t i = 0; i < n; i++)
-        assert_file(&r, i + 1, &m[i]);
     list_out(&r, names, sizeof names);
     ck_assert_str_eq(names, "1.eml 2.eml 3.eml 4.eml"); /* no temp file left */
-    run_free(&r);
-    free_mailbox(m, n);
+    run_free_mailbox(&r, m, n);
 }
 END_TEST
 
@@ -54,14 +44,10 @@ START_TEST(delete_sends_dele_only_once_the_file_is_stored)
 {
     int pipelining = _i;
     msg m[MAX_MSGS];
-    size_t n = make_mailbox(m);
     run r;
-    char want[256], line[32];
-    run_init(&r);
-    script_login(r.srv, pipelining);
-    script_stat(r.srv, m, n);
-    for (size_t i = 0; i < n; i++)
-        script_retr(r.srv, i + 1, &m[i]);
+    char line[32];
+    size_t n = run_init_mailbox(&r, m, pipelining);
+    script_retr_all(r.srv, m, n);
     r.dele_line = 3 + 1 + n + 1; /* CAPA USER PASS, STAT, the RETRs, then DELE 1 */
     r.dele_count = n;
     for (size_t i = 0; i < n; i++) {
@@ -70,9 +56,7 @@ START_TEST(delete_sends_dele_only_once_the_file_is_stored)
         p3s_delay(r.srv, 20); /* time for the poll to look at the file system */
         p3s_send(r.srv, "+OK marked\r\n");
     }
-    p3s_expect(r.srv, "QUIT");
-    p3s_send(r.srv, "+OK 4 messages deleted\r\n");
-    p3s_close(r.srv);
+    script_quit(r.srv, "+OK 4 messages deleted\r\n");
 
     const char *const extra[] = {"--delete", NULL};
     run_fetch(&r, PASSWORD, extra);
@@ -80,24 +64,17 @@ START_TEST(delete_sends_dele_only_once_the_file_is_stored)
     SCRIPT_DONE(&r);
     ck_assert_uint_eq(r.dele_checked, n);
     ck_assert_msg(!r.dele_before_file, "DELE arrived before its message file existed");
-    expected_stdout(m, n, want, sizeof want);
-    ck_assert_str_eq(r.stdout_text, want);
-    for (size_t i = 0; i < n; i++)
-        assert_file(&r, i + 1, &m[i]);
-    run_free(&r);
-    free_mailbox(m, n);
+    assert_all_stored(&r, m, n);
+    run_free_mailbox(&r, m, n);
 }
 END_TEST
 
 START_TEST(drop_mid_retr_fails_and_leaves_no_file_for_that_message)
 {
     msg m[MAX_MSGS];
-    size_t n = make_mailbox(m);
     run r;
     char want[64], names[256];
-    run_init(&r);
-    script_login(r.srv, 0);
-    script_stat(r.srv, m, n);
+    size_t n = run_init_mailbox(&r, m, 0);
     script_retr(r.srv, 1, &m[0]);
     p3s_expect(r.srv, "RETR 2");
     p3s_send(r.srv, "+OK message follows\r\nSubject: dots\r\n\r\n..starts with a do");
@@ -114,8 +91,7 @@ START_TEST(drop_mid_retr_fails_and_leaves_no_file_for_that_message)
     assert_file(&r, 1, &m[0]);
     list_out(&r, names, sizeof names);
     ck_assert_str_eq(names, "1.eml"); /* neither 2.eml nor .2.eml.tmp */
-    run_free(&r);
-    free_mailbox(m, n);
+    run_free_mailbox(&r, m, n);
 }
 END_TEST
 
@@ -145,8 +121,7 @@ START_TEST(retr_error_with_delete_never_quits)
     ck_assert_msg(strstr(r.stderr_text, "RETR 2: POP3A_ERR_SERVER [SYS/TEMP] message 2 is locked"),
                   "stderr: %s", r.stderr_text);
     assert_file(&r, 1, &m[0]);
-    run_free(&r);
-    free_mailbox(m, n);
+    run_free_mailbox(&r, m, n);
 }
 END_TEST
 
@@ -194,8 +169,7 @@ START_TEST(delete_marks_stored_batches_only)
     ck_assert_msg(strstr(r.stderr_text, line) != NULL, "stderr: %s", r.stderr_text);
     for (size_t i = 1; i < REFUSED; i++)
         assert_file(&r, i, &m[(i - 1) % n]);
-    run_free(&r);
-    free_mailbox(m, n);
+    run_free_mailbox(&r, m, n);
 }
 END_TEST
 
@@ -210,7 +184,7 @@ START_TEST(drop_while_pipelining_retries_once_without)
     msg m[MAX_MSGS];
     size_t n = make_mailbox(m);
     run r;
-    char want[256], names[256], line[32];
+    char names[256], line[32];
     run_init(&r);
     p3s *again = p3s_new(r.base);
     ck_assert_ptr_nonnull(again);
@@ -243,9 +217,7 @@ START_TEST(drop_while_pipelining_retries_once_without)
         p3s_expect(again, line);
         p3s_send(again, "+OK marked\r\n");
     }
-    p3s_expect(again, "QUIT");
-    p3s_send(again, "+OK bye\r\n");
-    p3s_close(again);
+    script_quit(again, "+OK bye\r\n");
 
     const char *const extra[] = {delete_after ? "--delete" : NULL, NULL};
     run_fetch(&r, PASSWORD, extra);
@@ -255,15 +227,11 @@ START_TEST(drop_while_pipelining_retries_once_without)
     ck_assert_msg(p3s_done(again), "second script did not run to its end");
     ck_assert_msg(strstr(r.stderr_text, "retrying once without pipelining") != NULL,
                   "stderr: %s", r.stderr_text);
-    expected_stdout(m, n, want, sizeof want);
-    ck_assert_str_eq(r.stdout_text, want);
-    for (size_t i = 0; i < n; i++)
-        assert_file(&r, i + 1, &m[i]);
+    assert_all_stored(&r, m, n);
     list_out(&r, names, sizeof names);
     ck_assert_str_eq(names, "1.eml 2.eml 3.eml 4.eml");
     p3s_free(again);
-    run_free(&r);
-    free_mailbox(m, n);
+    run_free_mailbox(&r, m, n);
 }
 END_TEST
 
@@ -289,8 +257,7 @@ START_TEST(drop_without_pipelining_is_not_retried)
     ck_assert_msg(strstr(r.stderr_text, "RETR 1: POP3A_ERR_EOF") != NULL, "stderr: %s",
                   r.stderr_text);
     p3s_free(again);
-    run_free(&r);
-    free_mailbox(m, n);
+    run_free_mailbox(&r, m, n);
 }
 END_TEST
 
@@ -300,13 +267,10 @@ END_TEST
 START_TEST(unwritable_message_stops_before_any_dele)
 {
     msg m[MAX_MSGS];
-    size_t n = make_mailbox(m);
     run r;
     char names[256];
-    run_init(&r);
+    size_t n = run_init_mailbox(&r, m, 0);
     ck_assert_int_eq(mkdir(path_in(r.out, ".2.eml.tmp"), 0700), 0);
-    script_login(r.srv, 0);
-    script_stat(r.srv, m, n);
     script_retr(r.srv, 1, &m[0]);
     script_retr(r.srv, 2, &m[1]);
 
@@ -319,8 +283,7 @@ START_TEST(unwritable_message_stops_before_any_dele)
     assert_file(&r, 1, &m[0]);
     list_out(&r, names, sizeof names);
     ck_assert_str_eq(names, ".2.eml.tmp 1.eml");
-    run_free(&r);
-    free_mailbox(m, n);
+    run_free_mailbox(&r, m, n);
 }
 END_TEST
 
@@ -448,7 +411,6 @@ START_TEST(tls_with_ca_file_fetches_every_message)
     msg m[MAX_MSGS];
     size_t n = make_mailbox(m);
     run r;
-    char want[256];
     run_init(&r);
     script_tls_start(r.srv, stls);
     if (stls) { /* CAPA again under TLS; the greeting came before STLS */
@@ -462,11 +424,8 @@ START_TEST(tls_with_ca_file_fetches_every_message)
         script_login(r.srv, 1);
     }
     script_stat(r.srv, m, n);
-    for (size_t i = 0; i < n; i++)
-        script_retr(r.srv, i + 1, &m[i]);
-    p3s_expect(r.srv, "QUIT");
-    p3s_send(r.srv, "+OK bye\r\n");
-    p3s_close(r.srv);
+    script_retr_all(r.srv, m, n);
+    script_quit(r.srv, "+OK bye\r\n");
 
     const char *const extra[] = {"--tls", stls ? "stls" : "implicit", "--ca-file",
                                  p3s_cert("ca.pem"), NULL};
@@ -474,13 +433,9 @@ START_TEST(tls_with_ca_file_fetches_every_message)
     EXIT_IS(&r, 0);
     SCRIPT_DONE(&r);
     ck_assert_int_eq(p3s_tls_handshake_done(r.srv), 1);
-    expected_stdout(m, n, want, sizeof want);
-    ck_assert_str_eq(r.stdout_text, want);
+    assert_all_stored(&r, m, n);
     ck_assert_str_eq(r.stderr_text, "");
-    for (size_t i = 0; i < n; i++)
-        assert_file(&r, i + 1, &m[i]);
-    run_free(&r);
-    free_mailbox(m, n);
+    run_free_mailbox(&r, m, n);
 }
 END_TEST
 
