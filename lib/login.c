@@ -173,13 +173,21 @@ static int start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
     ls->user_failed = 0;
     ls->pass_pipelined = 0;
     if (mech == POP3A_MECH_USER) {
+        /* PASS must fit on its line (RFC 2449 s4) before USER goes out: a USER
+         * whose PASS cannot follow would leave a reply owed to this op. */
+        char pass_line[POP3A_CMD_LINE_MAX + 1];
+        const char *p[] = {ls->secret};
+        int pass_fits = pop3a_cmd_format(pass_line, POP3A_CMD_PASS, p, 1) >= 0;
+        OPENSSL_cleanse(pass_line, sizeof pass_line);
+        if (!pass_fits)
+            return -2;
         const char *u[] = {ls->user};
-        if (pop3a_write_cmd(c, f, POP3A_CMD_USER, u, 1, TAG_USER) != 0)
-            return -1;
+        int rc = pop3a_write_cmd(c, f, POP3A_CMD_USER, u, 1, TAG_USER);
+        if (rc != 0)
+            return rc; /* -2: a user name too long for the line */
         /* RFC 2449 s6.6: with PIPELINING, PASS need not wait for USER's reply:
          * one round trip less per session. A window of 1 turns that off too. */
         if ((c->capa.flags & POP3A_CAPA_PIPELINING) && c->opts.pipeline_window > 1) {
-            const char *p[] = {ls->secret};
             ls->pass_pipelined = 1;
             return pop3a_write_cmd(c, f, POP3A_CMD_PASS, p, 1, TAG_PASS);
         }

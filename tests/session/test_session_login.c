@@ -326,6 +326,37 @@ START_TEST(auth_commands_refused_after_login)
 }
 END_TEST
 
+/* A password too long for a PASS line (RFC 2449 s4: 255 octets with CRLF) rules
+ * USER/PASS out before USER is sent: sending USER alone would leave its reply
+ * owed to a login that already ended. A user name too long for USER is a
+ * refusal of the mechanism too, not a lost connection. Either way nothing is
+ * sent and the session stays usable. _i: 0 long password with PIPELINING (PASS
+ * would go right behind USER), 1 without, 2 long user name. */
+START_TEST(credentials_too_long_for_user_pass_send_nothing)
+{
+    char lng[252];
+    memset(lng, 'p', sizeof lng - 1);
+    lng[sizeof lng - 1] = '\0';
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, _i == 1 ? CAPA_BASIC : CAPA_PIPELINING);
+    p3s_expect_silence(e.srv, 100);
+    p3s_expect(e.srv, "QUIT");
+    p3s_send(e.srv, "+OK bye\r\n");
+    tu_rec conn, login, quit;
+    RECS_INIT(NULL, 0, &conn, &login, &quit);
+    attach_and_login(&e, &conn, &login, _i == 2 ? lng : "alice", _i == 2 ? "alicepw" : lng,
+                     POP3A_MECH_USER);
+    WAIT_DONE(&e, login);
+    ASSERT_ONCE_STATUS(login, POP3A_ERR_AUTH);
+    run_for(e.base, 150);
+    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
+    WAIT_DONE_AND_SCRIPT(&e, quit);
+    ASSERT_ONCE_OK(quit);
+    tu_env_free(&e);
+}
+END_TEST
+
 static Suite *login_suite(void)
 {
     Suite *s = suite_create("session_login");
@@ -343,6 +374,7 @@ static Suite *login_suite(void)
     tcase_add_test(tc, trace_redacts_secrets);
     tcase_add_test(tc, injection_refused);
     tcase_add_test(tc, auth_commands_refused_after_login);
+    tcase_add_loop_test(tc, credentials_too_long_for_user_pass_send_nothing, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
