@@ -190,11 +190,14 @@ static void resolve(pop3a_client *c, pop3a_future *f)
     struct evutil_addrinfo hints = tcp_hints(0);
     f->u.conn.phase = PHASE_RESOLVING;
     f->u.conn.dns_pending = 1;
-    /* May answer synchronously (numeric host, /etc/hosts); then it returns NULL. */
+    /* May answer synchronously (/etc/hosts); then it returns NULL, and dns_cb may
+     * already have completed f: our reference keeps it readable until here. */
+    pop3a_future_ref(f);
     struct evdns_getaddrinfo_request *req =
         evdns_getaddrinfo(c->dns, f->u.conn.host, port, &hints, dns_cb, f);
     if (f->u.conn.dns_pending)
         f->u.conn.dns_req = req;
+    pop3a_future_release(f);
 }
 
 void pop3a_connect_start(pop3a_client *c, pop3a_future *f)

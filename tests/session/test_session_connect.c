@@ -3,8 +3,11 @@
  * sharing one event_base.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <event2/dns.h>
 
 #include "session_test.h"
 
@@ -106,6 +109,39 @@ START_TEST(connect_refused_fails)
     WAIT_DONE(&e, conn);
     ASSERT_ONCE_STATUS(conn, POP3A_ERR_IO);
     ck_assert_int_eq(pop3a_client_error(e.client), POP3A_ERR_IO);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* A name the resolver answers at once (here from its hosts file), whose only
+ * address fails at once (a TCP connect to a multicast address: ENETUNREACH):
+ * the connect op fails inside the lookup call. It completes once, with IO, and
+ * nothing touches it afterwards (ASan / valgrind: no use after free). */
+START_TEST(connect_answered_and_failed_inside_the_lookup)
+{
+    tu_env e;
+    tu_env_init(&e);
+    char hosts[] = "/tmp/pop3a-hosts-XXXXXX";
+    int fd = mkstemp(hosts);
+    ck_assert_int_ge(fd, 0);
+    static const char line[] = "224.0.0.1 unreachable.test\n";
+    ck_assert_int_eq(write(fd, line, sizeof line - 1), (int)(sizeof line - 1));
+    close(fd);
+    struct evdns_base *dns = evdns_base_new(e.base, 0);
+    ck_assert_ptr_nonnull(dns);
+    ck_assert_int_eq(evdns_base_load_hosts(dns, hosts), 0);
+    unlink(hosts);
+    e.client = pop3a_client_new(e.base, dns, e.opts);
+    ck_assert_ptr_nonnull(e.client);
+    tu_rec conn;
+    tu_rec_init(&conn, 0, NULL);
+    ck_assert_ptr_nonnull(pop3a_connect(e.client, "unreachable.test", 110, tu_done, &conn));
+    WAIT_DONE(&e, conn);
+    run_for(e.base, 20);
+    ASSERT_ONCE_STATUS(conn, POP3A_ERR_IO);
+    pop3a_client_free(e.client);
+    e.client = NULL;
+    evdns_base_free(dns, 0);
     tu_env_free(&e);
 }
 END_TEST
@@ -239,6 +275,7 @@ static Suite *connect_suite(void)
     tcase_add_loop_test(tc, connect_ipv4_ipv6_literal_or_by_name, 0,
                         (int)(sizeof connect_cases / sizeof connect_cases[0]));
     tcase_add_test(tc, connect_refused_fails);
+    tcase_add_test(tc, connect_answered_and_failed_inside_the_lookup);
     tcase_add_test(tc, connect_greeting_never_comes);
     tcase_add_test(tc, connect_waits_for_greeting_and_capa);
     suite_add_tcase(s, tc);
