@@ -180,7 +180,8 @@ POP3A_EXPORT int pop3a_options_set_tls(pop3a_options *opts, pop3a_tls_mode mode,
  * system store. NULL leaves that one unset. Copied. */
 POP3A_EXPORT int pop3a_options_set_ca(pop3a_options *opts, const char *ca_file,
                                       const char *ca_dir);
-/* Name checked against the certificate; default: the host given to pop3a_connect. */
+/* Name checked against the certificate (and sent as SNI); default: the host given
+ * to pop3a_connect. -1, keeping the old value, for a name with CR or LF. */
 POP3A_EXPORT int pop3a_options_set_verify_name(pop3a_options *opts, const char *name);
 /* Pin the server certificate: 32-byte SHA-256 of its DER encoding. With a pin the
  * certificate must match it; the chain and name checks still apply unless disabled. */
