@@ -74,21 +74,30 @@ void tu_rec_clear(tu_rec *r)
     r->body_len = r->body_cap = 0;
 }
 
-static void tu_rec_append(tu_rec *r, const char *data, size_t len)
+/* Appends n bytes to the NUL-terminated growable buffer *buf (*len used, *cap
+ * allocated; the first allocation is first_cap, doubled as needed). A test
+ * helper that cannot allocate aborts: there is no test left to run. */
+static void tu_buf_append(char **buf, size_t *len, size_t *cap, size_t first_cap,
+                          const char *data, size_t n)
 {
-    if (r->body_len + len + 1 > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 256;
-        while (cap < r->body_len + len + 1)
-            cap *= 2;
-        char *grown = realloc(r->body, cap);
+    if (*len + n + 1 > *cap) {
+        size_t want = *cap ? *cap : first_cap;
+        while (want < *len + n + 1)
+            want *= 2;
+        char *grown = realloc(*buf, want);
         if (!grown)
             abort();
-        r->body = grown;
-        r->body_cap = cap;
+        *buf = grown;
+        *cap = want;
     }
-    memcpy(r->body + r->body_len, data, len);
-    r->body_len += len;
-    r->body[r->body_len] = '\0';
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static void tu_rec_append(tu_rec *r, const char *data, size_t len)
+{
+    tu_buf_append(&r->body, &r->body_len, &r->body_cap, 256, data, len);
 }
 
 static void tu_free_client(tu_rec *r, pop3a_client *client)
@@ -197,19 +206,7 @@ void tu_done(pop3a_client *client, pop3a_future *future, void *arg)
 
 static void tu_trace_append(tu_trace *t, const char *s, size_t len)
 {
-    if (t->len + len + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 512;
-        while (cap < t->len + len + 1)
-            cap *= 2;
-        char *grown = realloc(t->log, cap);
-        if (!grown)
-            abort();
-        t->log = grown;
-        t->cap = cap;
-    }
-    memcpy(t->log + t->len, s, len);
-    t->len += len;
-    t->log[t->len] = '\0';
+    tu_buf_append(&t->log, &t->len, &t->cap, 512, s, len);
 }
 
 void tu_trace_cb(pop3a_client *client, pop3a_trace_dir dir, const char *line, size_t len,
