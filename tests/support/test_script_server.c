@@ -40,6 +40,24 @@ static void client_says(fixture *f, const char *input, size_t len)
     fx_run(f, 2000);
 }
 
+/* Pairs the fixture's client with the script, runs the script to its end
+ * (asserted) and lets the client read for settle_ms more. */
+static void serve_to_end(fixture *f, unsigned settle_ms)
+{
+    fx_attach(f, p3s_pair(f->srv));
+    fx_run(f, 2000);
+    ck_assert(p3s_done(f->srv));
+    fx_run_for(f, settle_ms);
+}
+
+/* The client closes its end; the script runs until it is done or failed. */
+static void client_hangs_up(fixture *f)
+{
+    bufferevent_free(f->bev);
+    f->bev = NULL;
+    fx_run(f, 2000);
+}
+
 START_TEST(script_sends_and_matches_lines)
 {
     fixture f;
@@ -71,19 +89,23 @@ START_TEST(script_reports_first_mismatch)
 }
 END_TEST
 
+/* Client lines the script refuses even where the text would match. */
+static const struct {
+    const char *expect, *input;
+    size_t len;
+    const char *error;
+} refused_lines[] = {
+    {"NOOP", "NOOP\n", 5, "bare LF"},
+    {"PASS ab", "PASS a\0b\r\n", 10, "\\x00"},
+};
+
 START_TEST(script_rejects_bare_lf_and_embedded_nul)
 {
     fixture f;
     fx_init(&f);
-    p3s_expect(f.srv, "NOOP");
-    client_says(&f, "NOOP\n", 5);
-    ASSERT_SCRIPT_FAILED_WITH(f.srv, "bare LF");
-    fx_free(&f);
-
-    fx_init(&f);
-    p3s_expect(f.srv, "PASS ab");
-    client_says(&f, "PASS a\0b\r\n", 10);
-    ASSERT_SCRIPT_FAILED_WITH(f.srv, "\\x00");
+    p3s_expect(f.srv, refused_lines[_i].expect);
+    client_says(&f, refused_lines[_i].input, refused_lines[_i].len);
+    ASSERT_SCRIPT_FAILED_WITH(f.srv, refused_lines[_i].error);
     fx_free(&f);
 }
 END_TEST
@@ -94,10 +116,7 @@ START_TEST(chunked_writes_arrive_in_separate_reads)
     fx_init(&f);
     p3s_write_chunk(f.srv, 3, 2);
     p3s_send(f.srv, "+OK 123456789 abcdef\r\n"); /* 22 bytes: 8 writes */
-    fx_attach(&f, p3s_pair(f.srv));
-    fx_run(&f, 2000);
-    ck_assert(p3s_done(f.srv));
-    fx_run_for(&f, 30);
+    serve_to_end(&f, 30);
     ck_assert(got_equals(&f.p, "+OK 123456789 abcdef\r\n"));
     ck_assert_int_ge(f.p.reads, 8);
     fx_free(&f);
@@ -110,9 +129,7 @@ START_TEST(chunked_writes_without_gap_still_split)
     fx_init(&f);
     p3s_write_chunk(f.srv, 1, 0);
     p3s_send(f.srv, "+OK\r\n");
-    fx_attach(&f, p3s_pair(f.srv));
-    fx_run(&f, 2000);
-    fx_run_for(&f, 20);
+    serve_to_end(&f, 20);
     ck_assert(got_equals(&f.p, "+OK\r\n"));
     ck_assert_int_ge(f.p.reads, 3); /* one loop turn apart: mostly one byte per read */
     fx_free(&f);
@@ -126,10 +143,7 @@ START_TEST(close_gives_eof_after_pending_output)
     p3s_write_chunk(f.srv, 4, 1);
     p3s_send(f.srv, "+OK some body\r\n");
     p3s_close(f.srv);
-    fx_attach(&f, p3s_pair(f.srv));
-    fx_run(&f, 2000);
-    ck_assert(p3s_done(f.srv));
-    fx_run_for(&f, 30);
+    serve_to_end(&f, 30);
     ck_assert(got_equals(&f.p, "+OK some body\r\n"));
     ck_assert_int_eq(f.p.eof, 1);
     fx_free(&f);
@@ -187,9 +201,7 @@ START_TEST(expect_eof_sees_client_close)
     bufferevent_write(f.bev, "QUIT\r\n", 6);
     fx_run_for(&f, 20);
     ck_assert(!p3s_done(f.srv));
-    bufferevent_free(f.bev);
-    f.bev = NULL;
-    fx_run(&f, 2000);
+    client_hangs_up(&f);
     ASSERT_SCRIPT_PASSED(f.srv);
     ck_assert(p3s_peer_closed(f.srv));
     fx_free(&f);
@@ -202,9 +214,7 @@ START_TEST(expect_reports_eof)
     fx_init(&f);
     p3s_expect(f.srv, "STAT");
     fx_attach(&f, p3s_pair(f.srv));
-    bufferevent_free(f.bev);
-    f.bev = NULL;
-    fx_run(&f, 2000);
+    client_hangs_up(&f);
     ASSERT_SCRIPT_FAILED_WITH(f.srv, "EOF");
     fx_free(&f);
 }
@@ -305,7 +315,8 @@ static Suite *script_server_suite(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, script_sends_and_matches_lines);
     tcase_add_test(tc, script_reports_first_mismatch);
-    tcase_add_test(tc, script_rejects_bare_lf_and_embedded_nul);
+    tcase_add_loop_test(tc, script_rejects_bare_lf_and_embedded_nul, 0,
+                        (int)(sizeof refused_lines / sizeof refused_lines[0]));
     tcase_add_test(tc, chunked_writes_arrive_in_separate_reads);
     tcase_add_test(tc, chunked_writes_without_gap_still_split);
     tcase_add_test(tc, close_gives_eof_after_pending_output);
