@@ -149,6 +149,41 @@ static void tp_free(tls_peer *t)
         close(t->fd);
 }
 
+/* The script ran to its end without a mismatch. */
+#define ASSERT_SCRIPT_PASSED(srv)                                                          \
+    do {                                                                                   \
+        ck_assert_msg(p3s_error(srv) == NULL, "%s", p3s_error(srv));                       \
+        ck_assert(p3s_done(srv));                                                          \
+    } while (0)
+
+/* The server speaks TLS from the first byte with the test certificate `cert`
+ * (the server keeps its own reference to the context) and listens on
+ * 127.0.0.1; returns the port. */
+static uint16_t listen_implicit_tls(fixture *f, const char *cert)
+{
+    SSL_CTX *server = p3s_tls_server_ctx(cert);
+    ck_assert_ptr_nonnull(server);
+    p3s_tls_implicit(f->srv, server);
+    SSL_CTX_free(server);
+    return p3s_listen(f->srv, "127.0.0.1");
+}
+
+/* A script step that starts TLS (after STLS) with the "leaf" certificate. */
+static void script_start_tls(p3s *s)
+{
+    SSL_CTX *server = p3s_tls_server_ctx("leaf");
+    ck_assert_ptr_nonnull(server);
+    p3s_start_tls(s, server);
+    SSL_CTX_free(server);
+}
+
+/* tp_connect, then the client's TLS (tp_ctx(with_client_cert)) at once. */
+static void tp_connect_tls(fixture *f, tls_peer *t, uint16_t port, int with_client_cert)
+{
+    tp_connect(f, t, port);
+    tp_start_tls(t, tp_ctx(with_client_cert));
+}
+
 /* Implicit TLS: the greeting only after the handshake; lines in both directions;
  * p3s_close sends close_notify. */
 START_TEST(tls_implicit_carries_the_script)
@@ -156,23 +191,17 @@ START_TEST(tls_implicit_carries_the_script)
     fixture f;
     tls_peer t;
     fx_init(&f);
-    SSL_CTX *server = p3s_tls_server_ctx("leaf");
-    ck_assert_ptr_nonnull(server);
-    p3s_tls_implicit(f.srv, server);
-    SSL_CTX_free(server); /* the server keeps its own reference */
-    uint16_t port = p3s_listen(f.srv, "127.0.0.1");
+    uint16_t port = listen_implicit_tls(&f, "leaf");
     p3s_send(f.srv, "+OK hello over TLS\r\n");
     p3s_expect(f.srv, "CAPA");
     p3s_send(f.srv, "+OK\r\n");
     p3s_close(f.srv);
-    tp_connect(&f, &t, port);
-    tp_start_tls(&t, tp_ctx(0));
+    tp_connect_tls(&f, &t, port, 0);
     tp_run(&f, &t, 2000, &t.handshake_done);
     ck_assert_int_eq(t.handshake_done, 1);
     tp_write(&f, &t, "CAPA\r\n");
     tp_run(&f, &t, 2000, &t.close_notify);
-    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
-    ck_assert(p3s_done(f.srv));
+    ASSERT_SCRIPT_PASSED(f.srv);
     ck_assert_int_eq(p3s_tls_handshake_done(f.srv), 1);
     ck_assert_msg(p3s_tls_error(f.srv) == NULL, "%s", p3s_tls_error(f.srv));
     ck_assert_ptr_nonnull(p3s_tls_ssl(f.srv));
@@ -190,13 +219,11 @@ START_TEST(start_tls_step_upgrades_after_the_reply)
     fixture f;
     tls_peer t;
     fx_init(&f);
-    SSL_CTX *server = p3s_tls_server_ctx("leaf");
     uint16_t port = p3s_listen(f.srv, "127.0.0.1");
     p3s_send(f.srv, "+OK plain\r\n");
     p3s_expect(f.srv, "STLS");
     p3s_send(f.srv, "+OK Begin TLS\r\n");
-    p3s_start_tls(f.srv, server);
-    SSL_CTX_free(server);
+    script_start_tls(f.srv);
     p3s_expect(f.srv, "NOOP");
     p3s_send(f.srv, "+OK secret\r\n");
     p3s_tls_close_dirty(f.srv);
@@ -212,8 +239,7 @@ START_TEST(start_tls_step_upgrades_after_the_reply)
     tp_run(&f, &t, 2000, &t.handshake_done);
     tp_write(&f, &t, "NOOP\r\n");
     tp_run(&f, &t, 2000, &t.eof_without_close_notify);
-    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
-    ck_assert(p3s_done(f.srv));
+    ASSERT_SCRIPT_PASSED(f.srv);
     ck_assert_str_eq(t.got, "+OK secret\r\n");
     /* p3s_tls_close_dirty: FIN without close_notify. */
     ck_assert_int_eq(t.eof_without_close_notify, 1);
@@ -228,11 +254,9 @@ START_TEST(start_tls_refuses_clear_bytes_after_stls)
 {
     fixture f;
     fx_init(&f);
-    SSL_CTX *server = p3s_tls_server_ctx("leaf");
     p3s_expect(f.srv, "STLS");
     p3s_send(f.srv, "+OK Begin TLS\r\n");
-    p3s_start_tls(f.srv, server);
-    SSL_CTX_free(server);
+    script_start_tls(f.srv);
     fx_attach(&f, p3s_pair(f.srv));
     bufferevent_write(f.bev, "STLS\r\nUSER alice\r\n", 18);
     fx_run(&f, 2000);
@@ -248,15 +272,11 @@ START_TEST(tls_chunked_writes_arrive_in_separate_records)
     fixture f;
     tls_peer t;
     fx_init(&f);
-    SSL_CTX *server = p3s_tls_server_ctx("leaf");
-    p3s_tls_implicit(f.srv, server);
-    SSL_CTX_free(server);
-    uint16_t port = p3s_listen(f.srv, "127.0.0.1");
+    uint16_t port = listen_implicit_tls(&f, "leaf");
     p3s_write_chunk(f.srv, 3, 2);
     p3s_send(f.srv, "+OK 123456789 abcdef\r\n"); /* 22 bytes: 8 records */
     p3s_close(f.srv);
-    tp_connect(&f, &t, port);
-    tp_start_tls(&t, tp_ctx(0));
+    tp_connect_tls(&f, &t, port, 0);
     tp_run(&f, &t, 2000, &t.close_notify);
     ck_assert(p3s_done(f.srv));
     ck_assert_str_eq(t.got, "+OK 123456789 abcdef\r\n");
@@ -272,21 +292,16 @@ START_TEST(tls_handshake_failure_is_reported_not_a_script_error)
     fixture f;
     tls_peer t;
     fx_init(&f);
-    SSL_CTX *server = p3s_tls_server_ctx("selfsigned");
-    p3s_tls_implicit(f.srv, server);
-    SSL_CTX_free(server);
-    uint16_t port = p3s_listen(f.srv, "127.0.0.1");
+    uint16_t port = listen_implicit_tls(&f, "selfsigned");
     p3s_send(f.srv, "+OK never seen\r\n");
     p3s_expect_eof(f.srv);
-    tp_connect(&f, &t, port);
-    tp_start_tls(&t, tp_ctx(0));
+    tp_connect_tls(&f, &t, port, 0);
     tp_run(&f, &t, 2000, &t.handshake_failed);
     ck_assert_int_eq(t.handshake_failed, 1);
     close(t.fd);
     t.fd = -1;
     fx_run(&f, 2000);
-    ck_assert_msg(p3s_error(f.srv) == NULL, "%s", p3s_error(f.srv));
-    ck_assert(p3s_done(f.srv)); /* the greeting was dropped, never sent */
+    ASSERT_SCRIPT_PASSED(f.srv); /* the greeting was dropped, never sent */
     ck_assert_int_eq(p3s_tls_handshake_done(f.srv), 0);
     ck_assert_ptr_nonnull(p3s_tls_error(f.srv));
     ck_assert_msg(strstr(p3s_tls_error(f.srv), "handshake") != NULL, "%s", p3s_tls_error(f.srv));
@@ -303,14 +318,10 @@ START_TEST(client_certificate_is_requested_and_verified)
     fixture f;
     tls_peer t;
     fx_init(&f);
-    SSL_CTX *server = p3s_tls_server_ctx("leaf");
-    p3s_tls_implicit(f.srv, server);
-    SSL_CTX_free(server);
+    uint16_t port = listen_implicit_tls(&f, "leaf");
     p3s_request_client_cert(f.srv, p3s_cert("ca.pem"));
-    uint16_t port = p3s_listen(f.srv, "127.0.0.1");
     p3s_send(f.srv, "+OK hello\r\n");
-    tp_connect(&f, &t, port);
-    tp_start_tls(&t, tp_ctx(with_cert));
+    tp_connect_tls(&f, &t, port, with_cert);
     tp_run(&f, &t, 2000, with_cert ? &t.reads : &t.eof_without_close_notify);
     ck_assert_int_eq(p3s_tls_client_verified(f.srv), with_cert);
     if (with_cert) {
