@@ -35,6 +35,22 @@ static void script_fetch_and_quit(p3s *s, const char *farewell)
     p3s_expect_eof(s); /* RFC 1939 section 6: the session ends after QUIT */
 }
 
+/* All n futures of `order` completed, then the script ran to its end. */
+static void wait_all_then_script(tu_env *e, tu_order *order, int n)
+{
+    WAIT_COUNT(e, &order->n, n);
+    WAIT_SCRIPT(e);
+    SCRIPT_DONE(e->srv);
+}
+
+/* The RFC 1939 samples' maildrop: STAT says 2 messages, 320 octets. */
+static void check_stat_2_320(const tu_rec *stat)
+{
+    ASSERT_OK(*stat);
+    ck_assert_uint_eq(stat->stat_count, 2);
+    ck_assert_uint_eq(stat->stat_octets, 320);
+}
+
 typedef struct {
     tu_rec retr1, dele1, retr2, dele2, quit;
 } fetch_recs;
@@ -92,17 +108,13 @@ START_TEST(rfc1939_apop_sample_session)
     WAIT_DONE(&e, login);
     ck_assert_str_eq(pop3a_client_apop_timestamp(e.client), "<1896.697170952@dbc.mtview.ca.us>");
     ck_assert_uint_eq(pop3a_capa_flags(pop3a_client_capa(e.client)), 0); /* CAPA got -ERR */
-    WAIT_COUNT(&e, &order.n, 9);
-    WAIT_SCRIPT(&e);
-    SCRIPT_DONE(e.srv);
+    wait_all_then_script(&e, &order, 9);
 
     ASSERT_OK(conn);
     ASSERT_OK(login);
     ck_assert_str_eq(login.text, "mrose's maildrop has 2 messages (320 octets)");
-    ASSERT_OK(stat);
+    check_stat_2_320(&stat);
     ck_assert_int_eq(stat.stat_rc, 0);
-    ck_assert_uint_eq(stat.stat_count, 2);
-    ck_assert_uint_eq(stat.stat_octets, 320);
     ASSERT_OK(list);
     ck_assert_uint_eq(list.count, 2);
     ck_assert_uint_eq(list.entry_msg[0], 1);
@@ -136,15 +148,11 @@ START_TEST(rfc1939_user_pass_sample_session)
     attach_and_login(&e, &conn, &login, "mrose", "mvan99", POP3A_MECH_USER);
     ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
     submit_fetch_and_quit(&e, &fr, &order, 3);
-    WAIT_COUNT(&e, &order.n, 8);
-    WAIT_SCRIPT(&e);
-    SCRIPT_DONE(e.srv);
+    wait_all_then_script(&e, &order, 8);
     ASSERT_OK(conn);
     ASSERT_OK(login);
     ck_assert_str_eq(login.text, "mrose is logged in");
-    ASSERT_OK(stat);
-    ck_assert_uint_eq(stat.stat_count, 2);
-    ck_assert_uint_eq(stat.stat_octets, 320);
+    check_stat_2_320(&stat);
     check_fetch_and_quit(&fr, "POP3 server signing off (maildrop empty)");
     ASSERT_COMPLETED_IN_ORDER(order, 8);
     tu_env_free(&e);
@@ -191,9 +199,7 @@ START_TEST(dovecot_user_pass_session)
     ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &r[6]));
     ck_assert_ptr_nonnull(pop3a_rset(e.client, tu_done, &r[7]));
     ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &r[8]));
-    WAIT_COUNT(&e, &order.n, 9);
-    WAIT_SCRIPT(&e);
-    SCRIPT_DONE(e.srv);
+    wait_all_then_script(&e, &order, 9);
     for (int i = 0; i < 9; i++)
         ASSERT_ONCE_OK(r[i]);
     ASSERT_COMPLETED_IN_ORDER(order, 9);
