@@ -27,6 +27,7 @@
 #include "sasl.h"
 
 struct event;
+struct timeval;
 struct evutil_addrinfo;
 struct evdns_getaddrinfo_request;
 
@@ -209,6 +210,7 @@ void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why);
 /* Installs bev as the session's transport (callbacks, watermarks, timeouts). */
 void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev);
 void pop3a_update_timeouts(pop3a_client *c);
+struct timeval pop3a_ms_to_tv(uint32_t ms); /* for libevent's timers */
 /* Bytes already received beyond the reply being handled. */
 size_t pop3a_input_pending(pop3a_client *c);
 /* Drains the reply being handled now (before swapping the transport for TLS). */

@@ -208,8 +208,7 @@ void pop3a_connect_start(pop3a_client *c, pop3a_future *f)
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a timer");
         return;
     }
-    struct timeval tv = {.tv_sec = c->opts.connect_ms / 1000,
-                         .tv_usec = (c->opts.connect_ms % 1000) * 1000};
+    struct timeval tv = pop3a_ms_to_tv(c->opts.connect_ms);
     evtimer_add(c->deadline, &tv);
     c->state = POP3A_ST_CONNECTING;
     pop3a_capa_clear(&c->capa);

@@ -74,7 +74,7 @@ static pop3a_reply_slot replies_pop(pop3a_client *c)
 
 /* ------------------------------------------------------------- transport */
 
-static struct timeval ms_to_tv(uint32_t ms)
+struct timeval pop3a_ms_to_tv(uint32_t ms)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     return tv;
@@ -121,7 +121,7 @@ static void arm_progress_timer(pop3a_client *c, int on)
         return; /* out of memory: the idle timeout still bounds silence */
     c->progress_bytes = 0;
     c->progress_replies = 0;
-    struct timeval tv = ms_to_tv(c->opts.idle_ms);
+    struct timeval tv = pop3a_ms_to_tv(c->opts.idle_ms);
     event_add(c->progress_timer, &tv);
 }
 
@@ -136,7 +136,7 @@ void pop3a_update_timeouts(pop3a_client *c)
     int want = c->replies_len > 0 && !c->reading_paused;
     if (want == c->timeouts_armed)
         return;
-    struct timeval tv = ms_to_tv(c->opts.idle_ms);
+    struct timeval tv = pop3a_ms_to_tv(c->opts.idle_ms);
     bufferevent_set_timeouts(c->bev, want ? &tv : NULL, &tv);
     arm_progress_timer(c, want);
     c->timeouts_armed = want;
