@@ -178,9 +178,15 @@ static void resolve(pop3a_client *c, pop3a_future *f)
     if (resolve_numeric(c, f, port) == 0)
         return;
     if (!c->dns) {
-        c->dns = evdns_base_new(c->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-        if (!c->dns) /* no resolv.conf: numeric hosts and /etc/hosts still work */
-            c->dns = evdns_base_new(c->base, 0);
+        /* DISABLE_WHEN_INACTIVE: an idle resolver must not keep the caller's
+         * loop alive, or event_base_dispatch never returns once every future
+         * is done. libevent 2.1 reads resolv.conf inside evdns_base_new before
+         * it applies that flag (the nameserver sockets stay registered), so
+         * the configuration is read afterwards, here. Without resolv.conf
+         * libevent falls back to its defaults; /etc/hosts is read either way. */
+        c->dns = evdns_base_new(c->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (c->dns)
+            evdns_base_resolv_conf_parse(c->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf");
         if (!c->dns) {
             pop3a_fail_connection(c, POP3A_ERR_DNS, "cannot create a DNS resolver");
             return;
