@@ -4,7 +4,8 @@
 # `pkg-config [--static] --cflags --libs libpop3async`:
 #   - the README's usage program (extracted at build time), shared and static,
 #     and runs both against the scripted server (test_readme_program);
-#   - every examples/*.c, shared, and fetch-all statically too.
+#   - every examples/*.c, shared, and fetch-all statically too;
+#   - tests/consumers/subproject, a project that uses it as a meson subproject.
 # Usage: consumers.sh BUILD_DIR SOURCE_DIR CC README_C TEST_README_PROGRAM
 set -euo pipefail
 build=$1 src=$2 cc=$3 readme_c=$4 test_readme=$5
@@ -47,3 +48,12 @@ LD_LIBRARY_PATH=$libdir "$dest/fetch-all" --help >/dev/null
 echo "built against the installed libpop3async: readme (shared, static), examples/*.c"
 
 LD_LIBRARY_PATH=$libdir "$test_readme" "$dest/readme" "$dest/readme-static"
+
+# As a meson subproject: dependency('libpop3async') falling back to this tree.
+proj=$dest/subproject-consumer
+cp -r "$src/tests/consumers/subproject" "$proj"
+mkdir -p "$proj/subprojects"
+ln -s "$src" "$proj/subprojects/libpop3async"
+CC=$cc meson setup "$proj/build" "$proj" --force-fallback-for=libpop3async >/dev/null
+ninja -C "$proj/build" >/dev/null
+"$proj/build/consumer"
