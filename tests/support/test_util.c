@@ -262,6 +262,11 @@ static void tu_env_on_close(pop3a_client *client, pop3a_status why, void *arg)
     e->close_why = why;
 }
 
+void tu_env_watch_close(tu_env *e)
+{
+    pop3a_client_set_close_cb(e->client, tu_env_on_close, e);
+}
+
 pop3a_future *tu_env_attach(tu_env *e, tu_rec *rec)
 {
     if (!e->client) {
@@ -271,7 +276,7 @@ pop3a_future *tu_env_attach(tu_env *e, tu_rec *rec)
             abort();
         }
     }
-    pop3a_client_set_close_cb(e->client, tu_env_on_close, e);
+    tu_env_watch_close(e);
     struct bufferevent *bev = p3s_pair(e->srv);
     if (!bev) {
         fprintf(stderr, "tu_env_attach: p3s_pair failed\n");

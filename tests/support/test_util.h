@@ -137,6 +137,8 @@ void tu_env_init(tu_env *e);
 /* Makes the client from e->opts (if not made yet), pairs it with the server and
  * submits pop3a_attach with tu_done/rec. Records close callbacks in e. */
 pop3a_future *tu_env_attach(tu_env *e, tu_rec *rec);
+/* Records e->client's close callbacks in e (close_calls, close_why). */
+void tu_env_watch_close(tu_env *e);
 /* Frees what is left (client if non-NULL, server, options, base). */
 void tu_env_free(tu_env *e);
 
