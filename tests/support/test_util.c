@@ -15,7 +15,16 @@ static void tu_on_deadline(evutil_socket_t fd, short what, void *arg)
     *(int *)arg = 1;
 }
 
-int run_until_count(struct event_base *base, int *counter, int target, unsigned timeout_ms)
+unsigned tu_time_scale(void)
+{
+    const char *v = getenv("POP3A_TEST_TIME_SCALE");
+    long n = v ? strtol(v, NULL, 10) : 1;
+    return n >= 1 && n <= 100 ? (unsigned)n : 1;
+}
+
+/* Dispatches until done(state) or ms passed (not scaled); 0 when done. */
+static int loop_until(struct event_base *base, int (*done)(const int *, int), const int *state,
+                      int target, unsigned ms)
 {
     int expired = 0;
     /* The deadline is an event of its own so EVLOOP_ONCE always has something to
@@ -23,32 +32,38 @@ int run_until_count(struct event_base *base, int *counter, int target, unsigned 
     struct event *deadline = evtimer_new(base, tu_on_deadline, &expired);
     if (!deadline)
         abort();
-    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)((timeout_ms % 1000) * 1000)};
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
     evtimer_add(deadline, &tv);
-    while (*counter < target && !expired)
+    while (!done(state, target) && !expired)
         event_base_loop(base, EVLOOP_ONCE);
     event_free(deadline);
-    return *counter >= target ? 0 : -1;
+    return done(state, target) ? 0 : -1;
+}
+
+static int count_reached(const int *counter, int target)
+{
+    return *counter >= target;
+}
+
+static int flag_set(const int *flag, int unused)
+{
+    return *flag != 0;
+}
+
+int run_until_count(struct event_base *base, int *counter, int target, unsigned timeout_ms)
+{
+    return loop_until(base, count_reached, counter, target, timeout_ms * tu_time_scale());
 }
 
 int run_until(struct event_base *base, int *flag, unsigned timeout_ms)
 {
-    int expired = 0;
-    struct event *deadline = evtimer_new(base, tu_on_deadline, &expired);
-    if (!deadline)
-        abort();
-    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)((timeout_ms % 1000) * 1000)};
-    evtimer_add(deadline, &tv);
-    while (!*flag && !expired)
-        event_base_loop(base, EVLOOP_ONCE);
-    event_free(deadline);
-    return *flag ? 0 : -1;
+    return loop_until(base, flag_set, flag, 0, timeout_ms * tu_time_scale());
 }
 
 void run_for(struct event_base *base, unsigned ms)
 {
     int never = 0;
-    (void)run_until(base, &never, ms);
+    (void)loop_until(base, flag_set, &never, 0, ms);
 }
 
 void tu_ignore_sigpipe(void)
@@ -249,7 +264,8 @@ void tu_env_init(tu_env *e)
     }
     if (pop3a_options_set_tls(e->opts, POP3A_TLS_NONE, NULL) != 0 ||
         pop3a_options_allow_cleartext(e->opts, 1) != 0 ||
-        pop3a_options_set_timeouts(e->opts, 3000, 3000) != 0) {
+        pop3a_options_set_timeouts(e->opts, 3000 * tu_time_scale(),
+                                   3000 * tu_time_scale()) != 0) {
         fprintf(stderr, "tu_env_init: option setters failed\n");
         abort();
     }

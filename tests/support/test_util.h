@@ -15,6 +15,12 @@
 
 /* ------------------------------------------------------------------ loop */
 
+/* POP3A_TEST_TIME_SCALE (1..100, default 1): the valgrind and ASan test setups
+ * set it, since everything runs many times slower there. It stretches the
+ * waits below and tu_env's default deadlines, never run_for's fixed spans nor
+ * a deadline a test sets itself to watch it expire. */
+unsigned tu_time_scale(void);
+
 /* Dispatches with EVLOOP_ONCE until *flag is non-zero or timeout_ms passed.
  * 0 when the flag was set, -1 on timeout. Never blocks past the timeout even
  * when nothing else is pending. */
@@ -126,7 +132,7 @@ void tu_trace_clear(tu_trace *t);
 typedef struct {
     struct event_base *base;
     p3s *srv;
-    pop3a_options *opts; /* TLS_NONE, cleartext allowed, timeouts 3 s / 3 s */
+    pop3a_options *opts; /* TLS_NONE, cleartext allowed, timeouts 3 s / 3 s (scaled) */
     pop3a_client *client;
     int close_calls;
     pop3a_status close_why;
