@@ -228,7 +228,8 @@ typedef void (*pop3a_trace_cb)(pop3a_client *client, pop3a_trace_dir dir, const 
 /**
  * @brief After the connection is gone and every pending future has failed.
  * Called from the event loop, after QUIT's done callback too; not called when
- * pop3a_client_free() ends the connection.
+ * pop3a_client_free() ends the connection, nor when a connect fails with no
+ * transport open (a DNS failure, every address refused): only the futures say so.
  * @param client the client; still valid, and reusable with pop3a_connect().
  * @param why #POP3A_OK after QUIT, else the failure that ended the connection.
  * @param arg the pointer given to pop3a_client_set_close_cb().
