@@ -794,7 +794,7 @@ POP3A_EXPORT const pop3a_capa *pop3a_future_capa(const pop3a_future *future);
 /**
  * @brief The future's client.
  * @param future the future.
- * @return the client; NULL once the future has completed.
+ * @return the client; NULL once its done callback has returned.
  */
 POP3A_EXPORT pop3a_client *pop3a_future_client(const pop3a_future *future);
 /**
