@@ -116,14 +116,16 @@ typedef enum {
  * @brief A short English description of a status.
  * @param status any value, known or not ("unknown status" for the rest).
  * @return static storage, never NULL; the caller does not free it.
- * Callable from any thread.
+ * @par Threads
+ *     Any thread.
  */
 POP3A_EXPORT const char *pop3a_strerror(pop3a_status status);
 /**
  * @brief The enumerator's name, e.g. "POP3A_ERR_AUTH".
  * @param status any value ("POP3A_UNKNOWN" for one this version does not know).
  * @return static storage, never NULL; the caller does not free it.
- * Callable from any thread.
+ * @par Threads
+ *     Any thread.
  */
 POP3A_EXPORT const char *pop3a_status_name(pop3a_status status);
 
@@ -243,15 +245,18 @@ typedef void (*pop3a_close_cb)(pop3a_client *client, pop3a_status why, void *arg
  *
  * Defaults: TLS_IMPLICIT with verification, connect timeout 30 s, idle timeout
  * 60 s, pipelining window 1024, cleartext denied, line cap 8 KiB.
- * Options are not tied to a loop: any thread may build them, one at a time.
  * @return a new object owned by the caller (pop3a_options_free()), or NULL on
  *         out-of-memory.
+ * @par Threads
+ *     Any thread: options are not tied to a loop (one call at a time per object).
  */
 POP3A_EXPORT pop3a_options *pop3a_options_new(void);
 /**
  * @brief Frees an options object and the references it holds (its SSL_CTX reference).
  * Clients made from it keep their own copy.
  * @param opts the object, or NULL (no-op).
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT void pop3a_options_free(pop3a_options *opts);
 
@@ -264,6 +269,8 @@ POP3A_EXPORT void pop3a_options_free(pop3a_options *opts);
  * @param ctx NULL for a default verified context (system trust store, TLS >= 1.2); or
  *        the caller's, which is up-ref'd (the caller keeps its own reference).
  * @return 0, or -1 (bad mode, NULL @p opts) with the old values kept.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_tls(pop3a_options *opts, pop3a_tls_mode mode,
                                        struct ssl_ctx_st *ctx);
@@ -273,6 +280,8 @@ POP3A_EXPORT int pop3a_options_set_tls(pop3a_options *opts, pop3a_tls_mode mode,
  * @param ca_file a PEM file, or NULL to leave it unset. Copied.
  * @param ca_dir a hashed directory (c_rehash), or NULL to leave it unset. Copied.
  * @return 0, or -1 (an empty string, out of memory) with the old values kept.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_ca(pop3a_options *opts, const char *ca_file,
                                       const char *ca_dir);
@@ -282,6 +291,8 @@ POP3A_EXPORT int pop3a_options_set_ca(pop3a_options *opts, const char *ca_file,
  * @param name the name, copied; NULL restores the default: the host given to
  *        pop3a_connect().
  * @return 0, or -1, keeping the old value, for a name with CR or LF, or an empty one.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_verify_name(pop3a_options *opts, const char *name);
 /**
@@ -293,6 +304,8 @@ POP3A_EXPORT int pop3a_options_set_verify_name(pop3a_options *opts, const char *
  * @param pin 32-byte SHA-256 of the certificate's DER encoding, copied; NULL
  *        removes the pin.
  * @return 0, or -1 for a NULL @p opts.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_tls_pin_sha256(pop3a_options *opts, const uint8_t pin[32]);
 /**
@@ -302,6 +315,8 @@ POP3A_EXPORT int pop3a_options_set_tls_pin_sha256(pop3a_options *opts, const uin
  * @param key_file the key file, copied; NULL: the key is in @p cert_file.
  * @return 0, or -1 (a key without a certificate, an empty string) with the old
  *         values kept.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_client_cert(pop3a_options *opts, const char *cert_file,
                                                const char *key_file);
@@ -312,6 +327,8 @@ POP3A_EXPORT int pop3a_options_set_client_cert(pop3a_options *opts, const char *
  * @param opts the options.
  * @param yes nonzero to skip verification, 0 to verify again (the default).
  * @return 0, or -1 for a NULL @p opts.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_tls_insecure_skip_verify(pop3a_options *opts, int yes);
 
@@ -326,6 +343,8 @@ POP3A_EXPORT int pop3a_options_set_tls_insecure_skip_verify(pop3a_options *opts,
  * @param idle_ms bounds the silence while a reply is awaited and a blocked write;
  *        0 keeps the current value.
  * @return 0, or -1 for a NULL @p opts.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_timeouts(pop3a_options *opts, uint32_t connect_ms,
                                             uint32_t idle_ms);
@@ -336,6 +355,8 @@ POP3A_EXPORT int pop3a_options_set_timeouts(pop3a_options *opts, uint32_t connec
  * @param opts the options.
  * @param max_in_flight the window; 1 disables pipelining.
  * @return 0, or -1 for 0 or a NULL @p opts.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_pipelining(pop3a_options *opts, uint32_t max_in_flight);
 /**
@@ -343,6 +364,8 @@ POP3A_EXPORT int pop3a_options_set_pipelining(pop3a_options *opts, uint32_t max_
  * @param opts the options.
  * @param yes nonzero to allow, 0 to deny.
  * @return 0, or -1 for a NULL @p opts.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_allow_cleartext(pop3a_options *opts, int yes);
 /**
@@ -350,6 +373,8 @@ POP3A_EXPORT int pop3a_options_allow_cleartext(pop3a_options *opts, int yes);
  * @param opts the options.
  * @param octets the cap (default 8192, minimum 512: RFC 2449's longest line).
  * @return 0, or -1 below the minimum.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_max_line(pop3a_options *opts, uint32_t octets);
 /**
@@ -358,6 +383,8 @@ POP3A_EXPORT int pop3a_options_set_max_line(pop3a_options *opts, uint32_t octets
  * @param entries the cap (default 10,000,000); a longer listing fails with
  *        #POP3A_ERR_PROTOCOL.
  * @return 0, or -1 for 0.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_max_listing(pop3a_options *opts, uint32_t entries);
 /**
@@ -366,6 +393,8 @@ POP3A_EXPORT int pop3a_options_set_max_listing(pop3a_options *opts, uint32_t ent
  * @param cb called from the event loop for each line; NULL turns tracing off.
  * @param arg passed to @p cb, never dereferenced by the library.
  * @return 0, or -1 for a NULL @p opts.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_trace(pop3a_options *opts, pop3a_trace_cb cb, void *arg);
 
@@ -374,14 +403,15 @@ POP3A_EXPORT int pop3a_options_set_trace(pop3a_options *opts, pop3a_trace_cb cb,
 /**
  * @brief A new client: one POP3 session at a time on @p base.
  *
- * Nothing happens until pop3a_connect() or pop3a_attach(). The client belongs to
- * the thread that runs @p base.
+ * Nothing happens until pop3a_connect() or pop3a_attach().
  * @param base the event loop; not owned, must outlive the client.
  * @param dns may be NULL: the client then makes (and frees) its own evdns_base
  *        when it first needs one. Not owned; must outlive the client.
  * @param opts NULL for defaults; copied, so the caller may free it at once.
  * @return a client owned by the caller (pop3a_client_free()), or NULL (NULL
  *         @p base, out of memory).
+ * @par Threads
+ *     The client belongs to the thread that runs @p base; call this there too.
  */
 POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdns_base *dns,
                                             const pop3a_options *opts);
@@ -395,6 +425,8 @@ POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdn
  * filter's finalizer has run: before event_base_free, run the loop once more
  * (event_base_loop(base, EVLOOP_NONBLOCK)) or that memory is never released.
  * @param client the client, or NULL (no-op).
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT void pop3a_client_free(pop3a_client *client);
 /**
@@ -402,24 +434,32 @@ POP3A_EXPORT void pop3a_client_free(pop3a_client *client);
  * @param client the client; NULL is a no-op.
  * @param cb the callback, or NULL for none.
  * @param arg passed to @p cb, never dereferenced by the library.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT void pop3a_client_set_close_cb(pop3a_client *client, pop3a_close_cb cb, void *arg);
 /**
  * @brief The reason for the last NULL submit or failed connection.
  * @param client the client.
  * @return the status, #POP3A_OK if none; #POP3A_ERR_INVALID for a NULL @p client.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_status pop3a_client_error(const pop3a_client *client);
 /**
  * @brief Human detail for pop3a_client_error() (OpenSSL reason, server text...).
  * @param client the client.
  * @return never NULL; owned by the client, valid until the next call into it.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT const char *pop3a_client_errstr(const pop3a_client *client);
 /**
  * @brief X509 verification result of the last TLS handshake.
  * @param client the client.
  * @return X509_V_OK (0), an X509_V_ERR_* code, or -1 when no handshake happened.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT long pop3a_client_tls_verify_result(const pop3a_client *client);
 /**
@@ -427,12 +467,16 @@ POP3A_EXPORT long pop3a_client_tls_verify_result(const pop3a_client *client);
  * @param client the client.
  * @return never NULL for a client (an empty set before connect); owned by the
  *         client, valid until the next CAPA or pop3a_connect().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT const pop3a_capa *pop3a_client_capa(const pop3a_client *client);
 /**
  * @brief Whether the connection is encrypted.
  * @param client the client.
  * @return 1 when the connection is encrypted, else 0.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT int pop3a_client_is_tls(const pop3a_client *client);
 /**
@@ -440,6 +484,8 @@ POP3A_EXPORT int pop3a_client_is_tls(const pop3a_client *client);
  * @param client the client.
  * @return the timestamp including its angle brackets, or NULL. Owned by the
  *         client, valid until the connection ends.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT const char *pop3a_client_apop_timestamp(const pop3a_client *client);
 
@@ -462,6 +508,8 @@ POP3A_EXPORT const char *pop3a_client_apop_timestamp(const pop3a_client *client)
  *         #POP3A_ERR_TLS, #POP3A_ERR_TLS_REQUIRED, #POP3A_ERR_EOF,
  *         #POP3A_ERR_PROTOCOL, #POP3A_ERR_SERVER (-ERR greeting), #POP3A_ERR_STATE
  *         (already connected), #POP3A_ERR_CANCELLED, #POP3A_ERR_CLOSED, #POP3A_ERR_NOMEM.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *client, const char *host, uint16_t port,
                                          pop3a_done_cb done, void *arg);
@@ -480,6 +528,8 @@ POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *client, const char *host,
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_connect() without #POP3A_ERR_DNS.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *client, struct bufferevent *bev,
                                         pop3a_done_cb done, void *arg);
@@ -509,6 +559,8 @@ POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *client, struct bufferevent
  *         #POP3A_ERR_STATE; connection failures (#POP3A_ERR_IO, #POP3A_ERR_EOF,
  *         #POP3A_ERR_TIMEOUT, #POP3A_ERR_PROTOCOL, #POP3A_ERR_CLOSED);
  *         #POP3A_ERR_CANCELLED.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_login(pop3a_client *client, const char *user, const char *secret,
                                        unsigned mechs, pop3a_done_cb done, void *arg);
@@ -525,6 +577,8 @@ POP3A_EXPORT pop3a_future *pop3a_login(pop3a_client *client, const char *user, c
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_login().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_login_oauth(pop3a_client *client, const char *user,
                                              const char *token, unsigned mechs,
@@ -545,6 +599,8 @@ POP3A_EXPORT pop3a_future *pop3a_login_oauth(pop3a_client *client, const char *u
  * @param done called once from the event loop; may be NULL.
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_user(pop3a_client *client, const char *user, pop3a_done_cb done,
                                       void *arg);
@@ -558,6 +614,8 @@ POP3A_EXPORT pop3a_future *pop3a_user(pop3a_client *client, const char *user, po
  * @param done called once from the event loop; may be NULL.
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_pass(pop3a_client *client, const char *password,
                                       pop3a_done_cb done, void *arg);
@@ -571,6 +629,8 @@ POP3A_EXPORT pop3a_future *pop3a_pass(pop3a_client *client, const char *password
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_login(); #POP3A_ERR_UNSUPPORTED when the greeting had
  *         no timestamp.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_apop(pop3a_client *client, const char *user, const char *secret,
                                       pop3a_done_cb done, void *arg);
@@ -581,6 +641,8 @@ POP3A_EXPORT pop3a_future *pop3a_apop(pop3a_client *client, const char *user, co
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_stat(pop3a_client *client, pop3a_done_cb done, void *arg);
 /**
@@ -591,6 +653,8 @@ POP3A_EXPORT pop3a_future *pop3a_stat(pop3a_client *client, pop3a_done_cb done, 
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_list(pop3a_client *client, uint32_t msg, pop3a_done_cb done,
                                       void *arg);
@@ -602,6 +666,8 @@ POP3A_EXPORT pop3a_future *pop3a_list(pop3a_client *client, uint32_t msg, pop3a_
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_uidl(pop3a_client *client, uint32_t msg, pop3a_done_cb done,
                                       void *arg);
@@ -615,6 +681,8 @@ POP3A_EXPORT pop3a_future *pop3a_uidl(pop3a_client *client, uint32_t msg, pop3a_
  * @param arg passed to both callbacks, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user(), and #POP3A_ERR_CANCELLED when @p chunk aborted.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_retr(pop3a_client *client, uint32_t msg, pop3a_chunk_cb chunk,
                                       pop3a_done_cb done, void *arg);
@@ -628,6 +696,8 @@ POP3A_EXPORT pop3a_future *pop3a_retr(pop3a_client *client, uint32_t msg, pop3a_
  * @param arg passed to both callbacks, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_retr().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_top(pop3a_client *client, uint32_t msg, uint32_t lines,
                                      pop3a_chunk_cb chunk, pop3a_done_cb done, void *arg);
@@ -639,6 +709,8 @@ POP3A_EXPORT pop3a_future *pop3a_top(pop3a_client *client, uint32_t msg, uint32_
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_dele(pop3a_client *client, uint32_t msg, pop3a_done_cb done,
                                       void *arg);
@@ -649,6 +721,8 @@ POP3A_EXPORT pop3a_future *pop3a_dele(pop3a_client *client, uint32_t msg, pop3a_
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_noop(pop3a_client *client, pop3a_done_cb done, void *arg);
 /**
@@ -658,6 +732,8 @@ POP3A_EXPORT pop3a_future *pop3a_noop(pop3a_client *client, pop3a_done_cb done, 
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_rset(pop3a_client *client, pop3a_done_cb done, void *arg);
 /**
@@ -667,6 +743,8 @@ POP3A_EXPORT pop3a_future *pop3a_rset(pop3a_client *client, pop3a_done_cb done, 
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user(); the set is in pop3a_future_capa().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_capa_refresh(pop3a_client *client, pop3a_done_cb done, void *arg);
 /**
@@ -676,6 +754,8 @@ POP3A_EXPORT pop3a_future *pop3a_capa_refresh(pop3a_client *client, pop3a_done_c
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_utf8(pop3a_client *client, pop3a_done_cb done, void *arg);
 /**
@@ -687,6 +767,8 @@ POP3A_EXPORT pop3a_future *pop3a_utf8(pop3a_client *client, pop3a_done_cb done, 
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses as pop3a_user(); #POP3A_ERR_SERVER means the deletions failed.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_quit(pop3a_client *client, pop3a_done_cb done, void *arg);
 
@@ -705,6 +787,8 @@ POP3A_EXPORT pop3a_future *pop3a_quit(pop3a_client *client, pop3a_done_cb done, 
  * @param arg passed to every callback.
  * @return how many were queued: less than @p n only when a submit failed (see
  *         pop3a_client_error()); the futures are not returned.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT size_t pop3a_retr_many(pop3a_client *client, const uint32_t *msgs, size_t n,
                                     pop3a_chunk_cb chunk, pop3a_done_cb done, void *arg);
@@ -719,6 +803,8 @@ POP3A_EXPORT size_t pop3a_retr_many(pop3a_client *client, const uint32_t *msgs, 
  * @param done as for pop3a_dele(), once per message.
  * @param arg passed to every callback.
  * @return how many were queued, as pop3a_retr_many().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT size_t pop3a_dele_many(pop3a_client *client, const uint32_t *msgs, size_t n,
                                     pop3a_done_cb done, void *arg);
@@ -732,6 +818,8 @@ POP3A_EXPORT size_t pop3a_dele_many(pop3a_client *client, const uint32_t *msgs, 
  * pop3a_future_ref() reference is held; they take NULL and return an empty result.
  * @param future the future.
  * @return the final status once completed, #POP3A_OK before; #POP3A_ERR_INVALID for NULL.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_status pop3a_future_status(const pop3a_future *future);
 /**
@@ -739,24 +827,32 @@ POP3A_EXPORT pop3a_status pop3a_future_status(const pop3a_future *future);
  * @param future the future.
  * @return the text, or a library message for local failures; "" if none. Owned by
  *         the future.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT const char *pop3a_future_text(const pop3a_future *future);
 /**
  * @brief The bracketed response code of the final reply (RFC 2449, RFC 3206).
  * @param future the future.
  * @return the code, #POP3A_RESP_NONE if none.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_resp_code pop3a_future_resp_code(const pop3a_future *future);
 /**
  * @brief The message number a RETR/TOP/DELE/LIST n/UIDL n was for.
  * @param future the future.
  * @return the number, 0 otherwise.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT uint32_t pop3a_future_msg(const pop3a_future *future);
 /**
  * @brief Body octets delivered so far by RETR/TOP (after unstuffing).
  * @param future the future.
  * @return the count; also valid inside the chunk callback.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT uint64_t pop3a_future_octets(const pop3a_future *future);
 /**
@@ -765,12 +861,16 @@ POP3A_EXPORT uint64_t pop3a_future_octets(const pop3a_future *future);
  * @param count receives the message count; may be NULL.
  * @param octets receives the maildrop size; may be NULL.
  * @return 0, or -1 when the future is not a successful STAT.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT int pop3a_future_stat(const pop3a_future *future, uint32_t *count, uint64_t *octets);
 /**
  * @brief LIST/UIDL result: number of entries.
  * @param future the future.
  * @return the count (1 for LIST n or UIDL n), 0 for other commands.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT size_t pop3a_future_count(const pop3a_future *future);
 /**
@@ -782,6 +882,8 @@ POP3A_EXPORT size_t pop3a_future_count(const pop3a_future *future);
  * @param uid receives the unique id (UIDL), NULL for LIST; owned by the future;
  *        may be NULL.
  * @return 0, or -1 for a bad index.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT int pop3a_future_entry(const pop3a_future *future, size_t index, uint32_t *msg,
                                     uint64_t *size, const char **uid);
@@ -789,12 +891,16 @@ POP3A_EXPORT int pop3a_future_entry(const pop3a_future *future, size_t index, ui
  * @brief CAPA result (also from pop3a_connect()).
  * @param future the future.
  * @return owned by the future; NULL if none.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT const pop3a_capa *pop3a_future_capa(const pop3a_future *future);
 /**
  * @brief The future's client.
  * @param future the future.
  * @return the client; NULL once its done callback has returned.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_client *pop3a_future_client(const pop3a_future *future);
 /**
@@ -804,6 +910,8 @@ POP3A_EXPORT pop3a_client *pop3a_future_client(const pop3a_future *future);
  * Sent: its reply is read and dropped (no more chunks). A pending connect is
  * dropped. Allowed inside any callback; a completed future is left alone.
  * @param future the future, or NULL (no-op).
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT void pop3a_future_cancel(pop3a_future *future);
 /**
@@ -812,17 +920,23 @@ POP3A_EXPORT void pop3a_future_cancel(pop3a_future *future);
  * Buffered input is processed from the loop, not from inside this call.
  * @param future the paused future.
  * @return 0, or -1 if the future is not paused.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT int pop3a_future_resume(pop3a_future *future);
 /**
  * @brief Take a reference, keeping the future and its results past its done callback.
  * @param future the future, or NULL.
  * @return @p future; release it with pop3a_future_unref().
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_future *pop3a_future_ref(pop3a_future *future);
 /**
  * @brief Drop a reference taken with pop3a_future_ref(); the last one frees the future.
  * @param future the future, or NULL (no-op).
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT void pop3a_future_unref(pop3a_future *future);
 
@@ -835,6 +949,8 @@ POP3A_EXPORT void pop3a_future_unref(pop3a_future *future);
  * or a future: see pop3a_client_capa() and pop3a_future_capa() for how long.
  * @param capa the set.
  * @return the mask.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT unsigned pop3a_capa_flags(const pop3a_capa *capa);
 /**
@@ -844,24 +960,32 @@ POP3A_EXPORT unsigned pop3a_capa_flags(const pop3a_capa *capa);
  * pop3a_client_apop_timestamp().
  * @param capa the set.
  * @return the mask.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT unsigned pop3a_capa_mechs(const pop3a_capa *capa);
 /**
  * @brief LOGIN-DELAY in seconds (RFC 2449 section 6.5).
  * @param capa the set.
  * @return the delay, or -1 when absent or unreadable.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT int64_t pop3a_capa_login_delay(const pop3a_capa *capa);
 /**
  * @brief EXPIRE in days (RFC 2449 section 6.7).
  * @param capa the set.
  * @return the days, UINT32_MAX for EXPIRE NEVER, or -1 when absent or unreadable.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT int64_t pop3a_capa_expire(const pop3a_capa *capa);
 /**
  * @brief IMPLEMENTATION text.
  * @param capa the set.
  * @return the text or NULL; owned by the capa.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT const char *pop3a_capa_implementation(const pop3a_capa *capa);
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Runs Doxygen over the public header with warnings as errors, then checks
-what Doxygen itself does not: every enum value carries a description.
+what Doxygen itself does not: every enum value carries a description, and
+every function says which thread may call it (a "@par Threads" paragraph) and
+what it returns (@return, unless it returns void).
 
     check_doxygen.py DOXYFILE
 
@@ -22,6 +24,23 @@ def undocumented_enum_values(xmldir):
                 member.find("detaileddescription").itertext())
             if not text.strip():
                 missing.append(member.findtext("name"))
+    return sorted(set(missing))
+
+
+def functions_missing_sections(xmldir):
+    missing = []
+    for path in Path(xmldir).glob("*.xml"):
+        for member in ET.parse(path).iter("memberdef"):
+            if member.get("kind") != "function":
+                continue
+            name = member.findtext("name")
+            details = member.find("detaileddescription")
+            titles = {t.text for t in details.iter("title")}
+            returns = {s.get("kind") for s in details.iter("simplesect")}
+            if "Threads" not in titles:
+                missing.append(f"{name}: no @par Threads")
+            if "return" not in returns and "".join(member.find("type").itertext()).strip() != "void":
+                missing.append(f"{name}: no @return")
     return sorted(set(missing))
 
 
@@ -49,10 +68,14 @@ def main():
         xml += "WARNINGS = NO\nWARN_AS_ERROR = NO\n"
         subprocess.run([doxygen, "-"], input=xml, capture_output=True, text=True, check=True)
         missing = undocumented_enum_values(Path(out) / "xml")
+        sections = functions_missing_sections(Path(out) / "xml")
     if missing:
         print("enum values without a description (use /**< ... */):")
         for name in missing:
             print(f"  {name}")
+    for line in sections:
+        print(line)
+    if missing or sections:
         return 1
     print("the public header is fully documented")
     return 0
