@@ -90,17 +90,22 @@ int ex_check_options(struct ex_opts *o, int need_account)
     return 0;
 }
 
+void ex_warn_if_shared(const struct ex_opts *o, const char *path, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+        fprintf(stderr, "%s: warning: %s can be read by other users\n", o->prog, path);
+}
+
 /* The first line of a file: passwords kept in files (mode 0600) rather than on
  * the command line. */
 static char *password_from_file(const struct ex_opts *o, const char *path)
 {
     char buf[1024];
-    struct stat st;
     ssize_t got = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0 && fstat(fd, &st) == 0) {
-        if (st.st_mode & 077) /* as ssh does for keys: say so, as others can read it */
-            fprintf(stderr, "%s: warning: %s is readable by other users\n", o->prog, path);
+    if (fd >= 0) {
+        ex_warn_if_shared(o, path, fd);
         got = read(fd, buf, sizeof buf - 1);
     }
     int err = errno;

@@ -53,6 +53,10 @@ int ex_parse_number(const char *s, long max, long *out);
 char *ex_password(const struct ex_opts *o);
 void ex_password_free(char *password);
 
+/* Warns on stderr when the open file `fd` (named `path`) holding secrets can be
+ * read by other users, as ssh does for keys. */
+void ex_warn_if_shared(const struct ex_opts *o, const char *path, int fd);
+
 /* A client on `base` with the TLS mode, CA file, cleartext policy and timeouts
  * of `o`; NULL on out-of-memory or an unreadable CA file (printed). */
 pop3a_client *ex_client_new(struct event_base *base, const struct ex_opts *o);
