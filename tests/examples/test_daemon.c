@@ -1,0 +1,148 @@
+/*
+ * examples/daemon against the scripted server: a poll at start and one per
+ * --interval, each a session of its own; SIGTERM in the middle of a session
+ * sends QUIT at once (pipelined ahead of the STAT answer) and exits 0 once it
+ * is answered; SIGTERM between polls exits 0 without connecting again.
+ *
+ * Usage: test_daemon /path/to/daemon
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fetch_all_run.h"
+
+static const char *prog;
+
+/* The two sessions (the scripted server takes one connection and hands the
+ * second to `second`), and when to send SIGTERM. */
+typedef struct {
+    p3s *second;
+    int signal_mid_session; /* 1: once the second session sent STAT; 0: once it ended */
+    int signalled;
+} polls;
+
+static void signal_tick(run *r)
+{
+    polls *p = r->tick_arg;
+    int now = p->signal_mid_session
+                  ? p3s_lines_received(p->second) >= 4 /* CAPA USER PASS STAT */
+                  : p3s_done(p->second) && p3s_peer_closed(p->second);
+    if (now && !p->signalled) {
+        p->signalled = 1;
+        kill(r->pid, SIGTERM);
+    }
+}
+
+static void run_daemon(run *r, polls *p)
+{
+    const char *const extra[] = {"--interval", "1", NULL};
+    r->tick = signal_tick;
+    r->tick_arg = p;
+    run_example(r, prog, PASSWORD, extra);
+    ck_assert_int_eq(p->signalled, 1);
+    SCRIPT_DONE(r);
+    ck_assert_msg(p3s_error(p->second) == NULL && p3s_done(p->second), "second session: %s",
+                  p3s_error(p->second));
+}
+
+/* The poll line the daemon prints for messages 1..n of m. */
+static const char *poll_line(int number, const msg *m, size_t n, size_t fresh)
+{
+    static char buf[2][96];
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += m[i].body_len;
+    snprintf(buf[number % 2], sizeof buf[0], "poll %d: %zu messages, %zu octets, %zu new\n",
+             number, n, total, fresh);
+    return buf[number % 2];
+}
+
+/* Poll 1 sees 2 messages; poll 2 (a second after) logs in with PIPELINING and
+ * sends STAT, and then SIGTERM comes: QUIT must follow before the server
+ * answers STAT, which shows it came from the signal handler, not from the end
+ * of the poll. The daemon prints poll 2 (4 messages, 2 new) and exits 0. */
+START_TEST(sigterm_mid_session_quits_then_exits_0)
+{
+    msg m[MAX_MSGS];
+    size_t n = make_mailbox(m);
+    char want[512];
+    run r;
+    polls p = {.signal_mid_session = 1};
+    run_init(&r);
+    p.second = p3s_new(r.base);
+    ck_assert_ptr_nonnull(p.second);
+    p3s_hand_over(r.srv, p.second);
+    script_login(r.srv, 0);
+    script_stat(r.srv, m, 2);
+    script_quit(r.srv, "+OK bye\r\n");
+    script_login(p.second, 1);
+    p3s_expect(p.second, "STAT");
+    p3s_expect(p.second, "QUIT");
+    snprintf(want, sizeof want, "+OK 4 %zu\r\n+OK bye\r\n",
+             m[0].body_len + m[1].body_len + m[2].body_len + m[3].body_len);
+    p3s_send(p.second, want);
+    p3s_close(p.second);
+
+    run_daemon(&r, &p);
+    EXIT_IS(&r, 0);
+    snprintf(want, sizeof want, "%sSIGTERM: stopping\n", poll_line(1, m, 2, 2));
+    strcat(want, poll_line(2, m, 4, 2));
+    ck_assert_str_eq(r.stdout_text, want);
+    ck_assert_str_eq(r.stderr_text, "");
+    p3s_free(p.second);
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
+/* Two whole polls (2 messages each: none new the second time), then SIGTERM
+ * while idle: exit 0 at once, no third connection. */
+START_TEST(sigterm_between_polls_exits_0)
+{
+    msg m[MAX_MSGS];
+    size_t n = make_mailbox(m);
+    char want[512];
+    run r;
+    polls p = {.signal_mid_session = 0};
+    run_init(&r);
+    p.second = p3s_new(r.base);
+    ck_assert_ptr_nonnull(p.second);
+    p3s_hand_over(r.srv, p.second);
+    for (int k = 0; k < 2; k++) {
+        p3s *s = k == 0 ? r.srv : p.second;
+        script_login(s, 0);
+        script_stat(s, m, 2);
+        script_quit(s, "+OK bye\r\n");
+    }
+
+    run_daemon(&r, &p);
+    EXIT_IS(&r, 0);
+    snprintf(want, sizeof want, "%s", poll_line(1, m, 2, 2));
+    strcat(want, poll_line(2, m, 2, 0));
+    strcat(want, "SIGTERM: stopping\n");
+    ck_assert_str_eq(r.stdout_text, want);
+    ck_assert_str_eq(r.stderr_text, "");
+    p3s_free(p.second);
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s /path/to/daemon\n", argv[0]);
+        return 2;
+    }
+    prog = argv[1];
+    Suite *s = suite_create("daemon");
+    TCase *tc = tcase_create("daemon");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, sigterm_mid_session_quits_then_exits_0);
+    tcase_add_test(tc, sigterm_between_polls_exits_0);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
