@@ -40,12 +40,13 @@ START_TEST(stls_sasl_login_prints_capabilities_then_quits)
     p3s_send(r.srv, "+OK\r\nTOP\r\nUIDL\r\nLOGIN-DELAY 600\r\nEXPIRE NEVER\r\n.\r\n");
     script_quit(r.srv, "+OK bye\r\n");
 
-    /* No --allow-cleartext: PLAIN is allowed because the link is TLS. */
+    /* No --allow-cleartext: PLAIN is allowed because the link is TLS. A long
+     * timeout: TLS on both sides under valgrind (the valgrind setup) is slow. */
     char port[16];
     snprintf(port, sizeof port, "%u", (unsigned)r.port);
     const char *const argv[] = {prog, "--host", "127.0.0.1", "--port", port, "--user", "alice",
                                 "--password-env", "P3TEST_PW", "--tls", "stls", "--ca-file",
-                                p3s_cert("ca.pem"), "--timeout", "5", NULL};
+                                p3s_cert("ca.pem"), "--timeout", "30", NULL};
     run_program(&r, PASSWORD, argv);
     EXIT_IS(&r, 0);
     SCRIPT_DONE(&r);
