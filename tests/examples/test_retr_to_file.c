@@ -64,6 +64,45 @@ START_TEST(regular_file_holds_exactly_the_body)
 }
 END_TEST
 
+/* --out -: the body on stdout, byte for byte (the summary stays on stderr). */
+START_TEST(dash_writes_the_body_to_stdout)
+{
+    msg m[MAX_MSGS];
+    size_t n = make_mailbox(m), len;
+    run r;
+    run_init(&r);
+    script_retr_session(&r, 2, &m[1]);
+
+    const char *const extra[] = {"--msg", "2", "--out", "-", NULL};
+    run_example(&r, prog, PASSWORD, extra);
+    EXIT_IS(&r, 0);
+    SCRIPT_DONE(&r);
+    char *out = read_file(path_in(r.work, "stdout"), &len);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(len == m[1].body_len && memcmp(out, m[1].body, len) == 0,
+                  "stdout: %zu bytes differ from the %zu expected", len, m[1].body_len);
+    free(out);
+    ck_assert_ptr_nonnull(strstr(r.stderr_text, "retr-to-file: message 2: "));
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
+/* Without --msg or --out: exit 2 before connecting. */
+START_TEST(missing_msg_or_out_is_a_usage_error)
+{
+    static const char *const cases[][3] = {{"--out", "x.eml", NULL}, {"--msg", "1", NULL},
+                                           {"--msg", "0", NULL}};
+    run r;
+    run_init(&r);
+    run_example(&r, prog, PASSWORD, cases[_i]);
+    EXIT_IS(&r, 2);
+    ck_assert_int_eq(p3s_connected(r.srv), 0);
+    ck_assert_msg(strstr(r.stderr_text, "retr-to-file: ") == r.stderr_text, "stderr: %s",
+                  r.stderr_text);
+    run_free(&r);
+}
+END_TEST
+
 /* The reading end of the FIFO, and what came out of it. */
 typedef struct {
     int fd;
@@ -160,6 +199,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, regular_file_holds_exactly_the_body);
     tcase_add_test(tc, slow_pipe_reader_pauses_the_download);
     tcase_add_test(tc, refused_retr_leaves_no_file);
+    tcase_add_test(tc, dash_writes_the_body_to_stdout);
+    tcase_add_loop_test(tc, missing_msg_or_out_is_a_usage_error, 0, 3);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
