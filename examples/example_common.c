@@ -45,31 +45,44 @@ static int parse_tls(struct ex_opts *o, const char *v)
 
 int ex_parse_option(struct ex_opts *o, int argc, char **argv, int *i)
 {
+    enum kind { TEXT, PORT, TLS, TIMEOUT };
+    const struct { const char *name; enum kind kind; const char **text; } table[] = {
+        {"--host", TEXT, &o->host}, {"--user", TEXT, &o->user},
+        {"--password-env", TEXT, &o->password_env},
+        {"--password-file", TEXT, &o->password_file}, {"--ca-file", TEXT, &o->ca_file},
+        {"--port", PORT, NULL}, {"--tls", TLS, NULL}, {"--timeout", TIMEOUT, NULL}};
+    const size_t n = sizeof table / sizeof table[0];
     const char *name = argv[*i];
-    struct { const char *name, **value; } strings[] = {
-        {"--host", &o->host}, {"--user", &o->user}, {"--password-env", &o->password_env},
-        {"--password-file", &o->password_file}, {"--ca-file", &o->ca_file}};
+    size_t k = 0;
     if (!strcmp(name, "--allow-cleartext")) {
         o->allow_cleartext = 1;
         return 1;
     }
-    int known = !strcmp(name, "--port") || !strcmp(name, "--tls") || !strcmp(name, "--timeout");
-    for (size_t k = 0; k < sizeof strings / sizeof strings[0]; k++)
-        known |= !strcmp(name, strings[k].name);
-    if (!known)
+    while (k < n && strcmp(name, table[k].name) != 0)
+        k++;
+    if (k == n)
         return 0;
     if (*i + 1 == argc) {
         fprintf(stderr, "%s: %s: missing value\n", o->prog, name);
         return -1;
     }
     const char *v = argv[++*i];
-    for (size_t k = 0; k < sizeof strings / sizeof strings[0]; k++)
-        if (!strcmp(name, strings[k].name))
-            *strings[k].value = v;
-    /* Timeouts go to the library in milliseconds: 4,000,000 s still fits 32 bits. */
-    if ((!strcmp(name, "--port") && ex_parse_number(v, 65535, &o->port) != 0) ||
-        (!strcmp(name, "--timeout") && ex_parse_number(v, 4000000, &o->timeout_s) != 0) ||
-        (!strcmp(name, "--tls") && parse_tls(o, v) != 0)) {
+    int bad = 0;
+    switch (table[k].kind) {
+    case TEXT:
+        *table[k].text = v;
+        break;
+    case PORT:
+        bad = ex_parse_number(v, 65535, &o->port);
+        break;
+    case TLS:
+        bad = parse_tls(o, v);
+        break;
+    case TIMEOUT: /* given to the library in ms: 4,000,000 s still fits 32 bits */
+        bad = ex_parse_number(v, 4000000, &o->timeout_s);
+        break;
+    }
+    if (bad) {
         fprintf(stderr, "%s: %s: bad value \"%s\"\n", o->prog, name, v);
         return -1;
     }

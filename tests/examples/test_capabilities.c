@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/ssl.h>
 
@@ -114,6 +115,64 @@ START_TEST(missing_password_source_is_a_usage_error)
 }
 END_TEST
 
+/* --password-file: its first line is the password (the newline is not). A
+ * file others may read still works, with a warning. */
+START_TEST(password_file_first_line_is_the_password)
+{
+    run r;
+    run_init(&r);
+    const char *file = path_in(r.out, "pw");
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(PASSWORD "\nsecond line\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(chmod(file, 0644), 0);
+    script_login(r.srv, 0); /* ...PASS s3cret pw */
+    p3s_expect(r.srv, "CAPA");
+    p3s_send(r.srv, "+OK\r\nUSER\r\n.\r\n");
+    script_quit(r.srv, "+OK bye\r\n");
+
+    char port[16];
+    snprintf(port, sizeof port, "%u", (unsigned)r.port);
+    const char *const argv[] = {prog, "--host", "127.0.0.1", "--port", port, "--user", "alice",
+                                "--password-file", file, "--tls", "none", "--allow-cleartext",
+                                "--timeout", "5", NULL};
+    run_program(&r, NULL, argv);
+    EXIT_IS(&r, 0);
+    SCRIPT_DONE(&r);
+    ck_assert_msg(strstr(r.stderr_text, "capabilities: warning: ") == r.stderr_text &&
+                      strstr(r.stderr_text, "can be read by other users") != NULL,
+                  "stderr: %s", r.stderr_text);
+    run_free(&r);
+}
+END_TEST
+
+/* The options every example shares (example_common.c): a bad value, a missing
+ * value, two password sources. Exit 2, no connection, the option named. */
+START_TEST(bad_shared_options_are_usage_errors)
+{
+    static const struct {
+        const char *extra[4];
+        const char *says;
+    } cases[] = {
+        {{"--tls", "smtp", NULL}, "--tls: bad value \"smtp\""},
+        {{"--port", "70000", NULL}, "--port: bad value \"70000\""},
+        {{"--timeout", "soon", NULL}, "--timeout: bad value \"soon\""},
+        {{"--password-file", "/dev/null", NULL}, "one of --password-env or --password-file"},
+        {{"--ca-file", NULL}, "--ca-file: missing value"},
+    };
+    run r;
+    run_init(&r);
+    run_example(&r, prog, PASSWORD, cases[_i].extra);
+    EXIT_IS(&r, 2);
+    ck_assert_int_eq(p3s_connected(r.srv), 0);
+    ck_assert_msg(strstr(r.stderr_text, "capabilities: ") == r.stderr_text &&
+                      strstr(r.stderr_text, cases[_i].says) != NULL,
+                  "stderr: %s", r.stderr_text);
+    run_free(&r);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -131,6 +190,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, stls_sasl_login_prints_capabilities_then_quits);
     tcase_add_test(tc, plain_link_without_opt_in_sends_no_password);
     tcase_add_test(tc, missing_password_source_is_a_usage_error);
+    tcase_add_test(tc, password_file_first_line_is_the_password);
+    tcase_add_loop_test(tc, bad_shared_options_are_usage_errors, 0, 5);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
