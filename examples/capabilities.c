@@ -35,27 +35,34 @@ struct session {
 };
 
 /* Bit -> name tables for the two masks of a pop3a_capa. */
-static const struct { unsigned bit; const char *name; } capa_names[] = {
+struct bit_name {
+    unsigned bit;
+    const char *name;
+};
+static const struct bit_name capa_names[] = {
     {POP3A_CAPA_TOP, "TOP"}, {POP3A_CAPA_UIDL, "UIDL"}, {POP3A_CAPA_USER, "USER"},
     {POP3A_CAPA_SASL, "SASL"}, {POP3A_CAPA_STLS, "STLS"},
     {POP3A_CAPA_PIPELINING, "PIPELINING"}, {POP3A_CAPA_RESP_CODES, "RESP-CODES"},
     {POP3A_CAPA_AUTH_RESP_CODE, "AUTH-RESP-CODE"}, {POP3A_CAPA_LOGIN_DELAY, "LOGIN-DELAY"},
     {POP3A_CAPA_EXPIRE, "EXPIRE"}, {POP3A_CAPA_UTF8, "UTF8"},
     {POP3A_CAPA_IMPLEMENTATION, "IMPLEMENTATION"}, {POP3A_CAPA_LANG, "LANG"}};
-static const struct { unsigned bit; const char *name; } mech_names[] = {
+static const struct bit_name mech_names[] = { /* strongest first, as login picks */
     {POP3A_MECH_SCRAM_SHA_256, "SCRAM-SHA-256"}, {POP3A_MECH_SCRAM_SHA_1, "SCRAM-SHA-1"},
     {POP3A_MECH_CRAM_MD5, "CRAM-MD5"}, {POP3A_MECH_PLAIN, "PLAIN"},
     {POP3A_MECH_LOGIN, "LOGIN"}, {POP3A_MECH_XOAUTH2, "XOAUTH2"},
     {POP3A_MECH_OAUTHBEARER, "OAUTHBEARER"}, {POP3A_MECH_EXTERNAL, "EXTERNAL"}};
 
-#define PRINT_BITS(table, mask)                                                            \
-    do {                                                                                   \
-        int any_ = 0;                                                                      \
-        for (size_t k_ = 0; k_ < sizeof table / sizeof table[0]; k_++)                     \
-            if ((mask) & table[k_].bit)                                                    \
-                printf("%s%s", any_++ ? " " : "", table[k_].name);                         \
-        fputs(any_ ? "\n" : "(none)\n", stdout);                                           \
-    } while (0)
+/* The names of the bits set in mask, space-separated, and a newline. */
+static void print_bits(const struct bit_name *table, size_t n, unsigned mask)
+{
+    int any = 0;
+    for (size_t k = 0; k < n; k++)
+        if (mask & table[k].bit)
+            printf("%s%s", any++ ? " " : "", table[k].name);
+    fputs(any ? "\n" : "(none)\n", stdout);
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One block of output:
  *   before login:
@@ -69,10 +76,10 @@ static void print_capa(const char *when, const pop3a_capa *capa)
     int64_t delay = pop3a_capa_login_delay(capa), expire = pop3a_capa_expire(capa);
     const char *impl = pop3a_capa_implementation(capa);
     printf("%s:\n  capabilities: ", when);
-    PRINT_BITS(capa_names, pop3a_capa_flags(capa));
+    print_bits(capa_names, COUNT(capa_names), pop3a_capa_flags(capa));
     /* pop3a_capa_mechs also sets POP3A_MECH_USER for the USER tag: not SASL. */
     printf("  sasl: ");
-    PRINT_BITS(mech_names, pop3a_capa_mechs(capa) & ~(unsigned)POP3A_MECH_USER);
+    print_bits(mech_names, COUNT(mech_names), pop3a_capa_mechs(capa) & ~(unsigned)POP3A_MECH_USER);
     if (delay >= 0)
         printf("  login-delay: %" PRId64 " s\n", delay);
     else

@@ -257,7 +257,8 @@ static int writer_open(struct job *j)
     /* A stream is polled, so its writes must never block the loop. (O_NONBLOCK
      * is shared with every process using the same pipe or tty: restored at the
      * end.) */
-    if (w->is_stream && (w->old_flags < 0 || fcntl(w->fd, F_SETFL, w->old_flags | O_NONBLOCK) < 0)) {
+    if (w->is_stream &&
+        (w->old_flags < 0 || fcntl(w->fd, F_SETFL, w->old_flags | O_NONBLOCK) < 0)) {
         fprintf(stderr, "retr-to-file: %s: %s\n", j->out, strerror(errno));
         return -1;
     }
