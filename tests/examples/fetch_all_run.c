@@ -402,3 +402,30 @@ void assert_all_stored(const run *r, const msg *m, size_t n)
     for (size_t i = 0; i < n; i++)
         assert_file(r, i + 1, &m[i]);
 }
+
+int example_test_main(int argc, char **argv, const char *name, const char **prog, int certs,
+                      void (*add)(TCase *tc))
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s /path/to/the/example\n", argv[0]);
+        return 2;
+    }
+    *prog = argv[1];
+    if (certs && !p3s_certs_make()) {
+        fprintf(stderr, "%s: make-test-certs not found or failed (set POP3A_MAKE_TEST_CERTS)\n",
+                argv[0]);
+        return 1;
+    }
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 60);
+    add(tc);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY, default normal */
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (certs)
+        p3s_certs_remove();
+    return failed == 0 ? 0 : 1;
+}

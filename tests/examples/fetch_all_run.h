@@ -104,6 +104,13 @@ void run_example(run *r, const char *prog, const char *password, const char *con
 /* run_example of fetch-all with --out r->out. */
 void run_fetch(run *r, const char *password, const char *const *extra);
 
+/* The main() of an example's test program: argv[1] is the example under test
+ * (stored in *prog); `add` adds the tests to a TCase of the suite `name`; with
+ * `certs` set the test certificates are made first and removed at the end.
+ * Returns the exit status. */
+int example_test_main(int argc, char **argv, const char *name, const char **prog, int certs,
+                      void (*add)(TCase *tc));
+
 /* Removes everything the run made. */
 void run_free(run *r);
 /* The names in out/, sorted, space-separated. */

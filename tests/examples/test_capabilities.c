@@ -173,30 +173,16 @@ START_TEST(bad_shared_options_are_usage_errors)
 }
 END_TEST
 
-int main(int argc, char **argv)
+static void add_tests(TCase *tc)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s /path/to/capabilities\n", argv[0]);
-        return 2;
-    }
-    prog = argv[1];
-    if (!p3s_certs_make()) {
-        fprintf(stderr, "test_capabilities: make-test-certs not found or failed\n");
-        return 1;
-    }
-    Suite *s = suite_create("capabilities");
-    TCase *tc = tcase_create("capabilities");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, stls_sasl_login_prints_capabilities_then_quits);
     tcase_add_test(tc, plain_link_without_opt_in_sends_no_password);
     tcase_add_test(tc, missing_password_source_is_a_usage_error);
     tcase_add_test(tc, password_file_first_line_is_the_password);
     tcase_add_loop_test(tc, bad_shared_options_are_usage_errors, 0, 5);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    p3s_certs_remove();
-    return failed == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    return example_test_main(argc, argv, "capabilities", &prog, 1, add_tests);
 }

@@ -127,22 +127,13 @@ START_TEST(sigterm_between_polls_exits_0)
 }
 END_TEST
 
-int main(int argc, char **argv)
+static void add_tests(TCase *tc)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s /path/to/daemon\n", argv[0]);
-        return 2;
-    }
-    prog = argv[1];
-    Suite *s = suite_create("daemon");
-    TCase *tc = tcase_create("daemon");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, sigterm_mid_session_quits_then_exits_0);
     tcase_add_test(tc, sigterm_between_polls_exits_0);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    return example_test_main(argc, argv, "daemon", &prog, 0, add_tests);
 }

@@ -167,23 +167,14 @@ START_TEST(malformed_accounts_file_is_refused_quietly)
 }
 END_TEST
 
-int main(int argc, char **argv)
+static void add_tests(TCase *tc)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s /path/to/many-accounts\n", argv[0]);
-        return 2;
-    }
-    prog = argv[1];
-    Suite *s = suite_create("many_accounts");
-    TCase *tc = tcase_create("many_accounts");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, accounts_run_concurrently_one_line_each);
     tcase_add_test(tc, parallel_one_runs_in_file_order);
     tcase_add_test(tc, malformed_accounts_file_is_refused_quietly);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    return example_test_main(argc, argv, "many_accounts", &prog, 0, add_tests);
 }

@@ -186,25 +186,16 @@ START_TEST(refused_retr_leaves_no_file)
 }
 END_TEST
 
-int main(int argc, char **argv)
+static void add_tests(TCase *tc)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s /path/to/retr-to-file\n", argv[0]);
-        return 2;
-    }
-    prog = argv[1];
-    Suite *s = suite_create("retr_to_file");
-    TCase *tc = tcase_create("retr_to_file");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, regular_file_holds_exactly_the_body);
     tcase_add_test(tc, slow_pipe_reader_pauses_the_download);
     tcase_add_test(tc, refused_retr_leaves_no_file);
     tcase_add_test(tc, dash_writes_the_body_to_stdout);
     tcase_add_loop_test(tc, missing_msg_or_out_is_a_usage_error, 0, 3);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    return example_test_main(argc, argv, "retr_to_file", &prog, 0, add_tests);
 }

@@ -180,23 +180,14 @@ START_TEST(lost_connection_records_only_what_was_stored)
 }
 END_TEST
 
-int main(int argc, char **argv)
+static void add_tests(TCase *tc)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s /path/to/uidl-sync\n", argv[0]);
-        return 2;
-    }
-    prog = argv[1];
-    Suite *s = suite_create("uidl_sync");
-    TCase *tc = tcase_create("uidl_sync");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, fetches_only_new_messages_and_a_second_run_nothing);
     tcase_add_test(tc, cut_off_state_line_is_ended_not_glued_to);
     tcase_add_test(tc, lost_connection_records_only_what_was_stored);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    return example_test_main(argc, argv, "uidl_sync", &prog, 0, add_tests);
 }
