@@ -17,9 +17,9 @@
 
 static const char *prog;
 
-/* Three accounts, in file order: A answers STAT only after 800 ms, B refuses
- * the password after 300 ms, C answers at once. All three are user alice, each
- * on its own server (port). */
+/* Three accounts, in file order: A answers STAT only after 1000 ms, B refuses
+ * the password after 500 ms, C answers at once (margins for slow machines).
+ * All three are user alice, each on its own server (port). */
 typedef struct {
     run r; /* r.srv is A's server */
     p3s *b, *c;
@@ -44,7 +44,7 @@ static void three_init(three *t)
 
     script_login(t->r.srv, 0);
     p3s_expect(t->r.srv, "STAT");
-    p3s_delay(t->r.srv, 800);
+    p3s_delay(t->r.srv, 1000);
     snprintf(line, sizeof line, "+OK 2 %zu\r\n", t->m[0].body_len + t->m[1].body_len);
     p3s_send(t->r.srv, line);
     script_quit(t->r.srv, "+OK bye\r\n");
@@ -55,7 +55,7 @@ static void three_init(three *t)
     p3s_expect(t->b, "USER alice");
     p3s_send(t->b, "+OK\r\n");
     p3s_expect(t->b, "PASS wrong pw");
-    p3s_delay(t->b, 300);
+    p3s_delay(t->b, 500);
     p3s_send(t->b, "-ERR [AUTH] invalid password\r\n");
     p3s_expect_eof(t->b); /* no QUIT after a failed login: just hang up */
 
@@ -113,7 +113,7 @@ static void three_free(three *t)
     run_free_mailbox(&t->r, t->m, t->n);
 }
 
-/* All at once: C, then B (300 ms), then A (800 ms). Run one after the other,
+/* All at once: C, then B (500 ms), then A (1000 ms). Run one after the other,
  * A would come first. One account failed: exit 1. */
 START_TEST(accounts_run_concurrently_one_line_each)
 {
