@@ -63,19 +63,30 @@ static void shutdown_done(struct daemon *d)
 }
 
 /* The poll's session is over: its client goes (allowed from inside the
- * client's own callbacks). When stopping, that was the last thing to wait for. */
+ * client's own callbacks). Futures still pending (a signal dropped the session
+ * in the middle) complete with POP3A_ERR_CLOSED, from inside this free: d->client
+ * is cleared first so that their callbacks know the poll is gone (poll_gone).
+ * When stopping, that was the last thing to wait for. */
 static void end_poll(struct daemon *d)
 {
-    pop3a_client_free(d->client);
+    pop3a_client *c = d->client;
     d->client = NULL;
+    pop3a_client_free(c);
     if (d->stopping)
         shutdown_done(d);
+}
+
+/* A callback for a client that end_poll has let go: nothing to do. */
+static int poll_gone(const struct daemon *d, const pop3a_client *c)
+{
+    return c != d->client;
 }
 
 static void on_quit(pop3a_client *c, pop3a_future *fut, void *arg)
 {
     struct daemon *d = arg;
-    (void)c;
+    if (poll_gone(d, c))
+        return;
     if (pop3a_future_status(fut) != POP3A_OK) /* STAT changed nothing: just log */
         ex_report_future(&d->opts, "QUIT", fut);
     end_poll(d);
@@ -119,7 +130,8 @@ static void on_stat(pop3a_client *c, pop3a_future *fut, void *arg)
     struct daemon *d = arg;
     uint32_t count;
     uint64_t octets;
-    (void)c;
+    if (poll_gone(d, c))
+        return;
     if (pop3a_future_stat(fut, &count, &octets) != 0) {
         ex_report_future(&d->opts, "STAT", fut);
     } else {
@@ -135,6 +147,8 @@ static void on_stat(pop3a_client *c, pop3a_future *fut, void *arg)
 static void on_login(pop3a_client *c, pop3a_future *fut, void *arg)
 {
     struct daemon *d = arg;
+    if (poll_gone(d, c))
+        return;
     if (pop3a_future_status(fut) != POP3A_OK) {
         /* A daemon logs and tries again at the next poll. A real one would back
          * off on [AUTH] (RFC 3206) rather than retry a wrong password forever. */
@@ -152,6 +166,8 @@ static void on_login(pop3a_client *c, pop3a_future *fut, void *arg)
 static void on_connect(pop3a_client *c, pop3a_future *fut, void *arg)
 {
     struct daemon *d = arg;
+    if (poll_gone(d, c))
+        return;
     if (pop3a_future_status(fut) != POP3A_OK) {
         ex_report(&d->opts, "connect", pop3a_status_name(pop3a_future_status(fut)),
                   pop3a_future_text(fut), pop3a_client_errstr(c));

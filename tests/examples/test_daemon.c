@@ -2,7 +2,8 @@
  * examples/daemon against the scripted server: a poll at start and one per
  * --interval, each a session of its own; SIGTERM in the middle of a session
  * sends QUIT at once (pipelined ahead of the STAT answer) and exits 0 once it
- * is answered; SIGTERM between polls exits 0 without connecting again.
+ * is answered; SIGTERM while logging in hangs up; SIGTERM between polls exits
+ * 0 without connecting again.
  *
  * Usage: test_daemon /path/to/daemon
  */
@@ -16,18 +17,24 @@ static const char *prog;
 
 /* The two sessions (the scripted server takes one connection and hands the
  * second to `second`), and when to send SIGTERM. */
+typedef enum {
+    AFTER_PASS, /* the second session sent PASS: logging in */
+    AFTER_STAT, /* the second session sent STAT: logged in */
+    AFTER_END   /* the second session ended: idle between polls */
+} when;
+
 typedef struct {
     p3s *second;
-    int signal_mid_session; /* 1: once the second session sent STAT; 0: once it ended */
+    when signal_at;
     int signalled;
 } polls;
 
 static void signal_tick(run *r)
 {
     polls *p = r->tick_arg;
-    int now = p->signal_mid_session
-                  ? p3s_lines_received(p->second) >= 4 /* CAPA USER PASS STAT */
-                  : p3s_done(p->second) && p3s_peer_closed(p->second);
+    int now = p->signal_at == AFTER_END ? p3s_done(p->second) && p3s_peer_closed(p->second)
+              /* CAPA USER PASS, then STAT */
+              : p3s_lines_received(p->second) >= (p->signal_at == AFTER_PASS ? 3u : 4u);
     if (now && !p->signalled) {
         p->signalled = 1;
         kill(r->pid, SIGTERM);
@@ -69,7 +76,7 @@ START_TEST(sigterm_mid_session_quits_then_exits_0)
     size_t n = make_mailbox(m);
     char want[512];
     run r;
-    polls p = {.signal_mid_session = 1};
+    polls p = {.signal_at = AFTER_STAT};
     run_init(&r);
     p.second = p3s_new(r.base);
     ck_assert_ptr_nonnull(p.second);
@@ -104,7 +111,7 @@ START_TEST(sigterm_between_polls_exits_0)
     size_t n = make_mailbox(m);
     char want[512];
     run r;
-    polls p = {.signal_mid_session = 0};
+    polls p = {.signal_at = AFTER_END};
     run_init(&r);
     p.second = p3s_new(r.base);
     ck_assert_ptr_nonnull(p.second);
@@ -128,10 +135,46 @@ START_TEST(sigterm_between_polls_exits_0)
 }
 END_TEST
 
+/* SIGTERM while the second session is logging in (PASS sent, not answered):
+ * nothing to QUIT from; the connection is dropped and the daemon exits 0
+ * without a word about the dropped session. */
+START_TEST(sigterm_while_logging_in_hangs_up_and_exits_0)
+{
+    msg m[MAX_MSGS];
+    size_t n = make_mailbox(m);
+    char want[256];
+    run r;
+    polls p = {.signal_at = AFTER_PASS};
+    run_init(&r);
+    p.second = p3s_new(r.base);
+    ck_assert_ptr_nonnull(p.second);
+    p3s_hand_over(r.srv, p.second);
+    script_login(r.srv, 0);
+    script_stat(r.srv, m, 2);
+    script_quit(r.srv, "+OK bye\r\n");
+    p3s_send(p.second, "+OK test POP3 server ready\r\n");
+    p3s_expect(p.second, "CAPA");
+    p3s_send(p.second, "+OK\r\nUSER\r\n.\r\n");
+    p3s_expect(p.second, "USER alice");
+    p3s_send(p.second, "+OK\r\n");
+    p3s_expect(p.second, "PASS " PASSWORD);
+    p3s_expect_eof(p.second);
+
+    run_daemon(&r, &p);
+    EXIT_IS(&r, 0);
+    snprintf(want, sizeof want, "%sSIGTERM: stopping\n", poll_line(1, m, 2, 2));
+    ck_assert_str_eq(r.stdout_text, want);
+    ck_assert_str_eq(r.stderr_text, "");
+    p3s_free(p.second);
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
     tcase_add_test(tc, sigterm_mid_session_quits_then_exits_0);
     tcase_add_test(tc, sigterm_between_polls_exits_0);
+    tcase_add_test(tc, sigterm_while_logging_in_hangs_up_and_exits_0);
 }
 
 int main(int argc, char **argv)
