@@ -85,13 +85,16 @@ static void report_submit(const struct account *a, const char *what, const pop3a
 
 /* The account's session is over, however it went: free its client (allowed from
  * inside its own callbacks: the library tears down once the callback returns)
- * and start the next account. */
+ * and start the next account. Called from the done callback of the account's
+ * only pending future, so the free completes no other future (each of which
+ * would call back, and end the account twice). */
 static void end(struct account *a, int failed)
 {
     struct pool *p = a->pool;
+    pop3a_client *c = a->client;
     p->failures += failed;
-    pop3a_client_free(a->client);
     a->client = NULL;
+    pop3a_client_free(c);
     p->running--;
     p->ended++;
     if (p->ended == p->n)
