@@ -39,8 +39,9 @@
 
 #include "example_common.h"
 
-/* UIDLs are 1 to 70 printable characters (RFC 1939): three bytes per character
- * when escaped, and room for ".eml" or the temp prefix. */
+/* UIDLs are 1 to 70 characters from 0x21 to 0x7E (RFC 1939 section 7; the
+ * library refuses a listing with any other): three bytes per character when
+ * escaped, and room for ".eml" or the temp prefix. */
 #define NAME_MAX_LEN (3 * 70 + 16)
 
 /* The UIDLs already stored, sorted for bsearch. */
