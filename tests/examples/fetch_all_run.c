@@ -236,6 +236,16 @@ static size_t wrapper_words(char *buf, size_t size, const char **words, size_t m
     return n;
 }
 
+void serve_until_closed(run *r, p3s *s)
+{
+    for (int waited = 0; p3s_connected(s) && !p3s_peer_closed(s) && waited < 2000;
+         waited += 10) {
+        struct timeval slice = {0, 10000};
+        event_base_loopexit(r->base, &slice);
+        event_base_dispatch(r->base);
+    }
+}
+
 void run_program(run *r, const char *password, const char *const *args)
 {
     const char *argv[64];
@@ -279,12 +289,7 @@ void run_program(run *r, const char *password, const char *const *args)
         waitpid(r->pid, NULL, 0);
     }
     /* The child has gone: let the server read its last bytes and the FIN. */
-    for (int waited = 0; p3s_connected(r->srv) && !p3s_peer_closed(r->srv) && waited < 2000;
-         waited += 10) {
-        struct timeval slice = {0, 10000};
-        event_base_loopexit(r->base, &slice);
-        event_base_dispatch(r->base);
-    }
+    serve_until_closed(r, r->srv);
     check_deles(r);
     r->stdout_text = read_file(path_in(r->work, "stdout"), NULL);
     r->stderr_text = read_file(path_in(r->work, "stderr"), NULL);

@@ -97,6 +97,10 @@ char *read_file(const char *path, size_t *len);
  * `password` is NULL, and serves the script until the child exits, then until
  * the server has read everything it sent. */
 void run_program(run *r, const char *password, const char *const *argv);
+/* Serves r's loop until `s` (r->srv or another server on r->base) has seen
+ * its client close, for up to 2 s. run_program does it for r->srv; a test
+ * with more servers does it for the others before checking their scripts. */
+void serve_until_closed(run *r, p3s *s);
 /* run_program of `prog` with the usual connection arguments (--host 127.0.0.1
  * --port r->port --user alice --password-env P3TEST_PW --tls none
  * --allow-cleartext --timeout 5) plus `extra` (NULL-ended). */

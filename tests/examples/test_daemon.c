@@ -48,6 +48,7 @@ static void run_daemon(run *r, polls *p)
     r->tick = signal_tick;
     r->tick_arg = p;
     run_example(r, prog, PASSWORD, extra);
+    serve_until_closed(r, p->second);
     ck_assert_int_eq(p->signalled, 1);
     SCRIPT_DONE(r);
     ck_assert_msg(p3s_error(p->second) == NULL && p3s_done(p->second), "second session: %s",

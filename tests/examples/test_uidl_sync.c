@@ -113,6 +113,7 @@ START_TEST(fetches_only_new_messages_and_a_second_run_nothing)
     assert_state(&r, "uid-two\nuid-one\n../a/b.c\nuid-four\n");
 
     run_sync(&r);
+    serve_until_closed(&r, again);
     EXIT_IS(&r, 0);
     ck_assert_msg(p3s_error(again) == NULL && p3s_done(again), "second run: %s",
                   p3s_error(again));
