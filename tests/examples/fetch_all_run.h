@@ -1,9 +1,10 @@
 /*
- * The harness of the fetch-all tests: a scripted mailbox, the server side of a
- * session, and a run of examples/fetch-all as a child process against the
- * scripted server, which listens on 127.0.0.1 in the test process. The loop
- * serves the script while a timer polls waitpid(WNOHANG) (no SIGCHLD handler,
- * so Check's forking and valgrind are unaffected).
+ * The harness of the example tests: a scripted mailbox, the server side of a
+ * session, and a run of an example program (examples/fetch-all and the others)
+ * as a child process against the scripted server, which listens on 127.0.0.1
+ * in the test process. The loop serves the script while a timer polls
+ * waitpid(WNOHANG) (no SIGCHLD handler, so Check's forking and valgrind are
+ * unaffected).
  */
 #ifndef POP3A_TEST_FETCH_ALL_RUN_H
 #define POP3A_TEST_FETCH_ALL_RUN_H
@@ -31,7 +32,7 @@ typedef struct {
     size_t wire_len, body_len;
 } msg;
 
-typedef struct {
+typedef struct run {
     struct event_base *base;
     p3s *srv;
     uint16_t port;
@@ -45,6 +46,11 @@ typedef struct {
      * <k>.eml must already be there. */
     size_t dele_line, dele_count, dele_checked;
     int dele_before_file;
+    /* Called on every poll of the child (every 2 ms) while it runs, when set:
+     * for tests that act on the child (a signal) or on its output (a slow
+     * reader) while it runs. */
+    void (*tick)(struct run *r);
+    void *tick_arg;
 } run;
 
 #define SCRIPT_DONE(r)                                                                      \
@@ -86,10 +92,28 @@ char *path_in(const char *dir, const char *name);
 /* A file's bytes, NUL-terminated, malloc'd (length in *len when not NULL), or NULL. */
 char *read_file(const char *path, size_t *len);
 
-/* Runs fetch-all with the usual connection arguments plus `extra` (NULL-ended),
- * the password in P3TEST_PW unless `password` is NULL, and serves the script
- * until the child exits, then until the server has read everything it sent. */
+/* Runs argv (NULL-ended; argv[0] the program, under $POP3A_CHILD_WRAPPER when
+ * set) with stdout and stderr kept in r, the password in P3TEST_PW unless
+ * `password` is NULL, and serves the script until the child exits, then until
+ * the server has read everything it sent. */
+void run_program(run *r, const char *password, const char *const *argv);
+/* Serves r's loop until `s` (r->srv or another server on r->base) has seen
+ * its client close, for up to 2 s. run_program does it for r->srv; a test
+ * with more servers does it for the others before checking their scripts. */
+void serve_until_closed(run *r, p3s *s);
+/* run_program of `prog` with the usual connection arguments (--host 127.0.0.1
+ * --port r->port --user alice --password-env P3TEST_PW --tls none
+ * --allow-cleartext --timeout 5) plus `extra` (NULL-ended). */
+void run_example(run *r, const char *prog, const char *password, const char *const *extra);
+/* run_example of fetch-all with --out r->out. */
 void run_fetch(run *r, const char *password, const char *const *extra);
+
+/* The main() of an example's test program: argv[1] is the example under test
+ * (stored in *prog); `add` adds the tests to a TCase of the suite `name`; with
+ * `certs` set the test certificates are made first and removed at the end.
+ * Returns the exit status. */
+int example_test_main(int argc, char **argv, const char *name, const char **prog, int certs,
+                      void (*add)(TCase *tc));
 
 /* Removes everything the run made. */
 void run_free(run *r);
