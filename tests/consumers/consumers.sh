@@ -23,9 +23,10 @@ grep -q "POP3A_VERSION_STRING \"$(pkg-config --modversion libpop3async)\"" \
 
 # What a consumer's build would use; unused callback parameters are the norm.
 cflags=(-std=c11 -Wall -Wextra -Wno-unused-parameter -Werror)
-shared() { # out source
+shared() { # out source...
+  local out=$1; shift
   # shellcheck disable=SC2046 # the flags are meant to split into words
-  "$cc" "${cflags[@]}" -o "$1" "$2" $(pkg-config --cflags --libs libpop3async libevent_core)
+  "$cc" "${cflags[@]}" -o "$out" "$@" $(pkg-config --cflags --libs libpop3async libevent_core)
 }
 static() { # out source: every library linked in from its .a (pkg-config --static)
   # shellcheck disable=SC2046
@@ -38,9 +39,14 @@ static "$dest/readme-static" "$readme_c"
 if ldd "$dest/readme-static" | grep -qE 'libpop3async|libevent|libssl|libcrypto'; then
   echo "readme-static still needs a shared library:"; ldd "$dest/readme-static"; exit 1
 fi
+# fetch-all stands alone; the other examples share examples/example_common.c.
 for example in "$src"/examples/*.c; do
   name=$(basename "$example" .c)
-  shared "$dest/$name" "$example"
+  case $name in
+  example_common) ;;
+  fetch-all) shared "$dest/$name" "$example" ;;
+  *) shared "$dest/$name" "$example" "$src/examples/example_common.c" ;;
+  esac
 done
 static "$dest/fetch-all-static" "$src/examples/fetch-all.c"
 LD_LIBRARY_PATH=$libdir "$dest/fetch-all" --help >/dev/null
