@@ -147,7 +147,11 @@ enum {
 /* Called exactly once per future, from the event loop. */
 typedef void (*pop3a_done_cb)(pop3a_client *client, pop3a_future *future, void *arg);
 
-/* RETR/TOP body: dot-unstuffed, terminator removed, CRLF kept as sent. */
+/* RETR/TOP body: dot-unstuffed, terminator removed, CRLF kept as sent.
+ * Line ends are a property of the session, decided by the server's greeting: after
+ * a CRLF greeting (RFC 1939) only CRLF "." CRLF ends a multi-line reply, and a bare
+ * LF inside a body or listing line is data; only a server whose greeting ends in a
+ * bare LF gets bare-LF framing ("\n.\n" ends its replies). */
 typedef int (*pop3a_chunk_cb)(pop3a_client *client, pop3a_future *future, const char *data,
                               size_t len, int final, void *arg);
 enum { POP3A_CHUNK_CONTINUE = 0, POP3A_CHUNK_PAUSE = 1, POP3A_CHUNK_ABORT = 2 };
