@@ -213,6 +213,21 @@ POP3A_EXPORT int pop3a_options_allow_cleartext(pop3a_options *opts, int yes);
 POP3A_EXPORT int pop3a_options_set_max_line(pop3a_options *opts, uint32_t octets);
 /* Cap on entries in one LIST/UIDL listing (default 10,000,000). */
 POP3A_EXPORT int pop3a_options_set_max_listing(pop3a_options *opts, uint32_t entries);
+/** How a RETR body is checked against the size the server announced ("+OK nnn
+ *  octets", or this session's LIST; RFC 1939 counts CRLF line ends, no stuffing). */
+typedef enum {
+    /** Default: a body shorter than announced fails (POP3A_ERR_PROTOCOL, no final
+     *  chunk) once this session's sizes have matched and none has differed. */
+    POP3A_SIZE_CHECK_AUTO = 0,
+    /** Every body shorter than announced fails. */
+    POP3A_SIZE_CHECK_STRICT,
+    /** Sizes are only reported (pop3a_future_announced_octets); never a failure. */
+    POP3A_SIZE_CHECK_OFF
+} pop3a_size_check;
+/** Sets the size check (see pop3a_size_check). Whatever the mode, a body whose
+ *  end the size cannot vouch for completes only once what follows its terminator
+ *  proves it was the end (see pop3a_future_announced_octets). 0, or -1. */
+POP3A_EXPORT int pop3a_options_set_size_check(pop3a_options *opts, pop3a_size_check mode);
 /* Protocol trace; PASS, APOP and AUTH secrets are redacted before the callback. */
 POP3A_EXPORT int pop3a_options_set_trace(pop3a_options *opts, pop3a_trace_cb cb, void *arg);
 
@@ -319,6 +334,22 @@ POP3A_EXPORT pop3a_resp_code pop3a_future_resp_code(const pop3a_future *future);
 POP3A_EXPORT uint32_t pop3a_future_msg(const pop3a_future *future);
 /* Body octets delivered so far by RETR/TOP (after unstuffing). */
 POP3A_EXPORT uint64_t pop3a_future_octets(const pop3a_future *future);
+/** The size the server announced for a RETR's message: its "+OK nnn octets", else
+ *  the message's size in this session's LIST. Returns 0 and sets *octets, or -1
+ *  when none was announced (and for TOP, which sends only part of a message).
+ *
+ *  A message cut short never completes as OK: a body shorter than announced fails
+ *  under the size check (pop3a_options_set_size_check), and a body the size cannot
+ *  vouch for gets its final chunk and done callback only once the next reply's
+ *  status line (or the end of the connection, or a short quiet time when nothing
+ *  is owed after it) proves its terminator was the end; bytes after it that are
+ *  no reply fail it. So a fetcher stores on the final chunk; it may also compare
+ *  the two sizes itself and refuse a short message. */
+POP3A_EXPORT int pop3a_future_announced_octets(const pop3a_future *future, uint64_t *octets);
+/** The body received so far as RFC 1939 counts a message's size: octets after
+ *  unstuffing, each bare LF counted as CRLF. Equal to the announced size for a
+ *  whole message (or pop3a_future_octets is, from a server counting as it sends). */
+POP3A_EXPORT uint64_t pop3a_future_received_octets(const pop3a_future *future);
 /* STAT result; returns 0, or -1 when the future is not a successful STAT. */
 POP3A_EXPORT int pop3a_future_stat(const pop3a_future *future, uint32_t *count, uint64_t *octets);
 /* LIST/UIDL results: number of entries, and each entry (index < count). For LIST
