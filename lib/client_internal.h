@@ -168,6 +168,7 @@ struct pop3a_client {
     uint64_t progress_bytes;      /* octets parsed in the current period */
     unsigned progress_replies;    /* replies completed in the current period */
     int eof_pending;   /* EOF seen while paused: handled after resume */
+    int sock_tuned;    /* io.c: TCP options set on this transport (1), not TCP (-1) */
     size_t feed_used;  /* input bytes the event being handled consumed; not drained yet */
 
     /* body_end.c: whether a body's terminator really ended it (per connection) */

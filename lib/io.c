@@ -8,6 +8,8 @@
  * libevent's buffer (no copy), then drains what was consumed.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +147,7 @@ void pop3a_update_timeouts(pop3a_client *c)
 void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
 {
     c->bev = bev;
+    c->sock_tuned = 0;
     bufferevent_setcb(bev, on_read, NULL, on_event, c);
     bufferevent_setwatermark(bev, EV_READ, 0, POP3A_READ_HIGH_WATER);
     bufferevent_set_max_single_read(bev, POP3A_MAX_SINGLE_READ);
@@ -586,11 +589,41 @@ static void read_waiting_bytes(pop3a_client *c)
     evbuffer_freeze(in, 0);
 }
 
+/*
+ * Delayed ACKs (issue 14 s3). A server without PIPELINING that writes a reply's
+ * status line and its body in two writes, Nagle on, holds the body until we ACK
+ * the status line, and Linux delays that ACK by up to 40 ms: a stall per
+ * command. TCP_QUICKACK is not sticky (the kernel goes back to delayed ACKs on
+ * its own), so it is set again after every read; setting it also sends an ACK
+ * that is pending. For our own writes TCP_NODELAY, once per connection: a
+ * command batch is one output buffer, so it leaves in one write, never split by
+ * Nagle. The socket is the transport's own or, under TLS or a filter, the one
+ * beneath (libevent reports that one). Not TCP (a socketpair): left alone.
+ */
+static void tune_socket(pop3a_client *c)
+{
+    if (c->sock_tuned < 0)
+        return;
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd < 0)
+        return;
+    int one = 1;
+    if (c->sock_tuned == 0) {
+        c->sock_tuned = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0 ? 1 : -1;
+        if (c->sock_tuned < 0)
+            return;
+    }
+#ifdef TCP_QUICKACK
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#endif
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
     pop3a_client *c = arg;
     pop3a_enter(c);
     read_waiting_bytes(c);
+    tune_socket(c); /* before the chunk callbacks: the ACK goes out now */
     pop3a_process_input(c);
     if (!c->freeing)
         pop3a_pump(c);
