@@ -20,23 +20,32 @@
  *    was the end. Bytes that arrive while no reply is owed, or that are no
  *    status line, prove it was not: the held body fails with the connection.
  *    With nothing owed after it, the body completes once the settle time has
- *    passed with no byte, or at EOF (the server said nothing more).
+ *    passed with no byte, or at EOF (the server said nothing more). The settle
+ *    time covers a round trip: a server with Nagle on may hold the rest until
+ *    our ACK of the part before reaches it.
  *
  * A fetcher that queues its next command (or QUIT) behind each RETR pays
  * nothing for the wait: the proof is the reply it waits for anyway.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#ifdef __linux__
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#endif
 
 #include "client_internal.h"
 #include "listing.h"
 
 /* How long a held body waits for a stray byte when nothing is owed after it: a
- * server that cut a message sends the rest right behind the false terminator. */
+ * server that cut a message sends the rest right behind the false terminator,
+ * at worst one round trip later (settle_ms adds it). */
 #define POP3A_SETTLE_MS 20u
 
 /* ------------------------------------------------------------ the sizes */
@@ -172,6 +181,22 @@ static void settle_cb(evutil_socket_t fd, short what, void *arg)
     pop3a_leave(c);
 }
 
+/* POP3A_SETTLE_MS plus twice the round trip the kernel measured (smoothed RTT
+ * plus four deviations, as TCP's own retransmission timer), within idle_ms. */
+static uint32_t settle_ms(pop3a_client *c)
+{
+    uint64_t ms = POP3A_SETTLE_MS;
+#if defined(__linux__) && defined(TCP_INFO)
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    evutil_socket_t fd = c->bev ? bufferevent_getfd(c->bev) : -1;
+    if (fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+        len >= offsetof(struct tcp_info, tcpi_rttvar) + sizeof ti.tcpi_rttvar)
+        ms += 2 * ((uint64_t)ti.tcpi_rtt + 4 * (uint64_t)ti.tcpi_rttvar) / 1000;
+#endif
+    return ms < c->opts.idle_ms ? (uint32_t)ms : c->opts.idle_ms;
+}
+
 static int hold(pop3a_client *c, pop3a_future *f)
 {
     c->held = f;
@@ -181,7 +206,7 @@ static int hold(pop3a_client *c, pop3a_future *f)
         c->settle = event_new(c->base, -1, 0, settle_cb, c);
     if (!c->settle)
         return pop3a_body_release_held(c); /* no memory for a timer: as before */
-    struct timeval tv = pop3a_ms_to_tv(POP3A_SETTLE_MS);
+    struct timeval tv = pop3a_ms_to_tv(settle_ms(c));
     event_add(c->settle, &tv);
     return 0;
 }
