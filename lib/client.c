@@ -235,6 +235,7 @@ static void close_transport(pop3a_client *c)
     c->quit_started = 0;
     pop3a_parser_free(&c->parser);
     pop3a_parser_init(&c->parser, c->opts.max_line);
+    pop3a_body_reset(c);
     free(c->apop_ts);
     c->apop_ts = NULL;
     c->state = POP3A_ST_DISCONNECTED;
@@ -290,6 +291,8 @@ static void client_destroy(pop3a_client *c)
 static int all_active_pipelinable(const pop3a_client *c)
 {
     const pop3a_future *h = c->head;
+    if (h && h == c->held)
+        h = h->next; /* answered already (body_end.c): what follows it decides */
     if (!h || h == c->next_start)
         return 1; /* nothing started */
     return h->op == POP3A_OP_CMD && pop3a_cmd_get(h->cmd)->pipelinable;
@@ -379,6 +382,9 @@ void pop3a_pump(pop3a_client *c)
     while (!c->freeing && c->next_start) {
         pop3a_future *f = c->next_start;
         int alone = f == c->head; /* nothing earlier is still running */
+        /* A body held until the next reply proves its end (body_end.c) is
+         * answered: what follows it may start, its reply being that proof. */
+        int after_held = c->held && c->held == c->head && f == c->head->next;
         if (f->cancelled || f->local_status != POP3A_OK) {
             if (!alone)
                 return; /* complete in submission order */
@@ -386,7 +392,7 @@ void pop3a_pump(pop3a_client *c)
                 return;
             continue;
         }
-        if (alone) {
+        if (alone || after_held) {
             if (!state_allows(c, f)) {
                 f->local_status = POP3A_ERR_STATE;
                 continue;

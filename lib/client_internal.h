@@ -113,6 +113,11 @@ struct pop3a_future {
     pop3a_capa capa;
     int has_capa;
     size_t lines; /* listing/CAPA lines read, against the caps */
+    /* RETR/TOP body end (body_end.c) */
+    uint64_t announced; /* octets the server announced for the message */
+    int has_announced;
+    uint64_t bare_lfs;  /* body LFs without a CR before them: RFC 1939 counts CRLF */
+    int body_last_cr;   /* the last body octet delivered was a CR */
 
     union {
         pop3a_login_state login;
@@ -163,7 +168,16 @@ struct pop3a_client {
     uint64_t progress_bytes;      /* octets parsed in the current period */
     unsigned progress_replies;    /* replies completed in the current period */
     int eof_pending;   /* EOF seen while paused: handled after resume */
+    int sock_tuned;    /* io.c: TCP options set on this transport (1), not TCP (-1) */
     size_t feed_used;  /* input bytes the event being handled consumed; not drained yet */
+
+    /* body_end.c: whether a body's terminator really ended it (per connection) */
+    pop3a_future *held;       /* the RETR/TOP whose end awaits proof; the head */
+    struct event *settle;     /* ends the wait when nothing is owed after `held` */
+    unsigned sizes_matched;   /* RETRs whose size matched the announced one */
+    unsigned sizes_differed;  /* ...and those whose size did not */
+    uint64_t *list_sizes;     /* pairs (msg, size) from this session's last LIST */
+    size_t n_list_sizes;
 
     pop3a_status err;
     char errstr[256];
@@ -221,6 +235,27 @@ void pop3a_process_input(pop3a_client *c);
 void pop3a_after_resume(pop3a_client *c);
 /* Fails the session for a transport error/timeout event (BEV_EVENT_* bits). */
 void pop3a_transport_error(pop3a_client *c, short what);
+/* Hands body data (final: the end) to f's chunk callback; -1 when the client was
+ * freed or the connection failed. */
+int pop3a_body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t len, int final);
+
+/* body_end.c: when a RETR/TOP body is really over (see the file's comment) */
+/* +OK of a RETR/TOP: what size the server announced, if any. */
+void pop3a_body_begin(pop3a_client *c, pop3a_future *f, const char *text, size_t len);
+/* Counts body data the way RFC 1939 counts message sizes. */
+void pop3a_body_count(pop3a_future *f, const char *data, size_t len);
+/* The terminator of f's body (f OK so far): completes, fails or holds f.
+ * Returns 0, or -1 when the client was freed. */
+int pop3a_body_end(pop3a_client *c, pop3a_future *f);
+/* Completes the held body, if any, as whole: its terminator is proven (the next
+ * reply's status line, EOF, or the settle time passed). 0, or -1 when freed. */
+int pop3a_body_release_held(pop3a_client *c);
+/* The reason to give when bytes that cannot be a reply follow a held body. */
+const char *pop3a_body_cut_reason(pop3a_client *c, const char *why, char *buf, size_t size);
+/* A LIST completed: its sizes vouch for later RETRs. */
+void pop3a_body_note_list(pop3a_client *c, const pop3a_future *f);
+/* The connection is gone: forget its state (held future, sizes, timer). */
+void pop3a_body_reset(pop3a_client *c);
 
 /* connect.c */
 void pop3a_connect_start(pop3a_client *c, pop3a_future *f);

@@ -8,6 +8,8 @@
  * libevent's buffer (no copy), then drains what was consumed.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +147,7 @@ void pop3a_update_timeouts(pop3a_client *c)
 void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
 {
     c->bev = bev;
+    c->sock_tuned = 0;
     bufferevent_setcb(bev, on_read, NULL, on_event, c);
     bufferevent_setwatermark(bev, EV_READ, 0, POP3A_READ_HIGH_WATER);
     bufferevent_set_max_single_read(bev, POP3A_MAX_SINGLE_READ);
@@ -351,10 +354,12 @@ static int quit_done(pop3a_client *c, pop3a_future *f, pop3a_status st)
     return c->freeing ? -1 : 0;
 }
 
-static int body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t len, int final)
+int pop3a_body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t len, int final)
 {
-    if (!final)
+    if (!final) {
         f->octets += len;
+        pop3a_body_count(f, data, len);
+    }
     if (f->cancelled || !f->chunk_cb)
         return 0;
     int rc = f->chunk_cb(c, f, data, len, final, f->arg);
@@ -398,6 +403,8 @@ static int cmd_on_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev, i
         }
         if (f->cmd == POP3A_CMD_CAPA)
             pop3a_capa_clear(&f->capa);
+        if (f->cmd == POP3A_CMD_RETR || f->cmd == POP3A_CMD_TOP)
+            pop3a_body_begin(c, f, ev->data, ev->len);
         if (f->cmd == POP3A_CMD_PASS) /* RFC 1939 s7: the maildrop is ours now */
             c->state = POP3A_ST_TRANSACTION;
         if (!reply_done)
@@ -410,7 +417,7 @@ static int cmd_on_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev, i
     case POP3A_PEV_LINE:
         return listing_line(c, f, ev);
     case POP3A_PEV_DATA:
-        return body_chunk(c, f, ev->data, ev->len, 0);
+        return pop3a_body_chunk(c, f, ev->data, ev->len, 0);
     case POP3A_PEV_END:
         if (f->local_status == POP3A_OK &&
             (f->cmd == POP3A_CMD_RETR || f->cmd == POP3A_CMD_TOP)) {
@@ -420,9 +427,10 @@ static int cmd_on_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev, i
                                  (unsigned long long)f->octets);
                 pop3a_trace(c, POP3A_TRACE_INFO, note, (size_t)n);
             }
-            if (body_chunk(c, f, "", 0, 1) != 0)
-                return -1;
+            return pop3a_body_end(c, f); /* final chunk and completion, or not yet */
         }
+        if (f->cmd == POP3A_CMD_LIST && f->local_status == POP3A_OK)
+            pop3a_body_note_list(c, f);
         if (f->cmd == POP3A_CMD_CAPA && f->local_status == POP3A_OK) {
             f->has_capa = 1;
             pop3a_capa_clear(&c->capa);
@@ -444,8 +452,16 @@ static int dispatch(pop3a_client *c, const pop3a_pev *ev)
     if (ev->kind == POP3A_PEV_NEED_MORE)
         return 0;
     if (ev->kind == POP3A_PEV_ERROR) {
-        pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, ev->data);
+        char why[256];
+        pop3a_fail_connection(c, POP3A_ERR_PROTOCOL,
+                              pop3a_body_cut_reason(c, ev->data, why, sizeof why));
         return -1;
+    }
+    /* A status line after a held body: that body's terminator was its end. */
+    if (c->held && (ev->kind == POP3A_PEV_OK || ev->kind == POP3A_PEV_ERR ||
+                    ev->kind == POP3A_PEV_CONTINUE)) {
+        if (pop3a_body_release_held(c) < 0)
+            return -1;
     }
     pop3a_reply_slot slot = c->replies[c->replies_head];
     int reply_done = ev->kind == POP3A_PEV_END || ev->kind == POP3A_PEV_ERR ||
@@ -485,8 +501,12 @@ void pop3a_process_input(pop3a_client *c)
             if (avail == 0)
                 break;
             if (c->replies_len == 0) {
-                pop3a_fail_connection(c, POP3A_ERR_PROTOCOL,
-                                      "unsolicited data from the server (a reply to no command)");
+                char why[256];
+                pop3a_fail_connection(
+                    c, POP3A_ERR_PROTOCOL,
+                    pop3a_body_cut_reason(
+                        c, "unsolicited data from the server (a reply to no command)", why,
+                        sizeof why));
                 return;
             }
             pop3a_parser_expect(&c->parser, c->replies[c->replies_head].expect);
@@ -507,6 +527,10 @@ void pop3a_process_input(pop3a_client *c)
 
 static void handle_eof(pop3a_client *c)
 {
+    /* The server closed with no byte after a held body that could be more of it
+     * (those fail it as unsolicited data, or as no status line): it was whole. */
+    if (c->held && pop3a_body_release_held(c) < 0)
+        return;
     if (c->replies_len > 0)
         pop3a_fail_connection(c, POP3A_ERR_EOF,
                               "connection closed by the server before the reply was complete");
@@ -565,11 +589,41 @@ static void read_waiting_bytes(pop3a_client *c)
     evbuffer_freeze(in, 0);
 }
 
+/*
+ * Delayed ACKs (issue 14 s3). A server without PIPELINING that writes a reply's
+ * status line and its body in two writes, Nagle on, holds the body until we ACK
+ * the status line, and Linux delays that ACK by up to 40 ms: a stall per
+ * command. TCP_QUICKACK is not sticky (the kernel goes back to delayed ACKs on
+ * its own), so it is set again after every read; setting it also sends an ACK
+ * that is pending. For our own writes TCP_NODELAY, once per connection: a
+ * command batch is one output buffer, so it leaves in one write, never split by
+ * Nagle. The socket is the transport's own or, under TLS or a filter, the one
+ * beneath (libevent reports that one). Not TCP (a socketpair): left alone.
+ */
+static void tune_socket(pop3a_client *c)
+{
+    if (c->sock_tuned < 0)
+        return;
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd < 0)
+        return;
+    int one = 1;
+    if (c->sock_tuned == 0) {
+        c->sock_tuned = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0 ? 1 : -1;
+        if (c->sock_tuned < 0)
+            return;
+    }
+#ifdef TCP_QUICKACK
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#endif
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
     pop3a_client *c = arg;
     pop3a_enter(c);
     read_waiting_bytes(c);
+    tune_socket(c); /* before the chunk callbacks: the ACK goes out now */
     pop3a_process_input(c);
     if (!c->freeing)
         pop3a_pump(c);

@@ -230,6 +230,15 @@ POP3A_EXPORT int pop3a_options_set_max_listing(pop3a_options *opts, uint32_t ent
     return 0;
 }
 
+POP3A_EXPORT int pop3a_options_set_size_check(pop3a_options *opts, pop3a_size_check mode)
+{
+    if (opts == NULL || (mode != POP3A_SIZE_CHECK_AUTO && mode != POP3A_SIZE_CHECK_STRICT &&
+                         mode != POP3A_SIZE_CHECK_OFF))
+        return -1;
+    opts->size_check = mode;
+    return 0;
+}
+
 POP3A_EXPORT int pop3a_options_set_trace(pop3a_options *opts, pop3a_trace_cb cb, void *arg)
 {
     if (opts == NULL)

@@ -22,6 +22,7 @@ struct pop3a_options {
     uint32_t pipeline_window;   /* 1 = no pipelining */
     uint32_t max_line;
     uint32_t max_listing;
+    pop3a_size_check size_check;
     int allow_cleartext;
     pop3a_trace_cb trace;
     void *trace_arg;

@@ -9,6 +9,8 @@
  *    byte after each line end. Only a "." or ".\r" at a line start that ends a read
  *    is held back (p->pending), because the next byte decides whether it is the
  *    terminator or a stuffed dot.
+ * In a CRLF session (decided by the greeting, see parser.h) an LF starts a new line
+ * only right after a CR, which may have ended the previous feed (PH_BODY_MID_CR).
  */
 #include "parser.h"
 
@@ -21,6 +23,7 @@ enum {
     PH_LISTING,         /* after +OK of a listing: next line is data or "." */
     PH_BODY_LINE_START, /* body: the next byte starts a line */
     PH_BODY_MID_LINE,   /* body: inside a line, only '\n' matters */
+    PH_BODY_MID_CR,     /* body, CRLF session: inside a line, the last byte was '\r' */
     PH_BODY_DOT,        /* body: "." at line start held in pending */
     PH_BODY_DOT_CR      /* body: ".\r" at line start held in pending */
 };
@@ -73,6 +76,17 @@ void pop3a_parser_expect(pop3a_parser *p, pop3a_expect e)
 pop3a_expect pop3a_parser_expecting(const pop3a_parser *p)
 {
     return p->expect;
+}
+
+pop3a_line_ends pop3a_parser_line_ends(const pop3a_parser *p)
+{
+    return p->line_ends;
+}
+
+/* A CRLF session: a bare LF is data, not a line end. */
+static int crlf_only(const pop3a_parser *p)
+{
+    return p->line_ends == POP3A_LINE_ENDS_CRLF;
 }
 
 int pop3a_parser_idle(const pop3a_parser *p)
@@ -245,14 +259,34 @@ static size_t pending_content_len(size_t stored, char last)
 typedef enum { LINE_MORE, LINE_DONE, LINE_FAILED } line_result;
 
 /*
- * Takes one complete line (CRLF or bare LF; RFC 1939 s3 says CRLF, bare LF is
- * tolerated) from the input, straight from `in` when no earlier piece is buffered.
- * On LINE_DONE, *line and *line_len hold the content without its line end.
+ * The LF that ends the line being read, or NULL. A listing line of a CRLF session
+ * ends only at CR LF, the CR possibly the last byte already buffered; a bare LF
+ * before it is part of the line. Status lines end at either.
  */
-static line_result take_line(pop3a_parser *p, const char *in, size_t len, const char **line,
-                             size_t *line_len, size_t *consumed, pop3a_pev *ev)
+static const char *find_line_end(const pop3a_parser *p, const char *in, size_t len)
 {
     const char *nl = memchr(in, '\n', len);
+    if (p->phase != PH_LISTING || !crlf_only(p))
+        return nl;
+    while (nl != NULL) {
+        char prev = nl > in ? nl[-1] : p->line_len > 0 ? p->line[p->line_len - 1] : '\0';
+        if (prev == '\r')
+            return nl;
+        nl = memchr(nl + 1, '\n', (size_t)(in + len - (nl + 1)));
+    }
+    return NULL;
+}
+
+/*
+ * Takes one complete line (see find_line_end; RFC 1939 s3 says CRLF, a bare LF is
+ * tolerated where the session's line ends allow it) from the input, straight from
+ * `in` when no earlier piece is buffered. On LINE_DONE, *line and *line_len hold
+ * the content without its line end, and *crlf says whether that was CRLF.
+ */
+static line_result take_line(pop3a_parser *p, const char *in, size_t len, const char **line,
+                             size_t *line_len, int *crlf, size_t *consumed, pop3a_pev *ev)
+{
+    const char *nl = find_line_end(p, in, len);
     const char *content;
     size_t n, clen;
 
@@ -286,7 +320,8 @@ static line_result take_line(pop3a_parser *p, const char *in, size_t len, const 
         clen = p->line_len;
         p->line_len = 0; /* content stays valid until the next feed appends */
     }
-    if (clen > 0 && content[clen - 1] == '\r')
+    *crlf = clen > 0 && content[clen - 1] == '\r';
+    if (*crlf)
         clen--;
     if (clen > p->max_line) {
         *consumed = fail(p, ev, REASON_TOO_LONG);
@@ -369,16 +404,19 @@ static size_t feed_line(pop3a_parser *p, const char *in, size_t len, pop3a_pev *
 {
     const char *line = NULL;
     size_t line_len = 0, consumed = 0;
+    int crlf = 0;
 
     if (len == 0)
         return 0;
-    switch (take_line(p, in, len, &line, &line_len, &consumed, ev)) {
+    switch (take_line(p, in, len, &line, &line_len, &crlf, &consumed, ev)) {
     case LINE_MORE:
     case LINE_FAILED:
         return consumed;
     case LINE_DONE:
         break;
     }
+    if (p->line_ends == POP3A_LINE_ENDS_UNDECIDED && p->phase == PH_STATUS)
+        p->line_ends = crlf ? POP3A_LINE_ENDS_CRLF : POP3A_LINE_ENDS_LF;
     if (p->phase == PH_LISTING)
         handle_listing_line(p, line, line_len, ev);
     else
@@ -397,23 +435,33 @@ static size_t end_body(pop3a_parser *p, pop3a_pev *ev, size_t consumed)
 
 /*
  * Hands back s[0..span) as data, s[0] being inside a line (never a line start to
- * check). The span runs through whole lines and stops only right before a "." at a
- * line start (stuffing or the terminator, RFC 1939 s3) or at the end of the input.
+ * check); prev_cr says the byte before s[0] was a CR. The span runs through whole
+ * lines and stops only right before a "." at a line start (stuffing or the
+ * terminator, RFC 1939 s3) or at the end of the input. In a CRLF session an LF
+ * without a CR before it does not start a line.
  */
-static size_t emit_span(pop3a_parser *p, const char *s, size_t n, pop3a_pev *ev)
+static size_t emit_span(pop3a_parser *p, const char *s, size_t n, int prev_cr, pop3a_pev *ev)
 {
     const char *end = s + n;
     const char *pos = s;
     const char *nl;
+    int strict = crlf_only(p);
 
     for (;;) {
         nl = memchr(pos, '\n', (size_t)(end - pos));
         if (nl == NULL) {
-            p->phase = PH_BODY_MID_LINE;
+            p->phase = strict && end[-1] == '\r' ? PH_BODY_MID_CR : PH_BODY_MID_LINE;
             pos = end;
             break;
         }
         pos = nl + 1;
+        if (strict && !(nl > s ? nl[-1] == '\r' : prev_cr)) {
+            if (pos == end) {
+                p->phase = PH_BODY_MID_LINE;
+                break;
+            }
+            continue; /* a bare LF: data inside the line */
+        }
         if (pos == end) {
             p->phase = PH_BODY_LINE_START;
             break;
@@ -441,8 +489,8 @@ static size_t body_dot_at_line_start(pop3a_parser *p, const char *in, size_t len
         hold(p, PH_BODY_DOT, ".", 1);
         return 1;
     }
-    if (in[1] == '\n')
-        return end_body(p, ev, 2); /* ".\n": bare-LF terminator, tolerated */
+    if (in[1] == '\n' && !crlf_only(p))
+        return end_body(p, ev, 2); /* ".\n": a bare-LF server's terminator */
     if (in[1] == '\r') {
         if (len == 2) {
             hold(p, PH_BODY_DOT_CR, ".\r", 2);
@@ -451,13 +499,13 @@ static size_t body_dot_at_line_start(pop3a_parser *p, const char *in, size_t len
         if (in[2] == '\n')
             return end_body(p, ev, 3);
     }
-    return 1 + emit_span(p, in + 1, len - 1, ev);
+    return 1 + emit_span(p, in + 1, len - 1, 0, ev);
 }
 
 /* A "." was held back at a line start; in[0] decides. */
 static size_t body_after_dot(pop3a_parser *p, const char *in, size_t len, pop3a_pev *ev)
 {
-    if (in[0] == '\n')
+    if (in[0] == '\n' && !crlf_only(p))
         return end_body(p, ev, 1);
     if (in[0] == '\r') {
         if (len == 1) {
@@ -468,7 +516,7 @@ static size_t body_after_dot(pop3a_parser *p, const char *in, size_t len, pop3a_
             return end_body(p, ev, 2);
     }
     p->pending_len = 0; /* the held "." was stuffing: dropped */
-    return emit_span(p, in, len, ev);
+    return emit_span(p, in, len, 0, ev);
 }
 
 /* ".\r" was held back at a line start; in[0] decides. */
@@ -479,7 +527,7 @@ static size_t body_after_dot_cr(pop3a_parser *p, const char *in, pop3a_pev *ev)
     /* The "." was stuffing and the "\r" is data that is no longer in the input:
      * hand it out from pending, consuming nothing. */
     p->pending_len = 0;
-    p->phase = PH_BODY_MID_LINE;
+    p->phase = crlf_only(p) ? PH_BODY_MID_CR : PH_BODY_MID_LINE;
     set_event(ev, POP3A_PEV_DATA, p->pending + 1, 1);
     return 0;
 }
@@ -492,13 +540,13 @@ static size_t feed_body(pop3a_parser *p, const char *in, size_t len, pop3a_pev *
     case PH_BODY_LINE_START:
         if (in[0] == '.')
             return body_dot_at_line_start(p, in, len, ev);
-        return emit_span(p, in, len, ev);
+        return emit_span(p, in, len, 0, ev);
     case PH_BODY_DOT:
         return body_after_dot(p, in, len, ev);
     case PH_BODY_DOT_CR:
         return body_after_dot_cr(p, in, ev);
     default:
-        return emit_span(p, in, len, ev);
+        return emit_span(p, in, len, p->phase == PH_BODY_MID_CR, ev);
     }
 }
 

@@ -11,6 +11,13 @@
  * After any complete reply (status line without a multi-line section, SASL
  * continuation, or multi-line terminator) the parser is idle (EXPECT_NONE) again;
  * a byte arriving while idle is a protocol error (a reply to no command).
+ *
+ * Line ends are a property of the session: the first status line read after init
+ * (the greeting) decides them. After a CRLF greeting, only CRLF ends a listing
+ * line and only CRLF "." CRLF ends a multi-line reply; a bare LF there is data
+ * (mail with stray LFs exists, and taking "\n.\n" as the end would cut the message).
+ * After a bare-LF greeting a bare LF ends lines too, as it always did. Status lines
+ * themselves are taken with either line end.
  */
 #ifndef POP3A_PARSER_H
 #define POP3A_PARSER_H
@@ -39,6 +46,13 @@ typedef enum {
     POP3A_PEV_ERROR          /* protocol error, data = reason (static); parser stays failed */
 } pop3a_pev_kind;
 
+/* How the server ends its lines (see the top of this file). */
+typedef enum {
+    POP3A_LINE_ENDS_UNDECIDED = 0, /* no status line read yet */
+    POP3A_LINE_ENDS_CRLF,          /* RFC 1939 s3: only CRLF ends a line */
+    POP3A_LINE_ENDS_LF             /* the server's lines end in bare LF: LF ends one too */
+} pop3a_line_ends;
+
 typedef struct {
     pop3a_pev_kind kind;
     const char *data;
@@ -50,6 +64,7 @@ typedef struct {
 typedef struct {
     pop3a_expect expect;
     int phase;        /* parser.c: where inside the reply we are */
+    pop3a_line_ends line_ends; /* decided by the first status line */
     int failed;       /* a PEV_ERROR was returned; every later feed returns it again */
     const char *fail_reason;
     char *line;       /* partial status/listing line across feeds; malloc'd lazily */
@@ -72,6 +87,8 @@ void pop3a_parser_expect(pop3a_parser *p, pop3a_expect e);
 pop3a_expect pop3a_parser_expecting(const pop3a_parser *p);
 /* 1 when idle and nothing is held back (a reply boundary). */
 int pop3a_parser_idle(const pop3a_parser *p);
+/* The session's line ends, once the first status line has decided them. */
+pop3a_line_ends pop3a_parser_line_ends(const pop3a_parser *p);
 
 /*
  * Consume up to len bytes of `in`, yield at most one event in *ev. Returns how many

@@ -192,11 +192,18 @@ typedef void (*pop3a_done_cb)(pop3a_client *client, pop3a_future *future, void *
 
 /**
  * @brief RETR/TOP body: dot-unstuffed, terminator removed, CRLF kept as sent.
+ *
+ * Line ends are a property of the session, decided by the server's greeting:
+ * after a CRLF greeting (RFC 1939) only CRLF "." CRLF ends a multi-line reply,
+ * and a bare LF inside a body or listing line is data; only a server whose
+ * greeting ends in a bare LF gets bare-LF framing ("\n.\n" ends its replies).
  * @param client the future's client.
  * @param future the RETR or TOP future.
  * @param data the next body bytes: valid during the call only, not NUL-terminated.
  * @param len size of @p data, from 0 (only with @p final) up.
  * @param final 1 exactly once, on the last call of a successful body; else 0.
+ *        A message cut short by the server never gets it (see
+ *        pop3a_future_announced_octets()).
  * @param arg the pointer given to the submit call, untouched.
  * @return #POP3A_CHUNK_CONTINUE, #POP3A_CHUNK_PAUSE (stop reading until
  *         pop3a_future_resume()) or anything else to abort (contract 3).
@@ -387,6 +394,34 @@ POP3A_EXPORT int pop3a_options_set_max_line(pop3a_options *opts, uint32_t octets
  *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_max_listing(pop3a_options *opts, uint32_t entries);
+/**
+ * @brief How a RETR body is checked against the size the server announced.
+ *
+ * The size is the "+OK nnn octets" of RETR, else the message's size in this
+ * session's LIST; RFC 1939 counts CRLF line ends and no dot-stuffing.
+ */
+typedef enum {
+    /** Default: a body shorter than announced fails (#POP3A_ERR_PROTOCOL, no
+     *  final chunk) once this session's sizes have matched and none has differed. */
+    POP3A_SIZE_CHECK_AUTO = 0,
+    /** Every body shorter than announced fails. */
+    POP3A_SIZE_CHECK_STRICT,
+    /** Sizes are only reported (pop3a_future_announced_octets()); never a failure. */
+    POP3A_SIZE_CHECK_OFF
+} pop3a_size_check;
+/**
+ * @brief Sets the size check (see #pop3a_size_check).
+ *
+ * Whatever the mode, a body whose end no size vouches for completes only once
+ * what follows its terminator proves it was the end (see
+ * pop3a_future_announced_octets()).
+ * @param opts the options.
+ * @param mode one of #pop3a_size_check.
+ * @return 0, or -1 for a NULL @p opts or an unknown mode.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
+ */
+POP3A_EXPORT int pop3a_options_set_size_check(pop3a_options *opts, pop3a_size_check mode);
 /**
  * @brief Protocol trace; PASS, APOP and AUTH secrets are redacted before the callback.
  * @param opts the options.
@@ -855,6 +890,37 @@ POP3A_EXPORT uint32_t pop3a_future_msg(const pop3a_future *future);
  *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT uint64_t pop3a_future_octets(const pop3a_future *future);
+/**
+ * @brief The size the server announced for a RETR's message.
+ *
+ * Its "+OK nnn octets", else the message's size in this session's LIST.
+ * A message cut short never completes as OK: a body shorter than announced
+ * fails under the size check (pop3a_options_set_size_check()), and a body the
+ * size cannot vouch for gets its final chunk and done callback only once the
+ * next reply's status line (or the end of the connection, or a short quiet
+ * time when nothing is owed after it) proves its terminator was the end; bytes
+ * after it that are no reply fail it. So a fetcher stores on the final chunk;
+ * it may also compare the two sizes itself and refuse a short message.
+ * @param future the future.
+ * @param octets receives the size; may be NULL.
+ * @return 0, or -1 when none was announced (and for TOP, which sends only part
+ *         of a message).
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
+ */
+POP3A_EXPORT int pop3a_future_announced_octets(const pop3a_future *future, uint64_t *octets);
+/**
+ * @brief The body received so far, counted as RFC 1939 counts a message's size.
+ *
+ * Octets after unstuffing, each bare LF counted as CRLF: equal to the
+ * announced size for a whole message (or pop3a_future_octets() is, from a
+ * server that counts as it sends).
+ * @param future the future.
+ * @return the count; also valid inside the chunk callback.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
+ */
+POP3A_EXPORT uint64_t pop3a_future_received_octets(const pop3a_future *future);
 /**
  * @brief STAT result.
  * @param future the future.

@@ -148,11 +148,13 @@ START_TEST(delete_marks_stored_batches_only)
     }
     r.dele_line = 3 + 1 + N + 1; /* CAPA USER PASS, STAT, the RETRs, then DELE 1 */
     r.dele_count = BATCH;
+    /* RETR 65's status line proves that RETR 64's terminator was its end (no
+     * size was announced): only then is message 64 stored and the batch marked. */
+    p3s_send(r.srv, "+OK message follows\r\n");
     for (size_t i = 1; i <= BATCH; i++) {
         snprintf(line, sizeof line, "DELE %zu", i);
         p3s_expect(r.srv, line);
     }
-    p3s_send(r.srv, "+OK message follows\r\n");
     p3s_send_bytes(r.srv, m[(BATCH) % n].wire, m[(BATCH) % n].wire_len);
     p3s_delay(r.srv, 100); /* time for a DELE 65 to go out, were it sent */
     p3s_send(r.srv, "-ERR no such message\r\n");

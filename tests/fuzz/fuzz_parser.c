@@ -5,7 +5,9 @@
  * a reference decoder written here that reads one byte at a time and follows
  * RFC 1939 section 3 literally: status line "+OK"/"-ERR" (any case) then the
  * end or a space; multi-line sections end at "." alone on a line; a leading
- * "." is stuffing and is dropped; line ends are CRLF or (tolerated) bare LF;
+ * "." is stuffing and is dropped; the first status line's end decides the
+ * session's line ends: after CRLF only CRLF ends a listing or body line (a bare
+ * LF is data), after a bare LF either does; status lines end at either;
  * status and listing lines longer than max_line or holding NUL are errors;
  * RFC 5034 section 4 continuations ("+ " and the tolerated "+") in SASL mode.
  * Both produce an event stream (adjacent DATA merged); the streams, and the
@@ -15,6 +17,7 @@
  *   mode & 3: 0 BODY, 1 LINES, 2 STATUS, 3 SASL
  *   mode & 4: prepend a synthetic "+OK\r\n" (so the body/listing rules get
  *             the fuzzer's bytes from the first one)
+ *   mode & 8: the synthetic line is "+OK\n" instead (a bare-LF server)
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -114,12 +117,13 @@ static void log_compare(const event_log *got, const event_log *want)
 
 /* ------------------------------------------------------ reference decoder */
 
-enum { R_STATUS, R_LISTING, R_LINE_START, R_MID, R_DOT, R_DOT_CR, R_DONE, R_FAILED };
+enum { R_STATUS, R_LISTING, R_LINE_START, R_MID, R_MID_CR, R_DOT, R_DOT_CR, R_DONE, R_FAILED };
 
 typedef struct {
     pop3a_expect expect;
     size_t max_line;
     int state;
+    int line_ends; /* 0 undecided, 1 CRLF only, 2 bare LF too */
     unsigned char *line; /* the status/listing line so far */
     size_t llen, lcap;
     size_t consumed; /* bytes of the reply, once R_DONE or R_FAILED */
@@ -253,7 +257,10 @@ static void ref_listing_line(ref_decoder *r, const unsigned char *l, size_t len,
 /* One byte of a status or listing line; pos is the offset after it. */
 static void ref_line_byte(ref_decoder *r, unsigned char c, size_t pos)
 {
-    if (c != '\n') {
+    /* In a CRLF session a listing line's bare LF is content. */
+    int ends = c == '\n' && (r->state == R_STATUS || r->line_ends != 1 ||
+                             (r->llen > 0 && r->line[r->llen - 1] == '\r'));
+    if (!ends) {
         r->line = grow_or_die(r->line, &r->lcap, r->llen + 1, 1);
         r->line[r->llen++] = c;
         /* A trailing CR may still be the line end's; it does not count yet. */
@@ -264,8 +271,11 @@ static void ref_line_byte(ref_decoder *r, unsigned char c, size_t pos)
     }
     size_t len = r->llen;
     r->llen = 0;
-    if (len > 0 && r->line[len - 1] == '\r')
+    int crlf = len > 0 && r->line[len - 1] == '\r';
+    if (crlf)
         len--;
+    if (r->line_ends == 0 && r->state == R_STATUS)
+        r->line_ends = crlf ? 1 : 2;
     if (len > r->max_line || (len > 0 && memchr(r->line, '\0', len) != NULL)) {
         ref_fail(r, pos);
         return;
@@ -281,6 +291,14 @@ static void emit(ref_decoder *r, unsigned char c)
     log_event_add(&r->log, POP3A_PEV_DATA, POP3A_RESP_NONE, &c, 1);
 }
 
+/* The state after data byte c inside a line (or at its start). */
+static int ref_after_data(const ref_decoder *r, unsigned char c)
+{
+    if (r->line_ends == 1) /* CRLF only */
+        return c == '\r' ? R_MID_CR : R_MID;
+    return c == '\n' ? R_LINE_START : R_MID;
+}
+
 /* One body byte; pos is the offset after it. */
 static void ref_body_byte(ref_decoder *r, unsigned char c, size_t pos)
 {
@@ -291,15 +309,18 @@ static void ref_body_byte(ref_decoder *r, unsigned char c, size_t pos)
             return;
         }
         emit(r, c);
-        r->state = c == '\n' ? R_LINE_START : R_MID;
+        r->state = ref_after_data(r, c);
         return;
     case R_MID:
         emit(r, c);
-        if (c == '\n')
-            r->state = R_LINE_START;
+        r->state = ref_after_data(r, c);
+        return;
+    case R_MID_CR:
+        emit(r, c);
+        r->state = c == '\n' ? R_LINE_START : ref_after_data(r, c);
         return;
     case R_DOT:
-        if (c == '\n') {
+        if (c == '\n' && r->line_ends != 1) {
             log_event_add(&r->log, POP3A_PEV_END, POP3A_RESP_NONE, NULL, 0);
             ref_done(r, pos);
             return;
@@ -310,7 +331,7 @@ static void ref_body_byte(ref_decoder *r, unsigned char c, size_t pos)
         }
         /* The dot was stuffing (RFC 1939 s3): dropped. */
         emit(r, c);
-        r->state = R_MID;
+        r->state = ref_after_data(r, c);
         return;
     case R_DOT_CR:
         if (c == '\n') {
@@ -321,7 +342,7 @@ static void ref_body_byte(ref_decoder *r, unsigned char c, size_t pos)
         /* "." stuffing, then a CR that is data. */
         emit(r, '\r');
         emit(r, c);
-        r->state = c == '\n' ? R_LINE_START : R_MID;
+        r->state = ref_after_data(r, c);
         return;
     default:
         return;
@@ -424,8 +445,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const pop3a_expect modes[] = {POP3A_EXPECT_BODY, POP3A_EXPECT_LINES,
                                          POP3A_EXPECT_STATUS, POP3A_EXPECT_SASL};
     pop3a_expect expect = modes[mode & 3];
-    static const char synthetic[] = "+OK\r\n";
-    size_t pre = (mode & 4) ? sizeof synthetic - 1 : 0;
+    const char *synthetic = (mode & 8) ? "+OK\n" : "+OK\r\n";
+    size_t pre = (mode & 4) ? strlen(synthetic) : 0;
 
     size_t len = pre + fin.len;
     char *in = malloc(len ? len : 1);

@@ -10,11 +10,15 @@
 
 #include "session_test.h"
 
-/* Logs in, sends one RETR 1 reply built from `wire`, returns the recorder filled. */
-static void retr_one(const void *wire, size_t wire_len, tu_rec *retr, void (*tune)(tu_env *))
+/* Greets with `greeting`, logs in, sends one RETR 1 reply built from `wire`,
+ * returns the recorder filled. */
+static void retr_one_greeted(const char *greeting, const void *wire, size_t wire_len,
+                             tu_rec *retr, void (*tune)(tu_env *))
 {
     tu_env e;
-    env_init_login_script(&e, CAPA_BASIC);
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, greeting, CAPA_BASIC);
+    script_user_pass(e.srv, "alice", "+OK\r\n", "alicepw", "+OK Logged in.\r\n");
     if (tune)
         tune(&e);
     p3s_expect(e.srv, "RETR 1");
@@ -26,6 +30,11 @@ static void retr_one(const void *wire, size_t wire_len, tu_rec *retr, void (*tun
     SCRIPT_DONE(e.srv);
     ASSERT_ONCE(*retr);
     tu_env_free(&e);
+}
+
+static void retr_one(const void *wire, size_t wire_len, tu_rec *retr, void (*tune)(tu_env *))
+{
+    retr_one_greeted(PLAIN_GREETING, wire, wire_len, retr, tune);
 }
 
 /* NUL and 8-bit bytes pass through untouched (RFC 1939 section 3 forbids neither
@@ -45,16 +54,49 @@ START_TEST(body_with_nul_and_8bit_bytes)
 }
 END_TEST
 
-/* A server ending lines with bare LF, terminator included: tolerated, and the
- * line ends are kept as sent. */
+/* A server ending lines with bare LF (its greeting says so), terminator
+ * included: tolerated, and the line ends are kept as sent. */
 START_TEST(body_with_bare_lf_line_ends)
 {
     static const char wire[] = "+OK\nSubject: lf\n\n..dot\nend\n.\n";
     tu_rec retr;
-    retr_one(wire, sizeof wire - 1, &retr, NULL);
+    retr_one_greeted("+OK POP3 ready\n", wire, sizeof wire - 1, &retr, NULL);
     ASSERT_OK(retr);
     ASSERT_BODY(retr, "Subject: lf\n\n.dot\nend\n");
     tu_rec_clear(&retr);
+}
+END_TEST
+
+/* A CRLF server (its greeting ends in CRLF) sending mail with stray LFs: "\n.\n"
+ * inside the body is data, so the whole message arrives and the session goes on;
+ * it used to end the message there and fail the session on the rest. Written in
+ * n-byte pieces for n = 1..7 and whole (_i 0), so every boundary is crossed. */
+START_TEST(crlf_server_body_with_stray_lf_dot_lf)
+{
+    static const char body[] = "Subject: x\r\n\r\nhas\n.\nstray LFs\n.\r\nand \n..\r\n";
+    tu_env e;
+    env_init_login_script(&e, CAPA_BASIC);
+    p3s_expect(e.srv, "RETR 1");
+    p3s_write_chunk(e.srv, (size_t)_i, 0);
+    p3s_send(e.srv, "+OK 42 octets\r\n");
+    p3s_send(e.srv, body);
+    p3s_send(e.srv, ".\r\n");
+    p3s_write_chunk(e.srv, 0, 0);
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK\r\n");
+    tu_rec retr, noop;
+    RECS_INIT(NULL, 2, &retr, &noop);
+    session_logged_in(&e);
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE_AND_SCRIPT(&e, noop);
+    ASSERT_ONCE_OK(retr);
+    /* The dot after a stray LF is not at a line start, so it was never stuffed. */
+    ASSERT_BODY(retr, body);
+    ASSERT_ONCE_OK(noop);
+    ck_assert_int_eq(e.close_calls, 0);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
 }
 END_TEST
 
@@ -374,6 +416,7 @@ static Suite *transfer_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, body_with_nul_and_8bit_bytes);
     tcase_add_test(tc, body_with_bare_lf_line_ends);
+    tcase_add_loop_test(tc, crlf_server_body_with_stray_lf_dot_lf, 0, 8);
     tcase_add_test(tc, empty_body);
     tcase_add_test(tc, body_line_longer_than_line_cap);
     tcase_add_test(tc, big_body_arrives_in_few_large_chunks);

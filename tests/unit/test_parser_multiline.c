@@ -109,6 +109,85 @@ START_TEST(retr_data_spans_are_as_large_as_possible)
 }
 END_TEST
 
+/* -------------------------------------------------------------- line ends */
+
+/* The first status line decides the session's line ends (parser.h). After a CRLF
+ * one, only CRLF "." CRLF ends a reply and a bare LF is data: "\n.\n" inside a
+ * body is a stray LF, a dot and a stray LF, not the end of the message. */
+static const parser_case line_end_cases[] = {
+    CASE("crlf_session: bare LF dot LF is data", "+OK\r\nhas\n.\nstray lf\r\n.\r\n",
+         "OK NONE \"\"\nDATA \"has\\n.\\nstray lf\\r\\n\"\nEND\n~idle\n", BODY),
+    CASE("crlf_session: bare LF dot CRLF is data", "+OK\r\na\n.\r\nb\r\n.\r\n",
+         "OK NONE \"\"\nDATA \"a\\n.\\r\\nb\\r\\n\"\nEND\n~idle\n", BODY),
+    CASE("crlf_session: a dot after a stray LF is not stuffing", "+OK\r\na\n..\r\n.\r\n",
+         "OK NONE \"\"\nDATA \"a\\n..\\r\\n\"\nEND\n~idle\n", BODY),
+    CASE("crlf_session: dot LF at a line start is a stuffed dot",
+         "+OK\r\n.\nx\r\n.\r\n", "OK NONE \"\"\nDATA \"\\nx\\r\\n\"\nEND\n~idle\n",
+         BODY),
+    CASE("crlf_session: body ending in a bare LF waits for CRLF", "+OK\r\nx\n.\n",
+         "OK NONE \"\"\nDATA \"x\\n.\\n\"\n~waiting\n", BODY),
+    CASE("crlf_session: CR CR LF ends a line once", "+OK\r\na\r\r\n..\r\n.\r\n",
+         "OK NONE \"\"\nDATA \"a\\r\\r\\n.\\r\\n\"\nEND\n~idle\n", BODY),
+    CASE("crlf_session: the greeting decides, not the reply's own status line",
+         "+OK hi\r\n+OK\nx\n.\ny\r\n.\r\n",
+         "OK NONE \"hi\"\nOK NONE \"\"\nDATA \"x\\n.\\ny\\r\\n\"\nEND\n~idle\n", STATUS,
+         BODY),
+    CASE("crlf_session: a listing line ends only at CRLF", "+OK\r\n1 a\n.\n2 b\r\n.\r\n",
+         "OK NONE \"\"\nLINE \"1 a\\n.\\n2 b\"\nEND\n~idle\n", LINES),
+    CASE("crlf_session: dot LF in a listing is a line's content", "+OK\r\n.\n.\r\n",
+         "OK NONE \"\"\nLINE \"\\n.\"\n~waiting\n", LINES),
+    CASE_CAPPED("crlf_session: a bare LF counts against the line cap",
+                "+OK\r\n1 2\n3 4\n5 6\n7 8\n9 0\r\n.\r\n", 16,
+                "OK NONE \"\"\nERROR \"line too long\"\n", LINES),
+    CASE("lf_session: bare LF dot LF ends the body", "+OK hi\n+OK\nx\n.\n",
+         "OK NONE \"hi\"\nOK NONE \"\"\nDATA \"x\\n\"\nEND\n~idle\n", STATUS, BODY),
+    CASE("lf_session: a CRLF terminator still ends it", "+OK\nx\r\n.\r\n",
+         "OK NONE \"\"\nDATA \"x\\r\\n\"\nEND\n~idle\n", BODY),
+    CASE("lf_session: the greeting decides, not the reply's own status line",
+         "+OK hi\n+OK\r\nx\n..y\n.\n",
+         "OK NONE \"hi\"\nOK NONE \"\"\nDATA \"x\\n.y\\n\"\nEND\n~idle\n", STATUS, BODY),
+    CASE("lf_session: a listing line ends at LF", "+OK\n1 a\n.\n",
+         "OK NONE \"\"\nLINE \"1 a\"\nEND\n~idle\n", LINES),
+};
+
+START_TEST(line_end_transcripts)
+{
+    check_parser_case(&line_end_cases[_i]);
+}
+END_TEST
+
+/* Which line ends the parser settled on, from the first status line only. */
+START_TEST(first_status_line_decides_line_ends)
+{
+    static const struct {
+        const char *in;
+        pop3a_line_ends want;
+    } rows[] = {
+        {"", POP3A_LINE_ENDS_UNDECIDED},
+        {"+OK hi\r", POP3A_LINE_ENDS_UNDECIDED},
+        {"+OK hi\r\n", POP3A_LINE_ENDS_CRLF},
+        {"-ERR busy\r\n", POP3A_LINE_ENDS_CRLF},
+        {"+OK hi\n", POP3A_LINE_ENDS_LF},
+        {"+OK hi\r\n+OK\n", POP3A_LINE_ENDS_CRLF},
+        {"+OK hi\n+OK\r\n", POP3A_LINE_ENDS_LF},
+    };
+    for (size_t i = 0; i < N_ROWS(rows); i++) {
+        pop3a_parser p;
+        pop3a_pev ev;
+        size_t off = 0, len = strlen(rows[i].in);
+        pop3a_parser_init(&p, 0);
+        do {
+            if (pop3a_parser_expecting(&p) == POP3A_EXPECT_NONE)
+                pop3a_parser_expect(&p, STATUS);
+            off += pop3a_parser_feed(&p, rows[i].in + off, len - off, &ev);
+        } while (off < len && ev.kind != POP3A_PEV_ERROR);
+        ck_assert_msg(pop3a_parser_line_ends(&p) == rows[i].want, "row %zu: %d, want %d", i,
+                      (int)pop3a_parser_line_ends(&p), (int)rows[i].want);
+        pop3a_parser_free(&p);
+    }
+}
+END_TEST
+
 /* -------------------------------------------------------------- huge body */
 
 static uint32_t rng_state = 12345;
@@ -123,7 +202,7 @@ static uint32_t rng(void)
 }
 
 /* Message content: lines of 0..199 bytes, some starting with dots, some with bare
- * LF, NUL and lone CR inside; always ends with a line end. */
+ * LF, NUL and lone CR inside; always ends with CRLF (a server adds one). */
 static void make_content(strbuf *content, size_t target)
 {
     char line[256];
@@ -143,40 +222,46 @@ static void make_content(strbuf *content, size_t target)
         sb_add(content, line, n);
         sb_str(content, shape == 4 ? "\n" : "\r\n");
     }
+    if (content->buf[content->len - 2] != '\r')
+        sb_str(content, "\r\n");
 }
 
-/* RFC 1939 s3: a line starting with "." gets one more "."; then ".\r\n". */
-static void stuff(const strbuf *content, strbuf *wire)
+/* Whether s[i] starts a line: in a CRLF session only CRLF ends one (parser.h). */
+static int starts_line(const char *s, size_t i, size_t first, int crlf)
+{
+    if (i == first)
+        return 1;
+    return s[i - 1] == '\n' && (!crlf || (i >= first + 2 && s[i - 2] == '\r'));
+}
+
+/* RFC 1939 s3: a line starting with "." gets one more "."; then ".\r\n". The
+ * status line's end tells the parser which line ends the session uses. */
+static void stuff(const strbuf *content, strbuf *wire, int crlf)
 {
     size_t i;
-    int at_line_start = 1;
-    sb_str(wire, "+OK message follows\r\n");
+    sb_str(wire, crlf ? "+OK message follows\r\n" : "+OK message follows\n");
     for (i = 0; i < content->len; i++) {
-        if (at_line_start && content->buf[i] == '.')
+        if (starts_line(content->buf, i, 0, crlf) && content->buf[i] == '.')
             sb_add(wire, ".", 1);
         sb_add(wire, &content->buf[i], 1);
-        at_line_start = content->buf[i] == '\n';
     }
     sb_str(wire, ".\r\n");
 }
 
 /* A byte-at-a-time reference decoder of the body that follows the status line,
  * written independently of the parser. */
-static void reference_unstuff(const char *wire, size_t len, strbuf *out)
+static void reference_unstuff(const char *wire, size_t len, strbuf *out, int crlf)
 {
-    size_t i = (size_t)((const char *)memchr(wire, '\n', len) - wire) + 1;
-    while (i < len) {
-        size_t eol = i;
-        int dot = wire[i] == '.';
-        while (eol < len && wire[eol] != '\n')
-            eol++;
-        /* the line is wire[i..eol] plus its LF */
-        if (dot && (eol - i == 1 || (eol - i == 2 && wire[i + 1] == '\r')))
-            return; /* the terminator */
-        if (dot)
-            i++;
-        sb_add(out, wire + i, eol + 1 - i);
-        i = eol + 1;
+    size_t first = (size_t)((const char *)memchr(wire, '\n', len) - wire) + 1;
+    for (size_t i = first; i < len; i++) {
+        if (starts_line(wire, i, first, crlf) && wire[i] == '.') {
+            int cr = i + 2 < len && wire[i + 1] == '\r' && wire[i + 2] == '\n';
+            int lf = i + 1 < len && wire[i + 1] == '\n';
+            if (cr || (lf && !crlf))
+                return; /* the terminator */
+            continue;   /* stuffing */
+        }
+        sb_add(out, wire + i, 1);
     }
 }
 
@@ -221,16 +306,18 @@ static void feed_body_in_chunks(const strbuf *wire, size_t chunk, strbuf *body, 
     pop3a_parser_free(&p);
 }
 
+/* _i 0: a CRLF server (a "." after a stray LF is data), 1: a bare-LF server. */
 START_TEST(retr_huge_body_matches_reference_unstuffing)
 {
     static const size_t chunks[] = {65536, 1, 7, 4093, 0};
     strbuf content = {0}, wire = {0}, ref = {0};
     size_t i;
+    int crlf = _i == 0;
 
     rng_state = 12345;
     make_content(&content, 10u << 20);
-    stuff(&content, &wire);
-    reference_unstuff(wire.buf, wire.len, &ref);
+    stuff(&content, &wire, crlf);
+    reference_unstuff(wire.buf, wire.len, &ref, crlf);
     ck_assert_uint_eq(ref.len, content.len);
     ck_assert(memcmp(ref.buf, content.buf, content.len) == 0);
     for (i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
@@ -264,10 +351,15 @@ static Suite *parser_multiline_suite(void)
     tcase_add_test(tc, retr_data_spans_are_as_large_as_possible);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("line_ends");
+    tcase_add_loop_test(tc, line_end_transcripts, 0, N_ROWS(line_end_cases));
+    tcase_add_test(tc, first_status_line_decides_line_ends);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("huge");
     /* 10 MiB fed five ways, one of them byte by byte: slow under valgrind. */
     tcase_set_timeout(tc, 900);
-    tcase_add_test(tc, retr_huge_body_matches_reference_unstuffing);
+    tcase_add_loop_test(tc, retr_huge_body_matches_reference_unstuffing, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

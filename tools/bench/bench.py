@@ -3,7 +3,7 @@
 
     bench.py --build DIR --host H --port P [--base BASE] [--runs N] [CASE...]
 
-CASEs: bulk small latency parser memory (default: all). The server's mailboxes
+CASEs: bulk small latency parser memory delayedack (default: all). The server's mailboxes
 must already be filled as `run` fills them. BASE (the dovecot-env directory)
 lets the driver sum Dovecot's CPU time; without it that column says n/a.
 
@@ -43,10 +43,12 @@ MAILBOXES = {
     "one": ("load003", "pw003", 1, 20 * 1024),
 }
 CONCURRENT_USERS = (4, 500)  # load004..load500: 10 x 20 KiB each
+DELAYED_ACK = (200, 10240)  # tinypop split: 200 x 10 KiB (2 MB), issue 14 s3
 SESSIONS = 1000
 
 # Row names the tables look up.
 MPOP = "mpop, pipelining on"
+MPOP_NOPIPE = "mpop, pipelining off"
 FLOOR = "floor (raw C reader)"
 STORE_AS_FETCH_ALL = "file store as fetch-all does it, no network"
 STORE_MINIMUM = "file store minimum (create, write, close), no network"
@@ -265,8 +267,9 @@ class Bench:
         return os.path.join(self.build, rel)
 
     # ------------------------------------------------------------ mpop ---
-    def mpop_account(self, user, password, port, pipelining, maildir=None):
-        """An account in the rc file; mail goes to /dev/null, or into `maildir`."""
+    def mpop_account(self, user, password, port, pipelining, maildir=None, auth="on"):
+        """An account in the rc file; mail goes to /dev/null, or into `maildir`. auth
+        "user" for a server without a challenge-response method (tinypop)."""
         name = "%s_%d_%s%s" % (user, port, "pipe" if pipelining else "nopipe",
                                "_maildir" if maildir else "")
         delivery = "maildir " + maildir if maildir else "mbox /dev/null"
@@ -275,14 +278,14 @@ class Bench:
             with open(self.mpoprc, "a") as f:
                 os.fchmod(f.fileno(), 0o600)  # mpop refuses a readable rc with a password
                 f.write("account %s\nhost %s\nport %d\nuser %s\npassword %s\n"
-                        "tls off\nauth on\nonly_new off\nkeep on\nreceived_header off\n"
+                        "tls off\nauth %s\nonly_new off\nkeep on\nreceived_header off\n"
                         "pipelining %s\ndelivery %s\nuidls_file %s/uidls_%s\n"
                         "timeout 120\n\n"
-                        % (name, self.host, port, user, password,
+                        % (name, self.host, port, user, password, auth,
                            "on" if pipelining else "off", delivery, self.tmp, name))
         return name
 
-    def clients(self, user, password, count, port, which, size=0):
+    def clients(self, user, password, count, port, which, size=0, mpop_auth="on"):
         """The clients of a case, in table order."""
         all_ = {
             "store": Client(
@@ -327,7 +330,7 @@ class Bench:
         }
         if self.mpop:
             for pipe in (True, False):
-                acct = self.mpop_account(user, password, port, pipe)
+                acct = self.mpop_account(user, password, port, pipe, auth=mpop_auth)
                 key = "mpop" if pipe else "mpop-nopipe"
                 all_[key] = Client("mpop, pipelining " + ("on" if pipe else "off"),
                                    [self.mpop, "-C", self.mpoprc, "-q", acct],
@@ -439,11 +442,11 @@ class Bench:
         self.simple_table(clients, res, "fetch-all", "small: fetch-all wall <= 0.8 x mpop "
                           "pipelined", 0.8)
 
-    def simple_table(self, clients, res, ours, target, limit):
+    def simple_table(self, clients, res, ours, target, limit, ref=MPOP, ref_label="mpop pipelined"):
         med = {n: (statistics.median(x.wall for x in rs), statistics.median(x.cpu for x in rs))
                for n, rs in res.items()}
-        mpop = med.get(MPOP)
-        self.emit("| client | wall s | client CPU s | wall / mpop pipelined |")
+        mpop = med.get(ref)
+        self.emit("| client | wall s | client CPU s | wall / %s |" % ref_label)
         self.emit("|---|---:|---:|---:|")
         for c in clients:
             w, cpu = med[c.name]
@@ -470,6 +473,24 @@ class Bench:
         self.emit()
         self.simple_table(clients, res, "fetch-all", "50 ms round trip: fetch-all wall <= "
                           "0.8 x mpop pipelined", 0.8)
+
+    def case_delayedack(self):
+        count, size = DELAYED_ACK
+        log("case delayedack (tinypop split: no PIPELINING, status and body in two writes)")
+        server = Daemon([self.exe("tools/bench/tinypop"), str(count), str(size), "split"])
+        try:
+            clients = self.clients("ack", "ackpw", count, server.port,
+                                   ["fetch-all", "lib-nopipe", "mpop-nopipe", "poplib"],
+                                   mpop_auth="user")
+            res = self.measure(clients, "ackpw", self.args.runs, server_cpu=False)
+        finally:
+            server.stop()
+        self.emit("### 6. Delayed ACKs: %d x %d KiB from a server that writes status line "
+                  "and body separately, Nagle on, no PIPELINING (tools/bench/tinypop split, "
+                  "median of %d)" % (count, size // 1024, self.args.runs))
+        self.emit()
+        self.simple_table(clients, res, "fetch-all", "delayed ACKs: fetch-all wall <= 0.05 x "
+                          "mpop", 0.05, MPOP_NOPIPE, "mpop (pipelining off)")
 
     def case_parser(self):
         log("case parser")
@@ -630,7 +651,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--markdown", help="also write the tables to this file")
     ap.add_argument("cases", nargs="*", default=["bulk", "small", "latency", "parser",
-                                                 "memory"])
+                                                 "memory", "delayedack"])
     args = ap.parse_args()
     global RUNMEASURE
     RUNMEASURE = os.path.join(args.build, "tools/bench/runmeasure")

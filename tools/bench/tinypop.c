@@ -5,7 +5,12 @@
  * every user sees the same MESSAGES messages of SIZE octets, and any password
  * is accepted.
  *
- *   tinypop MESSAGES SIZE        prints "port N" once listening on 127.0.0.1
+ *   tinypop MESSAGES SIZE [split]   prints "port N" once listening on 127.0.0.1
+ *
+ * split (issue 14 s3): the server that stalls a delayed-ACK client. No
+ * PIPELINING in CAPA, Nagle left on, and each RETR reply's status line and body
+ * go out in two writes: the kernel holds the body until the client ACKs the
+ * status line.
  *
  * Speaks what the clients under test send (RFC 1939, RFC 2449 CAPA with
  * PIPELINING): CAPA USER PASS STAT LIST UIDL RETR DELE NOOP RSET QUIT. Commands
@@ -31,6 +36,7 @@
 #include "bench_util.h"
 
 static unsigned long n_messages;
+static int split; /* see the top of the file */
 static char *wire_body; /* the message, dot-stuffed, with the ".\r\n" terminator */
 static size_t wire_len, msg_octets;
 
@@ -103,7 +109,8 @@ static int answer(struct bufferevent *bev, char *line)
         n = message_arg(arg);
     }
     if (!strcasecmp(line, "CAPA")) {
-        reply(bev, "+OK\r\nUSER\r\nPIPELINING\r\nUIDL\r\nTOP\r\n.\r\n");
+        reply(bev, split ? "+OK\r\nUSER\r\nUIDL\r\nTOP\r\n.\r\n"
+                         : "+OK\r\nUSER\r\nPIPELINING\r\nUIDL\r\nTOP\r\n.\r\n");
     } else if (!strcasecmp(line, "USER") || !strcasecmp(line, "NOOP") ||
                !strcasecmp(line, "RSET")) {
         reply(bev, "+OK\r\n");
@@ -122,7 +129,11 @@ static int answer(struct bufferevent *bev, char *line)
         reply(bev, out);
     } else if (!strcasecmp(line, "RETR") && n) {
         snprintf(out, sizeof out, "+OK %zu octets\r\n", msg_octets);
-        reply(bev, out);
+        if (split && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+            /* The status line now, in a write of its own; the body from the loop. */
+            (void)send(bufferevent_getfd(bev), out, strlen(out), MSG_NOSIGNAL);
+        else
+            reply(bev, out);
         bufferevent_write(bev, wire_body, wire_len);
     } else if (!strcasecmp(line, "DELE") && n) {
         reply(bev, "+OK marked\r\n");
@@ -185,8 +196,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fputs("usage: tinypop MESSAGES SIZE\n", stderr);
+    split = argc == 4 && !strcmp(argv[3], "split");
+    if (argc != 3 && !split) {
+        fputs("usage: tinypop MESSAGES SIZE [split]\n", stderr);
         return 2;
     }
     n_messages = bench_number(argv[1], "MESSAGES", 1, 1000000);
