@@ -247,7 +247,15 @@ POP3A_EXPORT const char *pop3a_client_apop_timestamp(const pop3a_client *client)
 POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *client, const char *host, uint16_t port,
                                          pop3a_done_cb done, void *arg);
 /* Use a connected bufferevent the caller made (plain or already TLS). The client
- * takes ownership and frees it. Then as pop3a_connect from the greeting on. */
+ * takes ownership and frees it. Then as pop3a_connect from the greeting on.
+ * A TLS bufferevent (bufferevent_openssl, handshake finished) is held to the
+ * options like a connection the library makes: chain verified, pin, and the
+ * certificate must name pop3a_options_set_verify_name's name, else the name the
+ * caller's SSL checks (SSL_set1_host) or sends as SNI; with none of these it
+ * fails with POP3A_ERR_TLS (only insecure_skip_verify turns the checks off).
+ * A plain one fails with POP3A_ERR_TLS_REQUIRED while the mode is
+ * POP3A_TLS_IMPLICIT (the default): set POP3A_TLS_STLS to upgrade it, or
+ * POP3A_TLS_NONE to run in clear. */
 POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *client, struct bufferevent *bev,
                                         pop3a_done_cb done, void *arg);
 
