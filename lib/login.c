@@ -203,12 +203,26 @@ static int start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
     return start_sasl(c, f, mech);
 }
 
+/* Ends the mechanism being tried: nothing of it (its SASL state, an initial
+ * response still waiting for the server's empty challenge) may reach the next
+ * one, and every secret it held is wiped. */
+static void end_mech(pop3a_login_state *ls)
+{
+    pop3a_sasl_free(ls->sasl); /* wipes its copy of the secret */
+    ls->sasl = NULL;
+    if (ls->pending_ir) {
+        OPENSSL_cleanse(ls->pending_ir, ls->pending_ir_len);
+        free(ls->pending_ir);
+        ls->pending_ir = NULL;
+        ls->pending_ir_len = 0;
+    }
+}
+
 /* Next candidate, or the final failure. */
 static int try_next(pop3a_client *c, pop3a_future *f)
 {
     pop3a_login_state *ls = &f->u.login;
-    pop3a_sasl_free(ls->sasl);
-    ls->sasl = NULL;
+    end_mech(ls);
     const unsigned *order = ls->oauth ? oauth_order : password_order;
     size_t n = ls->oauth ? sizeof oauth_order / sizeof *oauth_order
                          : sizeof password_order / sizeof *password_order;
@@ -421,15 +435,9 @@ void pop3a_login_cleanup(pop3a_future *f)
         free(ls->secret);
         ls->secret = NULL;
     }
-    if (ls->pending_ir) {
-        OPENSSL_cleanse(ls->pending_ir, ls->pending_ir_len);
-        free(ls->pending_ir);
-        ls->pending_ir = NULL;
-    }
+    end_mech(ls);
     free(ls->user);
     ls->user = NULL;
-    pop3a_sasl_free(ls->sasl);
-    ls->sasl = NULL;
 }
 
 /* ------------------------------------------------------------- public */

@@ -441,6 +441,60 @@ START_TEST(oauthbearer_error_reply_keeps_the_json)
 }
 END_TEST
 
+/* An initial response too long for the AUTH line waits for the server's empty
+ * challenge (RFC 5034 s4). When the mechanism is refused before that, it is
+ * dropped with it: PLAIN refused, then LOGIN's "Username:" gets the user name,
+ * not PLAIN's blob (user NUL password), byte for byte. */
+START_TEST(refused_mechanism_leaves_nothing_for_the_next)
+{
+    char pw[201], *enc_pw;
+    memset(pw, 'p', sizeof pw - 1);
+    pw[sizeof pw - 1] = '\0';
+    enc_pw = b64(pw, strlen(pw));
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL PLAIN LOGIN\r\n");
+    p3s_expect(s.e.srv, "AUTH PLAIN"); /* "\0alice\0" + 200 octets: too long to go along */
+    p3s_send(s.e.srv, "-ERR [AUTH] not PLAIN\r\n");
+    p3s_expect(s.e.srv, "AUTH LOGIN");
+    p3s_send(s.e.srv, "+ VXNlcm5hbWU6\r\n"); /* Username: */
+    p3s_expect(s.e.srv, "YWxpY2U=");
+    p3s_send(s.e.srv, "+ UGFzc3dvcmQ6\r\n"); /* Password: */
+    p3s_expect(s.e.srv, enc_pw);
+    p3s_send(s.e.srv, "+OK\r\n");
+    run_login(&s, "alice", pw, POP3A_MECH_PLAIN | POP3A_MECH_LOGIN, 0);
+    ASSERT_OK(s.login);
+    assert_redacted(&s, enc_pw);
+    free(enc_pw);
+    env_free(&s);
+}
+END_TEST
+
+/* The same for OAuth: OAUTHBEARER refused before its empty challenge, then
+ * XOAUTH2 sends its own response (and the first one is not leaked: ASan). */
+START_TEST(refused_oauthbearer_leaves_nothing_for_xoauth2)
+{
+    char token[301], raw[512];
+    memset(token, 't', sizeof token - 1);
+    token[sizeof token - 1] = '\0';
+    int n = snprintf(raw, sizeof raw, "user=alice\001auth=Bearer %s\001\001", token);
+    char *enc = b64(raw, (size_t)n);
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL OAUTHBEARER XOAUTH2\r\n");
+    p3s_expect(s.e.srv, "AUTH OAUTHBEARER");
+    p3s_send(s.e.srv, "-ERR [AUTH] not now\r\n");
+    p3s_expect(s.e.srv, "AUTH XOAUTH2");
+    p3s_send(s.e.srv, "+ \r\n");
+    p3s_expect(s.e.srv, enc);
+    p3s_send(s.e.srv, "+OK\r\n");
+    run_login(&s, "alice", token, 0, 1);
+    ASSERT_OK(s.login);
+    free(enc);
+    env_free(&s);
+}
+END_TEST
+
 /* ------------------------------------------------------------- fallback */
 
 /* Everything offered (SCRAM-SHA-256, CRAM-MD5, PLAIN, LOGIN in CAPA, USER, an
@@ -613,6 +667,8 @@ static Suite *sasl_suite(void)
     tc = tcase_create("policy");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, fallback_order_is_strongest_first);
+    tcase_add_test(tc, refused_mechanism_leaves_nothing_for_the_next);
+    tcase_add_test(tc, refused_oauthbearer_leaves_nothing_for_xoauth2);
     tcase_add_loop_test(tc, fallback_stops_at_in_use_sys_temp_login_delay, 0, 3);
     tcase_add_test(tc, cleartext_mechanisms_never_tried_in_clear);
     tcase_add_loop_test(tc, only_cleartext_offered_fails_with_nothing_sent, 0, 2);
