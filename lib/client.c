@@ -371,9 +371,12 @@ static int state_allows(const pop3a_client *c, const pop3a_future *f)
 void pop3a_pump(pop3a_client *c)
 {
     pop3a_future *h = c->head;
-    if (h && h->cancelled && h->op == POP3A_OP_CONNECT && h->phase == POP3A_FUT_ACTIVE) {
-        /* A connection half set up is of no use to anyone: drop it. */
-        pop3a_fail_connection(c, POP3A_ERR_CLOSED, "connect cancelled");
+    if (h && h->cancelled && h->op != POP3A_OP_CMD && h->phase == POP3A_FUT_ACTIVE) {
+        /* A connection half set up, or half logged in, is of no use to anyone
+         * (the server may be waiting for PASS): drop it. */
+        pop3a_fail_connection(c, POP3A_ERR_CLOSED, h->op == POP3A_OP_CONNECT
+                                                       ? "connect cancelled"
+                                                       : "login cancelled");
         return;
     }
     while (!c->freeing && c->next_start) {

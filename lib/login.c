@@ -357,6 +357,13 @@ static int on_auth_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 int pop3a_login_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev)
 {
     pop3a_login_state *ls = &f->u.login;
+    if (f->cancelled) {
+        /* Cancelled while a reply was owed: send nothing more (no PASS after
+         * USER's +OK, no SASL response) and drop the connection, as pop3a_pump
+         * does when it sees the cancel first. */
+        pop3a_fail_connection(c, POP3A_ERR_CLOSED, "login cancelled");
+        return -1;
+    }
     if (tag != TAG_AUTH && ev->kind == POP3A_PEV_CONTINUE) {
         pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "unexpected SASL continuation");
         return -1;

@@ -28,7 +28,11 @@
  *     sent after QUIT); otherwise one at a time.
  *  5. pop3a_future_cancel() on a queued command: it is never sent and completes
  *     with POP3A_ERR_CANCELLED on a later loop turn. On a sent one: its reply is
- *     read and dropped (no more chunks). Allowed inside any callback.
+ *     read and dropped (no more chunks). Allowed inside any callback. On a
+ *     connect or login already under way: nothing more is sent (no PASS, no
+ *     SASL response), the connection is dropped (the others pending fail with
+ *     POP3A_ERR_CLOSED, the close callback gets POP3A_ERR_CLOSED) and the client
+ *     is disconnected, ready for pop3a_connect again.
  *  6. pop3a_client_free() is safe from inside any callback: teardown happens when
  *     the outermost library frame returns. Pending futures complete with
  *     POP3A_ERR_CLOSED; submits from those callbacks return NULL.
