@@ -57,6 +57,8 @@ typedef struct {
     int user_failed;     /* USER refused while PASS's reply is still owed */
     int sasl_error;      /* we cancelled the exchange with "*" */
     unsigned challenges; /* server challenges seen in this mechanism */
+    int started_any;     /* some mechanism went out to the server */
+    int crypto_missing;  /* some mechanism was skipped: local crypto cannot do it */
     pop3a_sasl *sasl;
     char *pending_ir;    /* base64 initial response too long for the AUTH line */
     size_t pending_ir_len;

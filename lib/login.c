@@ -127,29 +127,44 @@ static pop3a_sasl *new_sasl(pop3a_client *c, pop3a_login_state *ls, unsigned mec
     return pop3a_sasl_new(mech, ls->user, ls->secret, &cb, NULL);
 }
 
-static int start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
+/* How starting a mechanism went: each outcome its own value, so that "cannot
+ * do it here" never reads as "out of memory". */
+typedef enum {
+    MECH_STARTED = 0, /* its first line is written */
+    MECH_UNFIT,       /* the credentials cannot be said in it (too long, syntax) */
+    MECH_UNAVAILABLE, /* the local crypto cannot do it (MD5 under a FIPS provider) */
+    MECH_NOMEM
+} mech_rc;
+
+/* pop3a_write_cmd's result: 0 written, -2 a bad argument, else no memory. */
+static mech_rc written(int rc)
+{
+    return rc == 0 ? MECH_STARTED : rc == -2 ? MECH_UNFIT : MECH_NOMEM;
+}
+
+static mech_rc start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
 {
     pop3a_login_state *ls = &f->u.login;
     ls->sasl = new_sasl(c, ls, mech);
     if (!ls->sasl)
-        return -1;
+        return MECH_NOMEM;
     const char *name = pop3a_sasl_mech_name(ls->sasl);
     if (!pop3a_sasl_client_first(ls->sasl)) {
         const char *args[] = {name};
-        return pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH);
+        return written(pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH));
     }
     unsigned char *ir = NULL;
     size_t ir_len = 0;
     pop3a_sasl_rc src = pop3a_sasl_start(ls->sasl, &ir, &ir_len);
     if (src == POP3A_SASL_ERROR)
-        return -2; /* these credentials cannot be said in this mechanism */
+        return MECH_UNFIT; /* these credentials cannot be said in this mechanism */
     if (src != POP3A_SASL_CONTINUE)
-        return -1;
+        return MECH_NOMEM;
     size_t b64_len = 0;
     char *b64 = ir_len ? pop3a_b64_encode(ir, ir_len, &b64_len) : strdup("=");
     pop3a_sasl_response_free(ir, ir_len);
     if (!b64)
-        return -1;
+        return MECH_NOMEM;
     const char *args[] = {name, b64};
     int rc = pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 2, TAG_AUTH);
     if (rc == -2) {
@@ -157,14 +172,14 @@ static int start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
          * answer the server's empty challenge with it. */
         ls->pending_ir = b64;
         ls->pending_ir_len = b64_len;
-        return pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH);
+        return written(pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH));
     }
     OPENSSL_cleanse(b64, strlen(b64));
     free(b64);
-    return rc;
+    return written(rc);
 }
 
-static int start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
+static mech_rc start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
 {
     pop3a_login_state *ls = &f->u.login;
     ls->current = mech;
@@ -180,25 +195,28 @@ static int start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
         int pass_fits = pop3a_cmd_format(pass_line, POP3A_CMD_PASS, p, 1) >= 0;
         OPENSSL_cleanse(pass_line, sizeof pass_line);
         if (!pass_fits)
-            return -2;
+            return MECH_UNFIT;
         const char *u[] = {ls->user};
         int rc = pop3a_write_cmd(c, f, POP3A_CMD_USER, u, 1, TAG_USER);
         if (rc != 0)
-            return rc; /* -2: a user name too long for the line */
+            return written(rc); /* UNFIT: a user name too long for the line */
         /* RFC 2449 s6.6: with PIPELINING, PASS need not wait for USER's reply:
          * one round trip less per session. A window of 1 turns that off too. */
         if ((c->capa.flags & POP3A_CAPA_PIPELINING) && c->opts.pipeline_window > 1) {
             ls->pass_pipelined = 1;
-            return pop3a_write_cmd(c, f, POP3A_CMD_PASS, p, 1, TAG_PASS);
+            return written(pop3a_write_cmd(c, f, POP3A_CMD_PASS, p, 1, TAG_PASS));
         }
-        return 0;
+        return MECH_STARTED;
     }
     if (mech == POP3A_MECH_APOP) {
         char hex[33];
+        /* Its arguments are all set here: a failure is MD5 itself missing. */
         if (pop3a_apop_digest(c->apop_ts, strlen(c->apop_ts), ls->secret, hex) != 0)
-            return -1;
+            return MECH_UNAVAILABLE;
         const char *a[] = {ls->user, hex};
-        return pop3a_write_cmd(c, f, POP3A_CMD_APOP, a, 2, TAG_APOP);
+        mech_rc rc = written(pop3a_write_cmd(c, f, POP3A_CMD_APOP, a, 2, TAG_APOP));
+        OPENSSL_cleanse(hex, sizeof hex);
+        return rc;
     }
     return start_sasl(c, f, mech);
 }
@@ -231,14 +249,25 @@ static int try_next(pop3a_client *c, pop3a_future *f)
         if (!(ls->candidates & mech))
             continue;
         ls->candidates &= ~mech;
-        int rc = start_mech(c, f, mech);
-        if (rc == 0)
+        switch (start_mech(c, f, mech)) {
+        case MECH_STARTED:
+            ls->started_any = 1;
             return 0;
-        if (rc == -2)
+        case MECH_UNFIT:
             continue; /* the user name does not fit this mechanism's syntax */
+        case MECH_UNAVAILABLE:
+            ls->crypto_missing = 1;
+            continue;
+        case MECH_NOMEM:
+            break;
+        }
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
         return -1;
     }
+    if (!ls->started_any && ls->crypto_missing)
+        return login_fail(c, f, POP3A_ERR_UNSUPPORTED,
+                          "the local crypto library cannot do the permitted login mechanisms "
+                          "(MD5 unavailable?)");
     return login_fail(c, f, POP3A_ERR_AUTH, "every permitted login mechanism was refused");
 }
 

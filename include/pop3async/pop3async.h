@@ -267,7 +267,9 @@ POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *client, struct bufferevent
  * plus the cleartext policy allow, falling back down the list when the server
  * refuses one: SCRAM-SHA-256 > SCRAM-SHA-1 > CRAM-MD5 > APOP > PLAIN > LOGIN > USER.
  * Fails with POP3A_ERR_AUTH (server text and resp code of the last refusal),
- * POP3A_ERR_CLEARTEXT when nothing permitted is safe to send. */
+ * POP3A_ERR_CLEARTEXT when nothing permitted is safe to send, POP3A_ERR_UNSUPPORTED
+ * when the server offers none of them or this build's crypto can do none of them
+ * (a mechanism it cannot do, e.g. APOP without MD5 under FIPS, is skipped). */
 POP3A_EXPORT pop3a_future *pop3a_login(pop3a_client *client, const char *user, const char *secret,
                                        unsigned mechs, pop3a_done_cb done, void *arg);
 /* OAuth 2.0 bearer token with XOAUTH2 and/or OAUTHBEARER (mechs 0 = both). */
