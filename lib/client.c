@@ -185,9 +185,11 @@ int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st)
     else if (f->op == POP3A_OP_CONNECT)
         pop3a_connect_cleanup(f);
     /* A failure after "+OK message follows" (the connection dropped mid-body)
-     * says why it failed, not what the server promised. */
+     * says why it failed, not what the server promised. The reason is the
+     * future's own (set where it failed, see fail_pending), never the client's
+     * last error: that may belong to another command or an older connection. */
     if (st != POP3A_OK && (!f->text || f->text_is_ok_line)) {
-        const char *why = st == c->err && c->errstr[0] ? c->errstr : pop3a_strerror(st);
+        const char *why = pop3a_strerror(st);
         pop3a_future_set_text(f, why, strlen(why));
     }
     if (f->paused) {
@@ -202,14 +204,17 @@ int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st)
 }
 
 /* Fails every future that is pending now (not ones submitted from the
- * callbacks this calls: a reconnect submitted there must survive). */
-static void fail_pending(pop3a_client *c, pop3a_status st)
+ * callbacks this calls: a reconnect submitted there must survive), each with
+ * `why` as its text unless it has its own reason already. */
+static void fail_pending(pop3a_client *c, pop3a_status st, const char *why)
 {
     pop3a_future *last = c->tail;
     while (c->head) {
         pop3a_future *f = c->head;
         pop3a_status fst = f->cancelled ? POP3A_ERR_CANCELLED : st;
         int was_last = f == last; /* f may be freed by pop3a_complete */
+        if (fst == st && (!f->text || f->text_is_ok_line))
+            pop3a_future_set_text(f, why, strlen(why));
         pop3a_complete(c, f, fst);
         if (was_last)
             break;
@@ -248,9 +253,13 @@ void pop3a_close_quietly(pop3a_client *c)
 void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why)
 {
     int was_connected = c->bev != NULL;
-    pop3a_set_error(c, st, "%s", why ? why : pop3a_strerror(st));
+    /* A copy: why may live in what closing frees, and c->errstr changes when a
+     * done callback below makes a submit fail. */
+    char reason[sizeof c->errstr];
+    snprintf(reason, sizeof reason, "%s", why ? why : pop3a_strerror(st));
+    pop3a_set_error(c, st, "%s", reason);
     close_transport(c);
-    fail_pending(c, st);
+    fail_pending(c, st, reason);
     if (was_connected && !c->freeing && c->close_cb)
         c->close_cb(c, st, c->close_arg);
     if (!c->freeing)
@@ -261,8 +270,12 @@ static void client_destroy(pop3a_client *c)
 {
     c->depth++; /* done callbacks below may call pop3a_client_free again */
     pop3a_set_error(c, POP3A_ERR_CLOSED, "client freed");
-    while (c->head)
-        pop3a_complete(c, c->head, POP3A_ERR_CLOSED);
+    while (c->head) {
+        pop3a_future *f = c->head;
+        if (!f->text || f->text_is_ok_line)
+            pop3a_future_set_text(f, "client freed", strlen("client freed"));
+        pop3a_complete(c, f, POP3A_ERR_CLOSED);
+    }
     close_transport(c);
     if (c->kick)
         event_free(c->kick);
