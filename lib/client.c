@@ -61,6 +61,29 @@ POP3A_EXPORT void pop3a_client_free(pop3a_client *c)
         client_destroy(c);
 }
 
+/* The connection goes, the client stays: what is pending learns CLOSED. */
+static void disconnect_now(pop3a_client *c)
+{
+    c->disconnecting = 0;
+    pop3a_enter(c);
+    pop3a_fail_connection(c, POP3A_ERR_CLOSED, "disconnected by the caller");
+    pop3a_leave(c);
+}
+
+POP3A_EXPORT int pop3a_client_disconnect(pop3a_client *c)
+{
+    if (!c || c->freeing)
+        return -1;
+    /* As pop3a_client_free: inside a callback the frames above us still use
+     * the transport, so the outermost one drops it (pop3a_leave); nothing more
+     * is read or started meanwhile. */
+    if (c->depth > 0)
+        c->disconnecting = 1;
+    else
+        disconnect_now(c);
+    return 0;
+}
+
 POP3A_EXPORT void pop3a_client_set_close_cb(pop3a_client *c, pop3a_close_cb cb, void *arg)
 {
     if (!c)
@@ -138,7 +161,13 @@ void pop3a_enter(pop3a_client *c)
 
 void pop3a_leave(pop3a_client *c)
 {
-    if (--c->depth == 0 && c->freeing)
+    if (--c->depth > 0)
+        return;
+    if (c->disconnecting && !c->freeing) {
+        disconnect_now(c); /* its own leave tears down if a callback freed c */
+        return;
+    }
+    if (c->freeing)
         client_destroy(c);
 }
 
@@ -153,6 +182,9 @@ void pop3a_kick(pop3a_client *c)
  * (contract 1: never call back from inside a submit). */
 void pop3a_enqueue(pop3a_client *c, pop3a_future *f)
 {
+    /* A submit that worked: pop3a_client_error speaks of failures since. */
+    c->err = POP3A_OK;
+    c->errstr[0] = '\0';
     if (c->tail)
         c->tail->next = f;
     else
@@ -383,6 +415,8 @@ static int state_allows(const pop3a_client *c, const pop3a_future *f)
 
 void pop3a_pump(pop3a_client *c)
 {
+    if (c->disconnecting)
+        return; /* nothing new goes out on a connection about to be dropped */
     pop3a_future *h = c->head;
     if (h && h->cancelled && h->op != POP3A_OP_CMD && h->phase == POP3A_FUT_ACTIVE) {
         /* A connection half set up, or half logged in, is of no use to anyone

@@ -159,6 +159,7 @@ struct pop3a_client {
     struct event *deadline; /* connect op timer */
     int depth;              /* library frames on the stack; teardown waits for 0 */
     int freeing;
+    int disconnecting; /* pop3a_client_disconnect inside a callback: done at leave */
     int reading_paused;
     int timeouts_armed;
     struct event *progress_timer; /* slow-loris check while a reply is owed (io.c) */

@@ -476,7 +476,7 @@ void pop3a_process_input(pop3a_client *c)
      * byte it could only classify once the next one came), so it is fed once
      * more with nothing until it says NEED_MORE. */
     int parser_may_have_more = 0;
-    while (!c->freeing && c->bev && !c->reading_paused) {
+    while (!c->freeing && !c->disconnecting && c->bev && !c->reading_paused) {
         struct evbuffer *in = bufferevent_get_input(c->bev);
         size_t avail = evbuffer_get_length(in);
         if (avail == 0 && !parser_may_have_more)

@@ -229,7 +229,20 @@ POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdn
  * EVLOOP_NONBLOCK)) or that memory is never released. */
 POP3A_EXPORT void pop3a_client_free(pop3a_client *client);
 POP3A_EXPORT void pop3a_client_set_close_cb(pop3a_client *client, pop3a_close_cb cb, void *arg);
-/* The reason for the last NULL submit or failed connection; POP3A_OK if none. */
+/**
+ * Drops the connection and keeps the client: e.g. to abort a session so that its
+ * DELEs are not committed (no QUIT is sent), or to enforce a deadline of one's
+ * own. Every pending future completes with POP3A_ERR_CLOSED, then the close
+ * callback runs (POP3A_ERR_CLOSED) if there was a connection; the client is
+ * then disconnected, ready for pop3a_connect/pop3a_attach. Like
+ * pop3a_client_free: outside a callback that happens before it returns; inside
+ * one, when the outermost library frame returns (nothing more is read or sent
+ * meanwhile). Returns 0, or -1 for NULL or a client being freed.
+ */
+POP3A_EXPORT int pop3a_client_disconnect(pop3a_client *client);
+/* The reason for the last NULL submit or failed connection; POP3A_OK if none.
+ * A submit that returns a future resets it to POP3A_OK: read it right after the
+ * failing call, or in the done/close callback of the failure. */
 POP3A_EXPORT pop3a_status pop3a_client_error(const pop3a_client *client);
 /* Human detail for that error (OpenSSL reason, server text...); never NULL. Valid
  * until the next call into the client. */
@@ -251,7 +264,9 @@ POP3A_EXPORT const char *pop3a_client_apop_timestamp(const pop3a_client *client)
 POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *client, const char *host, uint16_t port,
                                          pop3a_done_cb done, void *arg);
 /* Use a connected bufferevent the caller made (plain or already TLS). The client
- * takes ownership and frees it. Then as pop3a_connect from the greeting on.
+ * takes ownership and frees it, once this returns a future (even one that then
+ * fails); on NULL the bufferevent is untouched and still the caller's to free.
+ * Then as pop3a_connect from the greeting on.
  * A TLS bufferevent (bufferevent_openssl, handshake finished) is held to the
  * options like a connection the library makes: chain verified, pin, and the
  * certificate must name pop3a_options_set_verify_name's name, else the name the
@@ -320,7 +335,11 @@ POP3A_EXPORT size_t pop3a_dele_many(pop3a_client *client, const uint32_t *msgs, 
 
 /* ------------------------------------------------------------------ futures */
 
+/* POP3A_OK also while the future is pending: see pop3a_future_is_done. */
 POP3A_EXPORT pop3a_status pop3a_future_status(const pop3a_future *future);
+/** 1 once the future has completed (its status and results are final: from its
+ * done callback on), 0 while it is pending or for NULL. */
+POP3A_EXPORT int pop3a_future_is_done(const pop3a_future *future);
 /* Text after +OK / -ERR of the final reply (response code included), or a library
  * message for local failures; "" if none. Owned by the future. */
 POP3A_EXPORT const char *pop3a_future_text(const pop3a_future *future);
