@@ -143,6 +143,16 @@ void pop3a_trace(pop3a_client *c, pop3a_trace_dir dir, const char *line, size_t 
         c->opts.trace(c, dir, line, len, c->opts.trace_arg);
 }
 
+size_t pop3a_listing_cap(const pop3a_client *c)
+{
+    /* RFC 1939 s5: the maildrop is locked and its messages numbered for the
+     * session, deleted ones not listed: a listing never has more entries than
+     * STAT counted. A server that claims billions is still held to max_listing. */
+    if (c->has_maildrop_count && c->maildrop_count < c->opts.max_listing)
+        return c->maildrop_count;
+    return c->opts.max_listing;
+}
+
 int pop3a_may_submit(pop3a_client *c)
 {
     if (!c)
@@ -212,6 +222,10 @@ int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st)
         st = POP3A_ERR_CANCELLED;
     f->status = st;
     f->phase = POP3A_FUT_DONE;
+    if (st == POP3A_OK && f->has_stat) {
+        c->maildrop_count = f->stat_count;
+        c->has_maildrop_count = 1;
+    }
     if (f->op == POP3A_OP_LOGIN)
         pop3a_login_cleanup(f);
     else if (f->op == POP3A_OP_CONNECT)
@@ -274,6 +288,7 @@ static void close_transport(pop3a_client *c)
     pop3a_parser_init(&c->parser, c->opts.max_line);
     free(c->apop_ts);
     c->apop_ts = NULL;
+    c->has_maildrop_count = 0;
     c->state = POP3A_ST_DISCONNECTED;
 }
 

@@ -308,7 +308,7 @@ static int listing_line(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
     uint64_t size = 0;
     const char *uid = NULL;
     size_t uid_len = 0;
-    size_t cap = f->cmd == POP3A_CMD_CAPA ? POP3A_MAX_CAPA_LINES : c->opts.max_listing;
+    size_t cap = f->cmd == POP3A_CMD_CAPA ? POP3A_MAX_CAPA_LINES : pop3a_listing_cap(c);
     if (++f->lines > cap) {
         if (f->local_status == POP3A_OK) {
             f->local_status = POP3A_ERR_PROTOCOL;

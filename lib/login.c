@@ -148,6 +148,7 @@ static mech_rc start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
     ls->sasl = new_sasl(c, ls, mech);
     if (!ls->sasl)
         return MECH_NOMEM;
+    pop3a_sasl_set_max_iterations(ls->sasl, c->opts.scram_max_iterations);
     const char *name = pop3a_sasl_mech_name(ls->sasl);
     if (!pop3a_sasl_client_first(ls->sasl)) {
         const char *args[] = {name};

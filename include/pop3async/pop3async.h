@@ -211,8 +211,19 @@ POP3A_EXPORT int pop3a_options_set_pipelining(pop3a_options *opts, uint32_t max_
 POP3A_EXPORT int pop3a_options_allow_cleartext(pop3a_options *opts, int yes);
 /* Cap on one status, CAPA or listing line (default 8192, minimum 512). */
 POP3A_EXPORT int pop3a_options_set_max_line(pop3a_options *opts, uint32_t octets);
-/* Cap on entries in one LIST/UIDL listing (default 10,000,000). */
+/* Cap on entries in one LIST/UIDL listing (default 1,000,000: a UIDL listing then
+ * holds at most ~90 MB). After a STAT on the same connection the cap is STAT's
+ * message count, if lower (RFC 1939: a listing has no more entries). Longer:
+ * that listing fails with POP3A_ERR_PROTOCOL, the session goes on. */
 POP3A_EXPORT int pop3a_options_set_max_listing(pop3a_options *opts, uint32_t entries);
+/**
+ * Highest SCRAM iteration count accepted from a server (default 65,536, 16 times
+ * RFC 7677's minimum). PBKDF2 runs on the event loop's thread, stalling every
+ * session on it (a million iterations take ~0.25 s); a server asking for more
+ * gets "*" and the next mechanism is tried. Returns 0, or -1 for 0.
+ */
+POP3A_EXPORT int pop3a_options_set_scram_max_iterations(pop3a_options *opts,
+                                                        uint32_t iterations);
 /* Protocol trace; PASS, APOP and AUTH secrets are redacted before the callback. */
 POP3A_EXPORT int pop3a_options_set_trace(pop3a_options *opts, pop3a_trace_cb cb, void *arg);
 

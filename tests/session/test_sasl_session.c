@@ -61,6 +61,7 @@ typedef struct {
     p3s *srv;         /* for tls-exporter data when gs2 is p=tls-exporter */
     /* server-first not extending the client nonce; v= one bit off; +OK, no v= */
     int foreign_nonce, wrong_signature, no_signature;
+    int iterations; /* 0: SCRAM_ITERATIONS */
     char first_bare[256], server_first[512], nonce[128];
     int proof_ok;
 } scram_srv;
@@ -91,7 +92,7 @@ static char *scram_first(const char *line, size_t len, void *arg)
     snprintf(sc->nonce, sizeof sc->nonce, "%s%s", sc->foreign_nonce ? "x" : "", r + 3);
     strcat(sc->nonce, "3rfcNHYJY1ZVvWVs7j");
     snprintf(sc->server_first, sizeof sc->server_first, "r=%s,s=%s,i=%d", sc->nonce, SCRAM_SALT,
-             SCRAM_ITERATIONS);
+             sc->iterations ? sc->iterations : SCRAM_ITERATIONS);
     return challenge(sc->server_first);
 }
 
@@ -119,7 +120,8 @@ static void scram_keys(const scram_srv *sc, unsigned char *salted, unsigned char
     size_t h = (size_t)EVP_MD_get_size(sc->md);
     int salt_len = unb64(SCRAM_SALT, strlen(SCRAM_SALT), salt, sizeof salt);
     ck_assert_int_eq(PKCS5_PBKDF2_HMAC(SECRET, (int)strlen(SECRET), salt, salt_len,
-                                       SCRAM_ITERATIONS, sc->md, (int)h, salted),
+                                       sc->iterations ? sc->iterations : SCRAM_ITERATIONS,
+                                       sc->md, (int)h, salted),
                      1);
     hmac(sc, salted, h, "Client Key", client_key);
     ck_assert_int_eq(EVP_Digest(client_key, h, stored, NULL, sc->md, NULL), 1);
@@ -341,6 +343,39 @@ START_TEST(scram_foreign_nonce_cancels_and_falls_back)
     run_login(&s, "tim", "tanstaaftanstaaf", 0, 0);
     ASSERT_OK(s.login);
     ck_assert(tu_trace_has(&s.trace, "> *"));
+    env_free(&s);
+}
+END_TEST
+
+/* An iteration count above the cap (default 65,536; PBKDF2 would stall the
+ * event loop): "*" and the next mechanism (_i 0). Raised with
+ * pop3a_options_set_scram_max_iterations, the same server is accepted and the
+ * proof verifies (_i 1). */
+START_TEST(scram_iterations_above_the_cap_are_refused_unless_raised)
+{
+    int raised = _i == 1;
+    sasl_env s;
+    scram_srv sc;
+    env_init(&s, 0);
+    if (raised)
+        ck_assert_int_eq(pop3a_options_set_scram_max_iterations(s.e.opts, 70000), 0);
+    ck_assert_int_eq(pop3a_options_set_scram_max_iterations(s.e.opts, 0), -1);
+    scram_init(&sc, 0, "n,,", s.e.srv);
+    sc.iterations = 65537;
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL SCRAM-SHA-256 CRAM-MD5\r\n");
+    p3s_respond(s.e.srv, scram_first, &sc);
+    if (raised) {
+        p3s_respond(s.e.srv, scram_final, &sc);
+        p3s_expect(s.e.srv, "");
+        p3s_send(s.e.srv, "+OK Logged in.\r\n");
+    } else {
+        p3s_expect(s.e.srv, "*");
+        p3s_send(s.e.srv, "-ERR Authentication cancelled\r\n");
+        script_cram_md5_rfc2195(s.e.srv, "+OK\r\n");
+    }
+    run_login(&s, raised ? "alice" : "tim", raised ? SECRET : "tanstaaftanstaaf", 0, 0);
+    ASSERT_OK(s.login);
+    ck_assert_int_eq(sc.proof_ok, raised);
     env_free(&s);
 }
 END_TEST
@@ -703,6 +738,7 @@ static Suite *sasl_suite(void)
     tcase_add_loop_test(tc, scram_proof_verifies_and_server_signature_is_checked, 0, 2);
     tcase_add_loop_test(tc, scram_bad_server_signature_fails_and_drops, 0, 2);
     tcase_add_test(tc, scram_foreign_nonce_cancels_and_falls_back);
+    tcase_add_loop_test(tc, scram_iterations_above_the_cap_are_refused_unless_raised, 0, 2);
     tcase_add_test(tc, plain_sends_initial_response);
     tcase_add_test(tc, login_answers_two_challenges);
     tcase_add_loop_test(tc, xoauth2_one_line_and_two_line_forms, 0, 3);
