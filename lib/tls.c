@@ -271,8 +271,13 @@ long pop3a_tls_check_name(SSL *ssl, const pop3a_options *o, const char *host, ch
         return X509_V_ERR_UNSPECIFIED;
     }
     int ip = is_ip_literal(name);
+    /* "host." is the same DNS name as "host" (as for SNI); X509_check_host
+     * would compare the dot too. */
+    size_t len = strlen(name);
+    if (!ip && len > 1 && name[len - 1] == '.')
+        len--;
     int ok = ip ? X509_check_ip_asc(cert, name, 0)
-                : X509_check_host(cert, name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+                : X509_check_host(cert, name, len, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
     if (ok == 1)
         return X509_V_OK;
     long code = ip ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH;

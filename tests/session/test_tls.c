@@ -583,16 +583,18 @@ START_TEST(attached_tls_without_any_name_is_refused)
 END_TEST
 
 /* The name matches (_i 0: verify_name "localhost" on the leaf; _i 1: the
- * caller's SNI "example.invalid" on the wronghost certificate): the session
- * runs under TLS and PLAIN needs no allow_cleartext. */
+ * caller's SNI "example.invalid" on the wronghost certificate; _i 2:
+ * verify_name "localhost.", the same DNS name): the session runs under TLS
+ * and PLAIN needs no allow_cleartext. */
 START_TEST(attached_tls_with_matching_name_logs_in)
 {
+    static const char *const verify_name[] = {"localhost", NULL, "localhost."};
     tls_env t;
     env_init(&t, POP3A_TLS_IMPLICIT, NULL, NULL);
-    if (_i == 0)
-        ck_assert_int_eq(pop3a_options_set_verify_name(t.e.opts, "localhost"), 0);
+    if (verify_name[_i])
+        ck_assert_int_eq(pop3a_options_set_verify_name(t.e.opts, verify_name[_i]), 0);
     struct bufferevent *bev =
-        caller_tls_bev(&t, _i == 0 ? "leaf" : "wronghost", _i == 0 ? NULL : "example.invalid");
+        caller_tls_bev(&t, _i != 1 ? "leaf" : "wronghost", _i != 1 ? NULL : "example.invalid");
     tu_script_greeting_capa(t.e.srv, GREETING, "SASL PLAIN\r\n");
     p3s_expect(t.e.srv, "AUTH PLAIN AGFsaWNlAHB3LW5ldmVyLWluLWNsZWFy");
     p3s_send(t.e.srv, "+OK Logged in.\r\n");
@@ -642,7 +644,7 @@ static Suite *tls_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, attached_tls_with_certificate_for_another_name_is_refused, 0, 2);
     tcase_add_test(tc, attached_tls_without_any_name_is_refused);
-    tcase_add_loop_test(tc, attached_tls_with_matching_name_logs_in, 0, 2);
+    tcase_add_loop_test(tc, attached_tls_with_matching_name_logs_in, 0, 3);
     tcase_add_test(tc, attached_plain_transport_with_implicit_tls_is_refused);
     suite_add_tcase(s, tc);
 
