@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "apop.h"
 #include "base64.h"
@@ -142,9 +144,22 @@ static mech_rc written(int rc)
     return rc == 0 ? MECH_STARTED : rc == -2 ? MECH_UNFIT : MECH_NOMEM;
 }
 
+/* MD5 (APOP, and CRAM-MD5's HMAC) may be missing: a FIPS-only provider
+ * configuration has none. Asked before anything is sent, so such a mechanism
+ * is skipped without a round trip. */
+static int md5_available(void)
+{
+    EVP_MD *md = EVP_MD_fetch(NULL, "MD5", NULL);
+    EVP_MD_free(md);
+    ERR_clear_error(); /* a failed fetch queues an error: not ours to report */
+    return md != NULL;
+}
+
 static mech_rc start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
 {
     pop3a_login_state *ls = &f->u.login;
+    if (mech == POP3A_MECH_CRAM_MD5 && !md5_available())
+        return MECH_UNAVAILABLE;
     ls->sasl = new_sasl(c, ls, mech);
     if (!ls->sasl)
         return MECH_NOMEM;
