@@ -315,12 +315,13 @@ void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why)
 
 static void client_destroy(pop3a_client *c)
 {
+    static const char why[] = "client freed";
     c->depth++; /* done callbacks below may call pop3a_client_free again */
-    pop3a_set_error(c, POP3A_ERR_CLOSED, "client freed");
+    pop3a_set_error(c, POP3A_ERR_CLOSED, "%s", why);
     while (c->head) {
         pop3a_future *f = c->head;
         if (!f->text || f->text_is_ok_line)
-            pop3a_future_set_text(f, "client freed", strlen("client freed"));
+            pop3a_future_set_text(f, why, sizeof why - 1);
         pop3a_complete(c, f, POP3A_ERR_CLOSED);
     }
     close_transport(c);
