@@ -61,6 +61,29 @@ POP3A_EXPORT void pop3a_client_free(pop3a_client *c)
         client_destroy(c);
 }
 
+/* The connection goes, the client stays: what is pending learns CLOSED. */
+static void disconnect_now(pop3a_client *c)
+{
+    c->disconnecting = 0;
+    pop3a_enter(c);
+    pop3a_fail_connection(c, POP3A_ERR_CLOSED, "disconnected by the caller");
+    pop3a_leave(c);
+}
+
+POP3A_EXPORT int pop3a_client_disconnect(pop3a_client *c)
+{
+    if (!c || c->freeing)
+        return -1;
+    /* As pop3a_client_free: inside a callback the frames above us still use
+     * the transport, so the outermost one drops it (pop3a_leave); nothing more
+     * is read or started meanwhile. */
+    if (c->depth > 0)
+        c->disconnecting = 1;
+    else
+        disconnect_now(c);
+    return 0;
+}
+
 POP3A_EXPORT void pop3a_client_set_close_cb(pop3a_client *c, pop3a_close_cb cb, void *arg)
 {
     if (!c)
@@ -120,6 +143,16 @@ void pop3a_trace(pop3a_client *c, pop3a_trace_dir dir, const char *line, size_t 
         c->opts.trace(c, dir, line, len, c->opts.trace_arg);
 }
 
+size_t pop3a_listing_cap(const pop3a_client *c)
+{
+    /* RFC 1939 s5: the maildrop is locked and its messages numbered for the
+     * session, deleted ones not listed: a listing never has more entries than
+     * STAT counted. A server that claims billions is still held to max_listing. */
+    if (c->has_maildrop_count && c->maildrop_count < c->opts.max_listing)
+        return c->maildrop_count;
+    return c->opts.max_listing;
+}
+
 int pop3a_may_submit(pop3a_client *c)
 {
     if (!c)
@@ -138,7 +171,13 @@ void pop3a_enter(pop3a_client *c)
 
 void pop3a_leave(pop3a_client *c)
 {
-    if (--c->depth == 0 && c->freeing)
+    if (--c->depth > 0)
+        return;
+    if (c->disconnecting && !c->freeing) {
+        disconnect_now(c); /* its own leave tears down if a callback freed c */
+        return;
+    }
+    if (c->freeing)
         client_destroy(c);
 }
 
@@ -153,6 +192,9 @@ void pop3a_kick(pop3a_client *c)
  * (contract 1: never call back from inside a submit). */
 void pop3a_enqueue(pop3a_client *c, pop3a_future *f)
 {
+    /* A submit that worked: pop3a_client_error speaks of failures since. */
+    c->err = POP3A_OK;
+    c->errstr[0] = '\0';
     if (c->tail)
         c->tail->next = f;
     else
@@ -180,14 +222,20 @@ int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st)
         st = POP3A_ERR_CANCELLED;
     f->status = st;
     f->phase = POP3A_FUT_DONE;
+    if (st == POP3A_OK && f->has_stat) {
+        c->maildrop_count = f->stat_count;
+        c->has_maildrop_count = 1;
+    }
     if (f->op == POP3A_OP_LOGIN)
         pop3a_login_cleanup(f);
     else if (f->op == POP3A_OP_CONNECT)
         pop3a_connect_cleanup(f);
     /* A failure after "+OK message follows" (the connection dropped mid-body)
-     * says why it failed, not what the server promised. */
+     * says why it failed, not what the server promised. The reason is the
+     * future's own (set where it failed, see fail_pending), never the client's
+     * last error: that may belong to another command or an older connection. */
     if (st != POP3A_OK && (!f->text || f->text_is_ok_line)) {
-        const char *why = st == c->err && c->errstr[0] ? c->errstr : pop3a_strerror(st);
+        const char *why = pop3a_strerror(st);
         pop3a_future_set_text(f, why, strlen(why));
     }
     if (f->paused) {
@@ -202,14 +250,17 @@ int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st)
 }
 
 /* Fails every future that is pending now (not ones submitted from the
- * callbacks this calls: a reconnect submitted there must survive). */
-static void fail_pending(pop3a_client *c, pop3a_status st)
+ * callbacks this calls: a reconnect submitted there must survive), each with
+ * `why` as its text unless it has its own reason already. */
+static void fail_pending(pop3a_client *c, pop3a_status st, const char *why)
 {
     pop3a_future *last = c->tail;
     while (c->head) {
         pop3a_future *f = c->head;
         pop3a_status fst = f->cancelled ? POP3A_ERR_CANCELLED : st;
         int was_last = f == last; /* f may be freed by pop3a_complete */
+        if (fst == st && (!f->text || f->text_is_ok_line))
+            pop3a_future_set_text(f, why, strlen(why));
         pop3a_complete(c, f, fst);
         if (was_last)
             break;
@@ -238,6 +289,7 @@ static void close_transport(pop3a_client *c)
     pop3a_body_reset(c);
     free(c->apop_ts);
     c->apop_ts = NULL;
+    c->has_maildrop_count = 0;
     c->state = POP3A_ST_DISCONNECTED;
 }
 
@@ -249,9 +301,13 @@ void pop3a_close_quietly(pop3a_client *c)
 void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why)
 {
     int was_connected = c->bev != NULL;
-    pop3a_set_error(c, st, "%s", why ? why : pop3a_strerror(st));
+    /* A copy: why may live in what closing frees, and c->errstr changes when a
+     * done callback below makes a submit fail. */
+    char reason[sizeof c->errstr];
+    snprintf(reason, sizeof reason, "%s", why ? why : pop3a_strerror(st));
+    pop3a_set_error(c, st, "%s", reason);
     close_transport(c);
-    fail_pending(c, st);
+    fail_pending(c, st, reason);
     if (was_connected && !c->freeing && c->close_cb)
         c->close_cb(c, st, c->close_arg);
     if (!c->freeing)
@@ -260,10 +316,15 @@ void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why)
 
 static void client_destroy(pop3a_client *c)
 {
+    static const char why[] = "client freed";
     c->depth++; /* done callbacks below may call pop3a_client_free again */
-    pop3a_set_error(c, POP3A_ERR_CLOSED, "client freed");
-    while (c->head)
-        pop3a_complete(c, c->head, POP3A_ERR_CLOSED);
+    pop3a_set_error(c, POP3A_ERR_CLOSED, "%s", why);
+    while (c->head) {
+        pop3a_future *f = c->head;
+        if (!f->text || f->text_is_ok_line)
+            pop3a_future_set_text(f, why, sizeof why - 1);
+        pop3a_complete(c, f, POP3A_ERR_CLOSED);
+    }
     close_transport(c);
     if (c->kick)
         event_free(c->kick);
@@ -373,10 +434,15 @@ static int state_allows(const pop3a_client *c, const pop3a_future *f)
 
 void pop3a_pump(pop3a_client *c)
 {
+    if (c->disconnecting)
+        return; /* nothing new goes out on a connection about to be dropped */
     pop3a_future *h = c->head;
-    if (h && h->cancelled && h->op == POP3A_OP_CONNECT && h->phase == POP3A_FUT_ACTIVE) {
-        /* A connection half set up is of no use to anyone: drop it. */
-        pop3a_fail_connection(c, POP3A_ERR_CLOSED, "connect cancelled");
+    if (h && h->cancelled && h->op != POP3A_OP_CMD && h->phase == POP3A_FUT_ACTIVE) {
+        /* A connection half set up, or half logged in, is of no use to anyone
+         * (the server may be waiting for PASS): drop it. */
+        pop3a_fail_connection(c, POP3A_ERR_CLOSED, h->op == POP3A_OP_CONNECT
+                                                       ? "connect cancelled"
+                                                       : "login cancelled");
         return;
     }
     while (!c->freeing && c->next_start) {

@@ -57,6 +57,8 @@ typedef struct {
     int user_failed;     /* USER refused while PASS's reply is still owed */
     int sasl_error;      /* we cancelled the exchange with "*" */
     unsigned challenges; /* server challenges seen in this mechanism */
+    int started_any;     /* some mechanism went out to the server */
+    int crypto_missing;  /* some mechanism was skipped: local crypto cannot do it */
     pop3a_sasl *sasl;
     char *pending_ir;    /* base64 initial response too long for the AUTH line */
     size_t pending_ir_len;
@@ -157,11 +159,14 @@ struct pop3a_client {
 
     pop3a_capa capa;
     char *apop_ts;
+    uint32_t maildrop_count; /* STAT's message count on this connection... */
+    int has_maildrop_count;  /* ...once a STAT succeeded */
 
     struct event *kick;     /* deferred work: starts, local failures, resumed input */
     struct event *deadline; /* connect op timer */
     int depth;              /* library frames on the stack; teardown waits for 0 */
     int freeing;
+    int disconnecting; /* pop3a_client_disconnect inside a callback: done at leave */
     int reading_paused;
     int timeouts_armed;
     struct event *progress_timer; /* slow-loris check while a reply is owed (io.c) */
@@ -206,6 +211,9 @@ void pop3a_kick(pop3a_client *c);
 void pop3a_set_error(pop3a_client *c, pop3a_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void pop3a_trace(pop3a_client *c, pop3a_trace_dir dir, const char *line, size_t len);
+/* Entries one LIST/UIDL listing may hold: max_listing, or fewer once a STAT on
+ * this connection said how many messages there are. */
+size_t pop3a_listing_cap(const pop3a_client *c);
 /* Completes f (which must be the head of the submission queue) with st; calls the
  * done callback. Returns 0, or -1 when the client was freed inside it. */
 int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st);

@@ -73,6 +73,14 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
             pop3a_fail_connection(c, POP3A_ERR_TLS, err);
             return;
         }
+        /* OpenSSL checked the name during the handshake on an SSL we made; on a
+         * caller's (pop3a_attach) nobody may have: check it here, for both. */
+        long name_rc = pop3a_tls_check_name(c->ssl, &c->opts, f->u.conn.host, err, sizeof err);
+        if (name_rc != X509_V_OK) {
+            c->verify_result = name_rc;
+            pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+            return;
+        }
         c->tls_up = 1;
         pop3a_trace(c, POP3A_TRACE_INFO, SSL_get_version(c->ssl), strlen(SSL_get_version(c->ssl)));
     }
@@ -223,6 +231,14 @@ void pop3a_connect_start(pop3a_client *c, pop3a_future *f)
         f->u.conn.attach_bev = NULL;
         c->ssl = bufferevent_openssl_get_ssl(bev); /* an already-TLS transport */
         pop3a_install_bev(c, bev);
+        if (!c->ssl && c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
+            /* The options promise TLS from the first byte: a plain transport
+             * would carry the login in clear. STLS or NONE says otherwise. */
+            pop3a_fail_connection(c, POP3A_ERR_TLS_REQUIRED,
+                                  "the attached bufferevent is not TLS and the options "
+                                  "require implicit TLS");
+            return;
+        }
         transport_up(c, f);
         return;
     }

@@ -112,6 +112,11 @@ POP3A_EXPORT pop3a_status pop3a_future_status(const pop3a_future *f)
     return f ? f->status : POP3A_ERR_INVALID;
 }
 
+POP3A_EXPORT int pop3a_future_is_done(const pop3a_future *f)
+{
+    return f && f->phase == POP3A_FUT_DONE;
+}
+
 POP3A_EXPORT const char *pop3a_future_text(const pop3a_future *f)
 {
     return f && f->text ? f->text : "";

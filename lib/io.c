@@ -311,7 +311,7 @@ static int listing_line(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
     uint64_t size = 0;
     const char *uid = NULL;
     size_t uid_len = 0;
-    size_t cap = f->cmd == POP3A_CMD_CAPA ? POP3A_MAX_CAPA_LINES : c->opts.max_listing;
+    size_t cap = f->cmd == POP3A_CMD_CAPA ? POP3A_MAX_CAPA_LINES : pop3a_listing_cap(c);
     if (++f->lines > cap) {
         if (f->local_status == POP3A_OK) {
             f->local_status = POP3A_ERR_PROTOCOL;
@@ -492,7 +492,7 @@ void pop3a_process_input(pop3a_client *c)
      * byte it could only classify once the next one came), so it is fed once
      * more with nothing until it says NEED_MORE. */
     int parser_may_have_more = 0;
-    while (!c->freeing && c->bev && !c->reading_paused) {
+    while (!c->freeing && !c->disconnecting && c->bev && !c->reading_paused) {
         struct evbuffer *in = bufferevent_get_input(c->bev);
         size_t avail = evbuffer_get_length(in);
         if (avail == 0 && !parser_may_have_more)

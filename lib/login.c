@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "apop.h"
 #include "base64.h"
@@ -127,29 +129,58 @@ static pop3a_sasl *new_sasl(pop3a_client *c, pop3a_login_state *ls, unsigned mec
     return pop3a_sasl_new(mech, ls->user, ls->secret, &cb, NULL);
 }
 
-static int start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
+/* How starting a mechanism went: each outcome its own value, so that "cannot
+ * do it here" never reads as "out of memory". */
+typedef enum {
+    MECH_STARTED = 0, /* its first line is written */
+    MECH_UNFIT,       /* the credentials cannot be said in it (too long, syntax) */
+    MECH_UNAVAILABLE, /* the local crypto cannot do it (MD5 under a FIPS provider) */
+    MECH_NOMEM
+} mech_rc;
+
+/* pop3a_write_cmd's result: 0 written, -2 a bad argument, else no memory. */
+static mech_rc written(int rc)
+{
+    return rc == 0 ? MECH_STARTED : rc == -2 ? MECH_UNFIT : MECH_NOMEM;
+}
+
+/* MD5 (APOP, and CRAM-MD5's HMAC) may be missing: a FIPS-only provider
+ * configuration has none. Asked before anything is sent, so such a mechanism
+ * is skipped without a round trip. */
+static int md5_available(void)
+{
+    EVP_MD *md = EVP_MD_fetch(NULL, "MD5", NULL);
+    EVP_MD_free(md);
+    ERR_clear_error(); /* a failed fetch queues an error: not ours to report */
+    return md != NULL;
+}
+
+static mech_rc start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
 {
     pop3a_login_state *ls = &f->u.login;
+    if (mech == POP3A_MECH_CRAM_MD5 && !md5_available())
+        return MECH_UNAVAILABLE;
     ls->sasl = new_sasl(c, ls, mech);
     if (!ls->sasl)
-        return -1;
+        return MECH_NOMEM;
+    pop3a_sasl_set_max_iterations(ls->sasl, c->opts.scram_max_iterations);
     const char *name = pop3a_sasl_mech_name(ls->sasl);
     if (!pop3a_sasl_client_first(ls->sasl)) {
         const char *args[] = {name};
-        return pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH);
+        return written(pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH));
     }
     unsigned char *ir = NULL;
     size_t ir_len = 0;
     pop3a_sasl_rc src = pop3a_sasl_start(ls->sasl, &ir, &ir_len);
     if (src == POP3A_SASL_ERROR)
-        return -2; /* these credentials cannot be said in this mechanism */
+        return MECH_UNFIT; /* these credentials cannot be said in this mechanism */
     if (src != POP3A_SASL_CONTINUE)
-        return -1;
+        return MECH_NOMEM;
     size_t b64_len = 0;
     char *b64 = ir_len ? pop3a_b64_encode(ir, ir_len, &b64_len) : strdup("=");
     pop3a_sasl_response_free(ir, ir_len);
     if (!b64)
-        return -1;
+        return MECH_NOMEM;
     const char *args[] = {name, b64};
     int rc = pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 2, TAG_AUTH);
     if (rc == -2) {
@@ -157,14 +188,14 @@ static int start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
          * answer the server's empty challenge with it. */
         ls->pending_ir = b64;
         ls->pending_ir_len = b64_len;
-        return pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH);
+        return written(pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH));
     }
     OPENSSL_cleanse(b64, strlen(b64));
     free(b64);
-    return rc;
+    return written(rc);
 }
 
-static int start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
+static mech_rc start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
 {
     pop3a_login_state *ls = &f->u.login;
     ls->current = mech;
@@ -180,35 +211,52 @@ static int start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
         int pass_fits = pop3a_cmd_format(pass_line, POP3A_CMD_PASS, p, 1) >= 0;
         OPENSSL_cleanse(pass_line, sizeof pass_line);
         if (!pass_fits)
-            return -2;
+            return MECH_UNFIT;
         const char *u[] = {ls->user};
         int rc = pop3a_write_cmd(c, f, POP3A_CMD_USER, u, 1, TAG_USER);
         if (rc != 0)
-            return rc; /* -2: a user name too long for the line */
+            return written(rc); /* UNFIT: a user name too long for the line */
         /* RFC 2449 s6.6: with PIPELINING, PASS need not wait for USER's reply:
          * one round trip less per session. A window of 1 turns that off too. */
         if ((c->capa.flags & POP3A_CAPA_PIPELINING) && c->opts.pipeline_window > 1) {
             ls->pass_pipelined = 1;
-            return pop3a_write_cmd(c, f, POP3A_CMD_PASS, p, 1, TAG_PASS);
+            return written(pop3a_write_cmd(c, f, POP3A_CMD_PASS, p, 1, TAG_PASS));
         }
-        return 0;
+        return MECH_STARTED;
     }
     if (mech == POP3A_MECH_APOP) {
         char hex[33];
+        /* Its arguments are all set here: a failure is MD5 itself missing. */
         if (pop3a_apop_digest(c->apop_ts, strlen(c->apop_ts), ls->secret, hex) != 0)
-            return -1;
+            return MECH_UNAVAILABLE;
         const char *a[] = {ls->user, hex};
-        return pop3a_write_cmd(c, f, POP3A_CMD_APOP, a, 2, TAG_APOP);
+        mech_rc rc = written(pop3a_write_cmd(c, f, POP3A_CMD_APOP, a, 2, TAG_APOP));
+        OPENSSL_cleanse(hex, sizeof hex);
+        return rc;
     }
     return start_sasl(c, f, mech);
+}
+
+/* Ends the mechanism being tried: nothing of it (its SASL state, an initial
+ * response still waiting for the server's empty challenge) may reach the next
+ * one, and every secret it held is wiped. */
+static void end_mech(pop3a_login_state *ls)
+{
+    pop3a_sasl_free(ls->sasl); /* wipes its copy of the secret */
+    ls->sasl = NULL;
+    if (ls->pending_ir) {
+        OPENSSL_cleanse(ls->pending_ir, ls->pending_ir_len);
+        free(ls->pending_ir);
+        ls->pending_ir = NULL;
+        ls->pending_ir_len = 0;
+    }
 }
 
 /* Next candidate, or the final failure. */
 static int try_next(pop3a_client *c, pop3a_future *f)
 {
     pop3a_login_state *ls = &f->u.login;
-    pop3a_sasl_free(ls->sasl);
-    ls->sasl = NULL;
+    end_mech(ls);
     const unsigned *order = ls->oauth ? oauth_order : password_order;
     size_t n = ls->oauth ? sizeof oauth_order / sizeof *oauth_order
                          : sizeof password_order / sizeof *password_order;
@@ -217,14 +265,25 @@ static int try_next(pop3a_client *c, pop3a_future *f)
         if (!(ls->candidates & mech))
             continue;
         ls->candidates &= ~mech;
-        int rc = start_mech(c, f, mech);
-        if (rc == 0)
+        switch (start_mech(c, f, mech)) {
+        case MECH_STARTED:
+            ls->started_any = 1;
             return 0;
-        if (rc == -2)
+        case MECH_UNFIT:
             continue; /* the user name does not fit this mechanism's syntax */
+        case MECH_UNAVAILABLE:
+            ls->crypto_missing = 1;
+            continue;
+        case MECH_NOMEM:
+            break;
+        }
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
         return -1;
     }
+    if (!ls->started_any && ls->crypto_missing)
+        return login_fail(c, f, POP3A_ERR_UNSUPPORTED,
+                          "the local crypto library cannot do the permitted login mechanisms "
+                          "(MD5 unavailable?)");
     return login_fail(c, f, POP3A_ERR_AUTH, "every permitted login mechanism was refused");
 }
 
@@ -343,6 +402,13 @@ static int on_auth_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 int pop3a_login_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev)
 {
     pop3a_login_state *ls = &f->u.login;
+    if (f->cancelled) {
+        /* Cancelled while a reply was owed: send nothing more (no PASS after
+         * USER's +OK, no SASL response) and drop the connection, as pop3a_pump
+         * does when it sees the cancel first. */
+        pop3a_fail_connection(c, POP3A_ERR_CLOSED, "login cancelled");
+        return -1;
+    }
     if (tag != TAG_AUTH && ev->kind == POP3A_PEV_CONTINUE) {
         pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "unexpected SASL continuation");
         return -1;
@@ -421,15 +487,9 @@ void pop3a_login_cleanup(pop3a_future *f)
         free(ls->secret);
         ls->secret = NULL;
     }
-    if (ls->pending_ir) {
-        OPENSSL_cleanse(ls->pending_ir, ls->pending_ir_len);
-        free(ls->pending_ir);
-        ls->pending_ir = NULL;
-    }
+    end_mech(ls);
     free(ls->user);
     ls->user = NULL;
-    pop3a_sasl_free(ls->sasl);
-    ls->sasl = NULL;
 }
 
 /* ------------------------------------------------------------- public */

@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "command.h"
+#include "sasl_scram.h"
 
 /* RFC 2449 section 4: a response line may be up to 512 octets; a smaller cap
  * would refuse conforming servers. */
@@ -26,6 +27,7 @@ void pop3a_options_defaults(pop3a_options *o)
     o->pipeline_window = POP3A_DEFAULT_WINDOW;
     o->max_line = POP3A_DEFAULT_MAX_LINE;
     o->max_listing = POP3A_DEFAULT_MAX_LISTING;
+    o->scram_max_iterations = POP3A_SCRAM_DEFAULT_MAX_ITERATIONS;
 }
 
 void pop3a_options_release(pop3a_options *o)
@@ -236,6 +238,14 @@ POP3A_EXPORT int pop3a_options_set_size_check(pop3a_options *opts, pop3a_size_ch
                          mode != POP3A_SIZE_CHECK_OFF))
         return -1;
     opts->size_check = mode;
+    return 0;
+}
+
+POP3A_EXPORT int pop3a_options_set_scram_max_iterations(pop3a_options *opts, uint32_t iterations)
+{
+    if (opts == NULL || iterations == 0)
+        return -1;
+    opts->scram_max_iterations = iterations;
     return 0;
 }
 

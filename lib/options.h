@@ -23,6 +23,7 @@ struct pop3a_options {
     uint32_t max_line;
     uint32_t max_listing;
     pop3a_size_check size_check;
+    uint32_t scram_max_iterations;
     int allow_cleartext;
     pop3a_trace_cb trace;
     void *trace_arg;
@@ -34,7 +35,9 @@ struct pop3a_options {
  * the client keeps reading while it writes, so a full server cannot deadlock us. */
 #define POP3A_DEFAULT_WINDOW 1024u
 #define POP3A_DEFAULT_MAX_LINE 8192u
-#define POP3A_DEFAULT_MAX_LISTING 10000000u
+/* A UIDL entry costs up to ~90 bytes: ~90 MB at the cap. A STAT on the same
+ * connection lowers it to its count (client.c: pop3a_listing_cap). */
+#define POP3A_DEFAULT_MAX_LISTING 1000000u
 
 /* Defaults into an uninitialised struct. */
 void pop3a_options_defaults(pop3a_options *o);

@@ -78,6 +78,12 @@ fail:
     return NULL;
 }
 
+void pop3a_sasl_set_max_iterations(pop3a_sasl *s, uint32_t max)
+{
+    if (s != NULL)
+        pop3a_scram_set_max_iterations(s->scram, max); /* NULL-safe */
+}
+
 void pop3a_sasl_free(pop3a_sasl *s)
 {
     if (s == NULL)

@@ -6,6 +6,7 @@
 #define POP3A_SASL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct pop3a_sasl pop3a_sasl;
 
@@ -38,6 +39,9 @@ typedef enum {
 pop3a_sasl *pop3a_sasl_new(unsigned mech, const char *user, const char *secret,
                            const pop3a_sasl_cb *cb, const char *nonce);
 void pop3a_sasl_free(pop3a_sasl *s);
+/* SCRAM: the highest iteration count accepted from the server (default
+ * POP3A_SCRAM_DEFAULT_MAX_ITERATIONS, sasl_scram.h). No-op for other mechs. */
+void pop3a_sasl_set_max_iterations(pop3a_sasl *s, uint32_t max);
 
 /* 1 if the mechanism sends data first (the initial response; PLAIN, SCRAM,
  * XOAUTH2, OAUTHBEARER, EXTERNAL), 0 if it waits for a challenge (LOGIN, CRAM-MD5). */

@@ -12,6 +12,7 @@
  */
 #include "sasl_scram.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ struct pop3a_scram {
     char *client_first_bare;    /* kept for AuthMessage */
     unsigned char server_signature[EVP_MAX_MD_SIZE]; /* expected v=, wiped on free */
     enum scram_state state;
+    uint32_t max_iterations;    /* highest count accepted from the server */
     const char *error;          /* static or error_owned */
     char *error_owned;
 };
@@ -218,6 +220,7 @@ pop3a_scram *pop3a_scram_new(unsigned mech, const char *user, const char *passwo
     sc->md = md;
     sc->hlen = (size_t)EVP_MD_get_size(md);
     sc->state = SCRAM_START;
+    sc->max_iterations = POP3A_SCRAM_DEFAULT_MAX_ITERATIONS;
     if (setup_credentials(sc, user != NULL ? user : "", password != NULL ? password : "") <
             0 ||
         setup_binding(sc, cb) < 0 || setup_nonce(sc, nonce) < 0) {
@@ -225,6 +228,12 @@ pop3a_scram *pop3a_scram_new(unsigned mech, const char *user, const char *passwo
         return NULL;
     }
     return sc;
+}
+
+void pop3a_scram_set_max_iterations(pop3a_scram *sc, uint32_t max)
+{
+    if (sc != NULL && max > 0)
+        sc->max_iterations = max;
 }
 
 void pop3a_scram_free(pop3a_scram *sc)
@@ -296,9 +305,10 @@ static int take_attr(const char **p, const char *end, char name, const char **v,
     return 0;
 }
 
-/* RFC 5802 section 7: iteration-count = posit-number, bounded here (see
- * POP3A_SCRAM_MAX_ITERATIONS) so a hostile server cannot make PBKDF2 spin. */
-static int parse_iterations(const char *v, size_t len, unsigned *out)
+/* RFC 5802 section 7: iteration-count = posit-number, bounded here (by
+ * max, see POP3A_SCRAM_DEFAULT_MAX_ITERATIONS) so a hostile server cannot make
+ * PBKDF2 spin. */
+static int parse_iterations(const char *v, size_t len, uint32_t max, unsigned *out)
 {
     if (len == 0 || len > 10 || v[0] == '0')
         return -1;
@@ -308,7 +318,7 @@ static int parse_iterations(const char *v, size_t len, unsigned *out)
             return -1;
         n = n * 10 + (uint64_t)(v[i] - '0');
     }
-    if (n < 1 || n > POP3A_SCRAM_MAX_ITERATIONS)
+    if (n < 1 || n > max || n > INT_MAX) /* PKCS5_PBKDF2_HMAC takes an int */
         return -1;
     *out = (unsigned)n;
     return 0;
@@ -358,7 +368,7 @@ static const char *parse_server_first(pop3a_scram *sc, const char *msg, size_t l
         return "SCRAM: the salt is not valid base64";
     if (f->salt_len > MAX_SALT)
         return "SCRAM: the salt is longer than 1024 bytes";
-    if (take_attr(&p, end, 'i', &v, &vlen) < 0 || parse_iterations(v, vlen, &f->iterations) < 0)
+    if (take_attr(&p, end, 'i', &v, &vlen) < 0 || parse_iterations(v, vlen, sc->max_iterations, &f->iterations) < 0)
         return "SCRAM: the iteration count is missing, malformed or above the limit";
     /* Anything after is an optional extension (section 7), ignored. */
     return NULL;

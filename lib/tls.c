@@ -243,6 +243,49 @@ int pop3a_tls_check_peer(SSL *ssl, const pop3a_options *o, char *err, size_t err
     return 0;
 }
 
+/* The name the SSL's owner asked OpenSSL to check, else the SNI it sends. */
+static const char *ssl_own_name(SSL *ssl)
+{
+    const char *name = X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0);
+    if (name == NULL || name[0] == '\0')
+        name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    return name != NULL && name[0] != '\0' ? name : NULL;
+}
+
+long pop3a_tls_check_name(SSL *ssl, const pop3a_options *o, const char *host, char *err,
+                          size_t errlen)
+{
+    if (o->insecure_skip_verify)
+        return X509_V_OK;
+    const char *name = o->verify_name != NULL ? o->verify_name : host;
+    if (name == NULL || name[0] == '\0')
+        name = ssl_own_name(ssl);
+    if (name == NULL) {
+        set_err(err, errlen, "no host name to check the certificate against "
+                             "(pop3a_options_set_verify_name)");
+        return X509_V_ERR_UNSPECIFIED;
+    }
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    if (cert == NULL) {
+        set_err(err, errlen, "the server sent no certificate");
+        return X509_V_ERR_UNSPECIFIED;
+    }
+    int ip = is_ip_literal(name);
+    /* "host." is the same DNS name as "host" (as for SNI); X509_check_host
+     * would compare the dot too. */
+    size_t len = strlen(name);
+    if (!ip && len > 1 && name[len - 1] == '.')
+        len--;
+    int ok = ip ? X509_check_ip_asc(cert, name, 0)
+                : X509_check_host(cert, name, len, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+    if (ok == 1)
+        return X509_V_OK;
+    long code = ip ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH;
+    set_err(err, errlen, "certificate verification failed: %s (\"%.200s\")",
+            X509_verify_cert_error_string(code), name);
+    return code;
+}
+
 void pop3a_tls_describe_failure(SSL *ssl, unsigned long openssl_err, char *err, size_t errlen)
 {
     if (err == NULL || errlen == 0) {

@@ -32,6 +32,17 @@ SSL *pop3a_tls_ssl_new(SSL_CTX *ctx, const pop3a_options *o, const char *host, c
  * Returns 0, or -1 with a reason in err. */
 int pop3a_tls_check_peer(SSL *ssl, const pop3a_options *o, char *err, size_t errlen);
 
+/* After a completed handshake: the certificate names the server (RFC 6125, as
+ * pop3a_tls_ssl_new sets up; an IP literal against the iPAddress SANs). The
+ * name is o->verify_name, else `host`, else the name the SSL's owner set up
+ * for its own check (SSL_set1_host) or sent as SNI: an SSL the caller made
+ * (pop3a_attach) may have neither, and then there is nothing to check against,
+ * which fails. Nothing is checked with insecure_skip_verify. Returns X509_V_OK,
+ * or with a reason in err X509_V_ERR_HOSTNAME_MISMATCH / _IP_ADDRESS_MISMATCH,
+ * or X509_V_ERR_UNSPECIFIED when there is no name or no certificate. */
+long pop3a_tls_check_name(SSL *ssl, const pop3a_options *o, const char *host, char *err,
+                         size_t errlen);
+
 /* A reason for a failed handshake: the verify result string when verification
  * was on and failed, else openssl_err (pass the SSL_ERROR_SSL cause, or 0 to
  * take the first entry of the queue). The queue is cleared. */

@@ -42,7 +42,11 @@
  *     sent after QUIT); otherwise one at a time.
  *  5. pop3a_future_cancel() on a queued command: it is never sent and completes
  *     with #POP3A_ERR_CANCELLED on a later loop turn. On a sent one: its reply is
- *     read and dropped (no more chunks). Allowed inside any callback.
+ *     read and dropped (no more chunks). Allowed inside any callback. On a
+ *     connect or login already under way: nothing more is sent (no PASS, no
+ *     SASL response), the connection is dropped (the others pending fail with
+ *     #POP3A_ERR_CLOSED, the close callback gets #POP3A_ERR_CLOSED) and the
+ *     client is disconnected, ready for pop3a_connect() again.
  *  6. pop3a_client_free() is safe from inside any callback: teardown happens when
  *     the outermost library frame returns. Pending futures complete with
  *     #POP3A_ERR_CLOSED; submits from those callbacks return NULL.
@@ -386,9 +390,13 @@ POP3A_EXPORT int pop3a_options_allow_cleartext(pop3a_options *opts, int yes);
 POP3A_EXPORT int pop3a_options_set_max_line(pop3a_options *opts, uint32_t octets);
 /**
  * @brief Cap on entries in one LIST/UIDL listing.
+ *
+ * The default, 1,000,000, bounds a UIDL listing to about 90 MB. After a STAT on
+ * the same connection the cap is STAT's message count, if lower (RFC 1939: a
+ * listing has no more entries than that).
  * @param opts the options.
- * @param entries the cap (default 10,000,000); a longer listing fails with
- *        #POP3A_ERR_PROTOCOL.
+ * @param entries the cap; a longer listing fails with #POP3A_ERR_PROTOCOL and
+ *        the session goes on.
  * @return 0, or -1 for 0.
  * @par Threads
  *     Any thread, one call at a time per options object.
@@ -422,6 +430,20 @@ typedef enum {
  *     Any thread, one call at a time per options object.
  */
 POP3A_EXPORT int pop3a_options_set_size_check(pop3a_options *opts, pop3a_size_check mode);
+/**
+ * @brief Highest SCRAM iteration count accepted from a server.
+ *
+ * PBKDF2 runs on the event loop's thread, stalling every session on it (a
+ * million iterations take ~0.25 s); a server asking for more gets "*" and the
+ * next mechanism is tried.
+ * @param opts the options.
+ * @param iterations the cap (default 65,536, 16 times RFC 7677's minimum).
+ * @return 0, or -1 for a NULL @p opts or 0.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
+ */
+POP3A_EXPORT int pop3a_options_set_scram_max_iterations(pop3a_options *opts,
+                                                        uint32_t iterations);
 /**
  * @brief Protocol trace; PASS, APOP and AUTH secrets are redacted before the callback.
  * @param opts the options.
@@ -474,7 +496,26 @@ POP3A_EXPORT void pop3a_client_free(pop3a_client *client);
  */
 POP3A_EXPORT void pop3a_client_set_close_cb(pop3a_client *client, pop3a_close_cb cb, void *arg);
 /**
+ * @brief Drops the connection and keeps the client.
+ *
+ * E.g. to abort a session so that its DELEs are not committed (no QUIT is sent),
+ * or to enforce a deadline of one's own. Every pending future completes with
+ * #POP3A_ERR_CLOSED, then the close callback runs (#POP3A_ERR_CLOSED) if there
+ * was a connection; the client is then disconnected, ready for pop3a_connect()
+ * or pop3a_attach(). Like pop3a_client_free(): outside a callback that happens
+ * before it returns; inside one, when the outermost library frame returns
+ * (nothing more is read or sent meanwhile).
+ * @param client the client.
+ * @return 0, or -1 for NULL or a client being freed.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
+ */
+POP3A_EXPORT int pop3a_client_disconnect(pop3a_client *client);
+/**
  * @brief The reason for the last NULL submit or failed connection.
+ *
+ * A submit that returns a future resets it to #POP3A_OK: read it right after the
+ * failing call, or in the done or close callback of the failure.
  * @param client the client.
  * @return the status, #POP3A_OK if none; #POP3A_ERR_INVALID for a NULL @p client.
  * @par Threads
@@ -551,14 +592,21 @@ POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *client, const char *host,
 /**
  * @brief Use a connected bufferevent the caller made (plain or already TLS).
  *
- * Then as pop3a_connect() from the greeting on: with #POP3A_TLS_STLS the library
- * runs STLS over it; an already-TLS bufferevent (bufferevent_openssl) is verified
- * against the verify name (pop3a_options_set_verify_name()); a plain one counts
- * as unencrypted for the cleartext policy. The transport may be any
- * bufferevent, e.g. a pair or a filter fed from a loop that is not libevent's.
+ * Then as pop3a_connect() from the greeting on. A TLS bufferevent
+ * (bufferevent_openssl, handshake finished) is held to the options like a
+ * connection the library makes: chain verified, pin, and the certificate must
+ * name pop3a_options_set_verify_name()'s name, else the name the caller's SSL
+ * checks (SSL_set1_host) or sends as SNI; with none of these it fails with
+ * #POP3A_ERR_TLS (only insecure_skip_verify turns the checks off). A plain one
+ * fails with #POP3A_ERR_TLS_REQUIRED while the mode is #POP3A_TLS_IMPLICIT (the
+ * default): set #POP3A_TLS_STLS to upgrade it with STLS, or #POP3A_TLS_NONE to
+ * run in clear (it then counts as unencrypted for the cleartext policy). The
+ * transport may be any bufferevent, e.g. a pair or a filter fed from a loop
+ * that is not libevent's.
  * @param client the client, on the bufferevent's event_base.
- * @param bev the transport; the client takes ownership and frees it, also when
- *        the future fails (but not when this returns NULL).
+ * @param bev the transport; once this returns a future the client owns it and
+ *        frees it, also when that future fails. On NULL it is untouched and
+ *        still the caller's to free.
  * @param done called once from the event loop; may be NULL.
  * @param arg passed to @p done, never dereferenced by the library.
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
@@ -590,7 +638,9 @@ POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *client, struct bufferevent
  * @return a future owned by the library until @p done returns, or NULL (contract 1).
  *         Statuses: #POP3A_OK; #POP3A_ERR_AUTH (server text and resp code of the
  *         last refusal); #POP3A_ERR_CLEARTEXT when nothing permitted is safe to
- *         send; #POP3A_ERR_UNSUPPORTED when the server offers none of @p mechs;
+ *         send; #POP3A_ERR_UNSUPPORTED when the server offers none of @p mechs
+ *         or this build's crypto can do none of them (a mechanism it cannot do,
+ *         e.g. APOP or CRAM-MD5 without MD5 under FIPS, is skipped);
  *         #POP3A_ERR_STATE; connection failures (#POP3A_ERR_IO, #POP3A_ERR_EOF,
  *         #POP3A_ERR_TIMEOUT, #POP3A_ERR_PROTOCOL, #POP3A_ERR_CLOSED);
  *         #POP3A_ERR_CANCELLED.
@@ -852,11 +902,21 @@ POP3A_EXPORT size_t pop3a_dele_many(pop3a_client *client, const uint32_t *msgs, 
  * The accessors below read a future inside its done callback, or later while a
  * pop3a_future_ref() reference is held; they take NULL and return an empty result.
  * @param future the future.
- * @return the final status once completed, #POP3A_OK before; #POP3A_ERR_INVALID for NULL.
+ * @return the final status once completed, #POP3A_OK also while pending (see
+ *         pop3a_future_is_done()); #POP3A_ERR_INVALID for NULL.
  * @par Threads
  *     The thread that runs the client's event loop only (see @ref threads).
  */
 POP3A_EXPORT pop3a_status pop3a_future_status(const pop3a_future *future);
+/**
+ * @brief Whether a future has completed.
+ * @param future the future.
+ * @return 1 once it has completed (its status and results are final: from its
+ *         done callback on), 0 while it is pending or for NULL.
+ * @par Threads
+ *     The thread that runs the client's event loop only (see @ref threads).
+ */
+POP3A_EXPORT int pop3a_future_is_done(const pop3a_future *future);
 /**
  * @brief Text after +OK / -ERR of the final reply (response code included).
  * @param future the future.

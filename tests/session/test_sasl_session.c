@@ -61,6 +61,7 @@ typedef struct {
     p3s *srv;         /* for tls-exporter data when gs2 is p=tls-exporter */
     /* server-first not extending the client nonce; v= one bit off; +OK, no v= */
     int foreign_nonce, wrong_signature, no_signature;
+    int iterations; /* 0: SCRAM_ITERATIONS */
     char first_bare[256], server_first[512], nonce[128];
     int proof_ok;
 } scram_srv;
@@ -91,7 +92,7 @@ static char *scram_first(const char *line, size_t len, void *arg)
     snprintf(sc->nonce, sizeof sc->nonce, "%s%s", sc->foreign_nonce ? "x" : "", r + 3);
     strcat(sc->nonce, "3rfcNHYJY1ZVvWVs7j");
     snprintf(sc->server_first, sizeof sc->server_first, "r=%s,s=%s,i=%d", sc->nonce, SCRAM_SALT,
-             SCRAM_ITERATIONS);
+             sc->iterations ? sc->iterations : SCRAM_ITERATIONS);
     return challenge(sc->server_first);
 }
 
@@ -119,7 +120,8 @@ static void scram_keys(const scram_srv *sc, unsigned char *salted, unsigned char
     size_t h = (size_t)EVP_MD_get_size(sc->md);
     int salt_len = unb64(SCRAM_SALT, strlen(SCRAM_SALT), salt, sizeof salt);
     ck_assert_int_eq(PKCS5_PBKDF2_HMAC(SECRET, (int)strlen(SECRET), salt, salt_len,
-                                       SCRAM_ITERATIONS, sc->md, (int)h, salted),
+                                       sc->iterations ? sc->iterations : SCRAM_ITERATIONS,
+                                       sc->md, (int)h, salted),
                      1);
     hmac(sc, salted, h, "Client Key", client_key);
     ck_assert_int_eq(EVP_Digest(client_key, h, stored, NULL, sc->md, NULL), 1);
@@ -345,6 +347,41 @@ START_TEST(scram_foreign_nonce_cancels_and_falls_back)
 }
 END_TEST
 
+/* An iteration count above the cap (PBKDF2 would stall the event loop): "*"
+ * and the next mechanism. _i 0: the default cap, 65,536, against 65,537;
+ * _i 1: the cap set to 4096 against 4097; _i 2: the cap set to 4097, and the
+ * same server is accepted and the proof verifies. (Small counts for the
+ * settable cases: valgrind runs these too.) */
+START_TEST(scram_iterations_above_the_cap_are_refused_unless_raised)
+{
+    int raised = _i == 2;
+    sasl_env s;
+    scram_srv sc;
+    env_init(&s, 0);
+    if (_i > 0)
+        ck_assert_int_eq(pop3a_options_set_scram_max_iterations(s.e.opts, raised ? 4097 : 4096),
+                         0);
+    ck_assert_int_eq(pop3a_options_set_scram_max_iterations(s.e.opts, 0), -1);
+    scram_init(&sc, 0, "n,,", s.e.srv);
+    sc.iterations = _i == 0 ? 65537 : 4097;
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL SCRAM-SHA-256 CRAM-MD5\r\n");
+    p3s_respond(s.e.srv, scram_first, &sc);
+    if (raised) {
+        p3s_respond(s.e.srv, scram_final, &sc);
+        p3s_expect(s.e.srv, "");
+        p3s_send(s.e.srv, "+OK Logged in.\r\n");
+    } else {
+        p3s_expect(s.e.srv, "*");
+        p3s_send(s.e.srv, "-ERR Authentication cancelled\r\n");
+        script_cram_md5_rfc2195(s.e.srv, "+OK\r\n");
+    }
+    run_login(&s, raised ? "alice" : "tim", raised ? SECRET : "tanstaaftanstaaf", 0, 0);
+    ASSERT_OK(s.login);
+    ck_assert_int_eq(sc.proof_ok, raised);
+    env_free(&s);
+}
+END_TEST
+
 /* RFC 4616: PLAIN's initial response on the AUTH line. */
 START_TEST(plain_sends_initial_response)
 {
@@ -441,6 +478,60 @@ START_TEST(oauthbearer_error_reply_keeps_the_json)
 }
 END_TEST
 
+/* An initial response too long for the AUTH line waits for the server's empty
+ * challenge (RFC 5034 s4). When the mechanism is refused before that, it is
+ * dropped with it: PLAIN refused, then LOGIN's "Username:" gets the user name,
+ * not PLAIN's blob (user NUL password), byte for byte. */
+START_TEST(refused_mechanism_leaves_nothing_for_the_next)
+{
+    char pw[201], *enc_pw;
+    memset(pw, 'p', sizeof pw - 1);
+    pw[sizeof pw - 1] = '\0';
+    enc_pw = b64(pw, strlen(pw));
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL PLAIN LOGIN\r\n");
+    p3s_expect(s.e.srv, "AUTH PLAIN"); /* "\0alice\0" + 200 octets: too long to go along */
+    p3s_send(s.e.srv, "-ERR [AUTH] not PLAIN\r\n");
+    p3s_expect(s.e.srv, "AUTH LOGIN");
+    p3s_send(s.e.srv, "+ VXNlcm5hbWU6\r\n"); /* Username: */
+    p3s_expect(s.e.srv, "YWxpY2U=");
+    p3s_send(s.e.srv, "+ UGFzc3dvcmQ6\r\n"); /* Password: */
+    p3s_expect(s.e.srv, enc_pw);
+    p3s_send(s.e.srv, "+OK\r\n");
+    run_login(&s, "alice", pw, POP3A_MECH_PLAIN | POP3A_MECH_LOGIN, 0);
+    ASSERT_OK(s.login);
+    assert_redacted(&s, enc_pw);
+    free(enc_pw);
+    env_free(&s);
+}
+END_TEST
+
+/* The same for OAuth: OAUTHBEARER refused before its empty challenge, then
+ * XOAUTH2 sends its own response (and the first one is not leaked: ASan). */
+START_TEST(refused_oauthbearer_leaves_nothing_for_xoauth2)
+{
+    char token[301], raw[512];
+    memset(token, 't', sizeof token - 1);
+    token[sizeof token - 1] = '\0';
+    int n = snprintf(raw, sizeof raw, "user=alice\001auth=Bearer %s\001\001", token);
+    char *enc = b64(raw, (size_t)n);
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, PLAIN_GREETING, "SASL OAUTHBEARER XOAUTH2\r\n");
+    p3s_expect(s.e.srv, "AUTH OAUTHBEARER");
+    p3s_send(s.e.srv, "-ERR [AUTH] not now\r\n");
+    p3s_expect(s.e.srv, "AUTH XOAUTH2");
+    p3s_send(s.e.srv, "+ \r\n");
+    p3s_expect(s.e.srv, enc);
+    p3s_send(s.e.srv, "+OK\r\n");
+    run_login(&s, "alice", token, 0, 1);
+    ASSERT_OK(s.login);
+    free(enc);
+    env_free(&s);
+}
+END_TEST
+
 /* ------------------------------------------------------------- fallback */
 
 /* Everything offered (SCRAM-SHA-256, CRAM-MD5, PLAIN, LOGIN in CAPA, USER, an
@@ -490,6 +581,55 @@ START_TEST(fallback_stops_at_in_use_sys_temp_login_delay)
     run_login(&s, "mrose", "tanstaaf", 0, 0);
     ASSERT_STATUS(s.login, POP3A_ERR_AUTH);
     ck_assert_int_eq(s.login.resp, stops[_i].code);
+    env_free(&s);
+}
+END_TEST
+
+/* MD5 unavailable (what a FIPS-only provider setup does; forced here with a
+ * default property query nothing in the default provider satisfies): APOP is
+ * skipped, not an out-of-memory that kills the session. _i 0: PLAIN is tried
+ * next and logs in; _i 1: APOP alone is UNSUPPORTED, nothing sent, the session
+ * goes on (QUIT); _i 2: CRAM-MD5 is skipped the same way, without even an
+ * AUTH CRAM-MD5. */
+START_TEST(apop_without_md5_is_skipped_not_fatal)
+{
+    sasl_env s;
+    env_init(&s, 1);
+    tu_script_greeting_capa(s.e.srv, RFC_GREETING, "SASL CRAM-MD5 PLAIN\r\n");
+    if (_i != 1) {
+        p3s_expect(s.e.srv, "AUTH PLAIN AG1yb3NlAHRhbnN0YWFm"); /* \0mrose\0tanstaaf */
+        p3s_send(s.e.srv, "+OK\r\n");
+    } else {
+        p3s_expect(s.e.srv, "QUIT");
+        p3s_send(s.e.srv, "+OK bye\r\n");
+    }
+    ck_assert_int_eq(EVP_set_default_properties(NULL, "fips=yes"), 1);
+    EVP_MD *md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    ck_assert_ptr_null(md5); /* the premise: this process cannot do MD5 now */
+    ck_assert_ptr_nonnull(tu_env_attach(&s.e, &s.conn));
+    static const unsigned mech_sets[] = {POP3A_MECH_APOP | POP3A_MECH_PLAIN, POP3A_MECH_APOP,
+                                         POP3A_MECH_CRAM_MD5 | POP3A_MECH_PLAIN};
+    unsigned mechs = mech_sets[_i];
+    ck_assert_ptr_nonnull(pop3a_login(s.e.client, "mrose", "tanstaaf", mechs, tu_done, &s.login));
+    tu_rec quit;
+    tu_rec_init(&quit, 9, NULL);
+    if (_i == 1)
+        ck_assert_ptr_nonnull(pop3a_quit(s.e.client, tu_done, &quit));
+    WAIT_DONE(&s.e, s.login);
+    if (_i == 1)
+        WAIT_DONE(&s.e, quit);
+    WAIT_SCRIPT(&s.e);
+    SCRIPT_DONE(s.e.srv);
+    ASSERT_ONCE_OK(s.conn);
+    if (_i != 1) {
+        ASSERT_ONCE_OK(s.login);
+    } else {
+        ASSERT_ONCE_STATUS(s.login, POP3A_ERR_UNSUPPORTED);
+        ck_assert_msg(strstr(s.login.text, "MD5") != NULL, "text: %s", s.login.text);
+        ASSERT_ONCE_OK(quit);
+    }
+    ck_assert_int_eq(s.e.close_calls, _i == 1); /* only QUIT's close */
+    EVP_set_default_properties(NULL, "");
     env_free(&s);
 }
 END_TEST
@@ -603,6 +743,7 @@ static Suite *sasl_suite(void)
     tcase_add_loop_test(tc, scram_proof_verifies_and_server_signature_is_checked, 0, 2);
     tcase_add_loop_test(tc, scram_bad_server_signature_fails_and_drops, 0, 2);
     tcase_add_test(tc, scram_foreign_nonce_cancels_and_falls_back);
+    tcase_add_loop_test(tc, scram_iterations_above_the_cap_are_refused_unless_raised, 0, 3);
     tcase_add_test(tc, plain_sends_initial_response);
     tcase_add_test(tc, login_answers_two_challenges);
     tcase_add_loop_test(tc, xoauth2_one_line_and_two_line_forms, 0, 3);
@@ -613,6 +754,9 @@ static Suite *sasl_suite(void)
     tc = tcase_create("policy");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, fallback_order_is_strongest_first);
+    tcase_add_test(tc, refused_mechanism_leaves_nothing_for_the_next);
+    tcase_add_test(tc, refused_oauthbearer_leaves_nothing_for_xoauth2);
+    tcase_add_loop_test(tc, apop_without_md5_is_skipped_not_fatal, 0, 3);
     tcase_add_loop_test(tc, fallback_stops_at_in_use_sys_temp_login_delay, 0, 3);
     tcase_add_test(tc, cleartext_mechanisms_never_tried_in_clear);
     tcase_add_loop_test(tc, only_cleartext_offered_fails_with_nothing_sent, 0, 2);

@@ -305,6 +305,44 @@ START_TEST(malformed_results_are_protocol_errors)
 }
 END_TEST
 
+/* A STAT on the connection caps the listings after it at its count (RFC 1939:
+ * no more entries than messages): after "+OK 2 320" a UIDL of 3 entries fails
+ * PROTOCOL and the session goes on (_i 0). Without the STAT the same UIDL is
+ * fine (_i 1). */
+START_TEST(stat_count_caps_the_listings_after_it)
+{
+    int with_stat = _i == 0;
+    tu_env e;
+    env_init_login_script(&e, CAPA_BASIC);
+    if (with_stat) {
+        p3s_expect(e.srv, "STAT");
+        p3s_send(e.srv, "+OK 2 320\r\n");
+    }
+    p3s_expect(e.srv, "UIDL");
+    p3s_send(e.srv, "+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n");
+    p3s_expect(e.srv, "NOOP");
+    p3s_send(e.srv, "+OK\r\n");
+    tu_rec stat, uidl, noop;
+    RECS_INIT(NULL, 2, &stat, &uidl, &noop);
+    session_logged_in(&e);
+    if (with_stat)
+        ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    ck_assert_ptr_nonnull(pop3a_uidl(e.client, 0, tu_done, &uidl));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE_AND_SCRIPT(&e, noop);
+    if (with_stat) {
+        ASSERT_ONCE_OK(stat);
+        ASSERT_ONCE_STATUS(uidl, POP3A_ERR_PROTOCOL);
+        ck_assert_uint_le(uidl.count, 2);
+    } else {
+        ASSERT_ONCE_OK(uidl);
+        ck_assert_uint_eq(uidl.count, 3);
+    }
+    ASSERT_ONCE_OK(noop);
+    tu_env_free(&e);
+}
+END_TEST
+
 /* Body lines are not traced (header: only status and listing lines). */
 START_TEST(trace_leaves_out_message_bodies)
 {
@@ -389,6 +427,7 @@ static Suite *edges_suite(void)
     tcase_add_test(tc, pause_inside_pipelined_window);
     tcase_add_test(tc, malformed_results_are_protocol_errors);
     tcase_add_test(tc, trace_leaves_out_message_bodies);
+    tcase_add_loop_test(tc, stat_count_caps_the_listings_after_it, 0, 2);
     tcase_add_test(tc, second_attach_refused);
     tcase_add_test(tc, cancel_connect_before_greeting);
     suite_add_tcase(s, tc);

@@ -341,6 +341,47 @@ START_TEST(commands_after_quit_refused)
 }
 END_TEST
 
+/* A future's text is its own failure's: a first connection ends with a
+ * protocol error (an unsolicited line), then on a second one a STAT reply that
+ * does not parse fails PROTOCOL too. Its text must not be the first
+ * connection's "unsolicited data" (the client's last error), which it once
+ * was. */
+START_TEST(failure_text_is_never_an_older_errors)
+{
+    tu_env e;
+    tu_env_init(&e);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
+    p3s_delay(e.srv, 20);
+    p3s_send(e.srv, "+OK nobody asked\r\n");
+    tu_rec conn1, conn2, login, stat;
+    RECS_INIT(NULL, 0, &conn1, &conn2, &login, &stat);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn1));
+    WAIT_COUNT(&e, &e.close_calls, 1);
+    ASSERT_ONCE_OK(conn1);
+    ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(pop3a_client_errstr(e.client), "unsolicited"));
+
+    p3s *two = p3s_new(e.base);
+    ck_assert_ptr_nonnull(two);
+    script_login(two, CAPA_BASIC);
+    p3s_expect(two, "STAT");
+    p3s_send(two, "+OK plenty\r\n");
+    ck_assert_ptr_nonnull(pop3a_attach(e.client, p3s_pair(two), tu_done, &conn2));
+    ck_assert_ptr_nonnull(
+        pop3a_login(e.client, "alice", "alicepw", POP3A_MECH_USER, tu_done, &login));
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    WAIT_DONE(&e, stat);
+    ASSERT_ONCE_OK(conn2);
+    ASSERT_ONCE_OK(login);
+    ASSERT_ONCE_STATUS(stat, POP3A_ERR_PROTOCOL);
+    ck_assert_msg(strstr(stat.text, "unsolicited") == NULL, "stale text: %s", stat.text);
+    ck_assert_str_eq(stat.text, pop3a_strerror(POP3A_ERR_PROTOCOL));
+    ck_assert_ptr_null(p3s_error(two));
+    p3s_free(two);
+    tu_env_free(&e);
+}
+END_TEST
+
 static Suite *failures_suite(void)
 {
     Suite *s = suite_create("session_failures");
@@ -359,6 +400,7 @@ static Suite *failures_suite(void)
     tcase_add_test(tc, transaction_commands_before_login_refused);
     tcase_add_test(tc, commands_without_connection_refused);
     tcase_add_test(tc, commands_after_quit_refused);
+    tcase_add_test(tc, failure_text_is_never_an_older_errors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -357,6 +357,75 @@ START_TEST(credentials_too_long_for_user_pass_send_nothing)
 }
 END_TEST
 
+/* Cancels `victim` from the trace callback as USER's reply is read: the
+ * cancel lands while the login op handles that very reply. */
+typedef struct {
+    pop3a_future *victim;
+    int user_sent;
+    int pass_sent; /* even queued to the transport that is then freed unsent */
+} cancel_at_reply;
+
+static void cancel_on_user_reply(pop3a_client *client, pop3a_trace_dir dir, const char *line,
+                                 size_t len, void *arg)
+{
+    cancel_at_reply *x = arg;
+    if (dir == POP3A_TRACE_SENT && len >= 5 && memcmp(line, "USER ", 5) == 0)
+        x->user_sent = 1;
+    else if (dir == POP3A_TRACE_SENT && len >= 4 && memcmp(line, "PASS", 4) == 0)
+        x->pass_sent = 1;
+    else if (dir == POP3A_TRACE_RECEIVED && x->user_sent && x->victim)
+        pop3a_future_cancel(x->victim);
+}
+
+/* Cancelling a login in progress: USER (_i 0) or AUTH LOGIN (_i 1) is out and
+ * its reply comes after the cancel (_i 2: USER's reply is being read when the
+ * cancel comes, from the trace callback). Nothing more is sent (no PASS, no SASL
+ * response: the script wants EOF next), the connection is dropped, the login
+ * completes CANCELLED, what was queued behind it CLOSED, and the session is
+ * disconnected (a STAT afterwards is refused with STATE). */
+START_TEST(cancelled_login_sends_no_secret_and_disconnects)
+{
+    tu_env e;
+    tu_env_init(&e);
+    cancel_at_reply at_reply = {NULL, 0, 0};
+    if (_i == 2)
+        ck_assert_int_eq(pop3a_options_set_trace(e.opts, cancel_on_user_reply, &at_reply), 0);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, "USER\r\nSASL LOGIN\r\n");
+    p3s_expect(e.srv, _i != 1 ? "USER alice" : "AUTH LOGIN");
+    p3s_delay(e.srv, 100);
+    p3s_send(e.srv, _i != 1 ? "+OK\r\n" : "+ VXNlcm5hbWU6\r\n");
+    p3s_expect_eof(e.srv);
+    tu_rec conn, login, stat, after;
+    RECS_INIT(NULL, 0, &conn, &login, &stat, &after);
+    ck_assert_ptr_nonnull(tu_env_attach(&e, &conn));
+    pop3a_future *f = pop3a_login(e.client, "alice", "alicepw",
+                                  _i != 1 ? POP3A_MECH_USER : POP3A_MECH_LOGIN, tu_done, &login);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &stat));
+    if (_i == 2) {
+        at_reply.victim = f;
+    } else {
+        for (int waited = 0; waited < (int)WAIT_MS && p3s_lines_received(e.srv) < 2; waited += 5)
+            run_for(e.base, 5);
+        ck_assert_uint_eq(p3s_lines_received(e.srv), 2); /* CAPA, then USER or AUTH */
+        pop3a_future_cancel(f);
+    }
+    WAIT_DONE(&e, stat);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    ASSERT_ONCE_OK(conn);
+    ASSERT_ONCE_STATUS(login, POP3A_ERR_CANCELLED);
+    ASSERT_ONCE_STATUS(stat, POP3A_ERR_CLOSED);
+    ck_assert_int_eq(e.close_calls, 1);
+    ck_assert_int_eq(e.close_why, POP3A_ERR_CLOSED);
+    ck_assert_ptr_nonnull(pop3a_stat(e.client, tu_done, &after));
+    WAIT_DONE(&e, after);
+    ASSERT_ONCE_STATUS(after, POP3A_ERR_STATE);
+    ck_assert_int_eq(at_reply.pass_sent, 0);
+    tu_env_free(&e);
+}
+END_TEST
+
 static Suite *login_suite(void)
 {
     Suite *s = suite_create("session_login");
@@ -375,6 +444,7 @@ static Suite *login_suite(void)
     tcase_add_test(tc, injection_refused);
     tcase_add_test(tc, auth_commands_refused_after_login);
     tcase_add_loop_test(tc, credentials_too_long_for_user_pass_send_nothing, 0, 3);
+    tcase_add_loop_test(tc, cancelled_login_sends_no_secret_and_disconnects, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }

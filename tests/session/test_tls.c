@@ -6,6 +6,8 @@
  */
 #include <stdio.h>
 
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -31,7 +33,8 @@ static void on_close(pop3a_client *client, pop3a_status why, void *arg)
 
 /* Options for `mode` that trust only the test CA, deny cleartext, trace. The
  * server listens on listen_addr (implicit TLS from the first byte when
- * implicit_cert names a certificate). */
+ * implicit_cert names a certificate); with listen_addr NULL it waits for
+ * p3s_pair (pop3a_attach). */
 static void env_init(tls_env *t, pop3a_tls_mode mode, const char *listen_addr,
                      const char *implicit_cert)
 {
@@ -47,8 +50,10 @@ static void env_init(tls_env *t, pop3a_tls_mode mode, const char *listen_addr,
         p3s_tls_implicit(t->e.srv, ctx);
         SSL_CTX_free(ctx);
     }
-    t->port = p3s_listen(t->e.srv, listen_addr);
-    ck_assert_uint_ne(t->port, 0);
+    if (listen_addr) {
+        t->port = p3s_listen(t->e.srv, listen_addr);
+        ck_assert_uint_ne(t->port, 0);
+    }
     tu_rec_init(&t->conn, 0, NULL);
     tu_rec_init(&t->login, 1, NULL);
     tu_rec_init(&t->quit, 2, NULL);
@@ -484,6 +489,143 @@ START_TEST(missing_client_certificate_fails_the_handshake)
 }
 END_TEST
 
+/* ------------------------------------------------ a caller's transport */
+
+static void on_caller_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+    int *state = arg;
+    *state = (what & BEV_EVENT_CONNECTED) ? 1 : -1;
+}
+
+/* What a daemon that makes its own TLS does: a context trusting the test CA,
+ * verifying the chain but told no host name (optionally only SNI), a TLS
+ * filter over the scripted server's socket (implicit TLS with `cert`), and the
+ * handshake finished before pop3a_attach. */
+static struct bufferevent *caller_tls_bev(tls_env *t, const char *cert, const char *sni)
+{
+    SSL_CTX *server = p3s_tls_server_ctx(cert);
+    ck_assert_ptr_nonnull(server);
+    p3s_tls_implicit(t->e.srv, server);
+    SSL_CTX_free(server);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(SSL_CTX_load_verify_locations(ctx, p3s_cert("ca.pem"), NULL), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL *ssl = SSL_new(ctx);
+    SSL_CTX_free(ctx);
+    ck_assert_ptr_nonnull(ssl);
+    if (sni)
+        ck_assert_int_eq(SSL_set_tlsext_host_name(ssl, sni), 1);
+    struct bufferevent *bev =
+        bufferevent_openssl_filter_new(t->e.base, p3s_pair(t->e.srv), ssl,
+                                       BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    ck_assert_ptr_nonnull(bev);
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    int state = 0;
+    bufferevent_setcb(bev, NULL, NULL, on_caller_tls_event, &state);
+    bufferevent_enable(bev, EV_READ);
+    ck_assert_int_eq(run_until(t->e.base, &state, WAIT_MS), 0);
+    ck_assert_int_eq(state, 1);
+    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+    return bev;
+}
+
+/* Attaches bev with the options as they are (set them first). */
+static void env_attach(tls_env *t, struct bufferevent *bev)
+{
+    t->e.client = pop3a_client_new(t->e.base, NULL, t->e.opts);
+    ck_assert_ptr_nonnull(t->e.client);
+    pop3a_client_set_close_cb(t->e.client, on_close, &t->e);
+    ck_assert_ptr_nonnull(pop3a_attach(t->e.client, bev, tu_done, &t->conn));
+    ck_assert_ptr_nonnull(pop3a_login(t->e.client, "alice", PASSWORD, 0, tu_done, &t->login));
+}
+
+/* A caller's TLS transport whose CA-valid certificate names another host: the
+ * name from the options (_i 0: verify_name; _i 1: none, the caller's SNI) is
+ * checked after the handshake, and the connect fails with POP3A_ERR_TLS
+ * before the greeting is even read. */
+START_TEST(attached_tls_with_certificate_for_another_name_is_refused)
+{
+    tls_env t;
+    env_init(&t, POP3A_TLS_IMPLICIT, NULL, NULL);
+    if (_i == 0)
+        ck_assert_int_eq(pop3a_options_set_verify_name(t.e.opts, "localhost"), 0);
+    struct bufferevent *bev = caller_tls_bev(&t, "wronghost", _i == 0 ? NULL : "localhost");
+    tu_script_greeting_capa(t.e.srv, GREETING, "SASL PLAIN\r\nUSER\r\n");
+    env_attach(&t, bev);
+    WAIT_DONE(&t.e, t.login);
+    ASSERT_ONCE_STATUS(t.conn, POP3A_ERR_TLS);
+    ASSERT_ONCE_STATUS(t.login, POP3A_ERR_TLS);
+    ck_assert_int_eq(pop3a_client_tls_verify_result(t.e.client), X509_V_ERR_HOSTNAME_MISMATCH);
+    ck_assert_msg(strstr(t.conn.text, "localhost") != NULL, "text: %s", t.conn.text);
+    ck_assert_int_eq(pop3a_client_is_tls(t.e.client), 0);
+    ck_assert_uint_eq(p3s_bytes_received(t.e.srv), 0);
+    assert_no_credentials(&t);
+    env_free(&t);
+}
+END_TEST
+
+/* Nothing names the server (no verify_name, no SNI, no host on the caller's
+ * SSL): there is nothing to check the certificate against, so it is refused. */
+START_TEST(attached_tls_without_any_name_is_refused)
+{
+    tls_env t;
+    env_init(&t, POP3A_TLS_IMPLICIT, NULL, NULL);
+    struct bufferevent *bev = caller_tls_bev(&t, "leaf", NULL);
+    tu_script_greeting_capa(t.e.srv, GREETING, "USER\r\n");
+    env_attach(&t, bev);
+    WAIT_DONE(&t.e, t.login);
+    ASSERT_ONCE_STATUS(t.conn, POP3A_ERR_TLS);
+    ck_assert_msg(strstr(t.conn.text, "no host name") != NULL, "text: %s", t.conn.text);
+    ck_assert_uint_eq(p3s_bytes_received(t.e.srv), 0);
+    env_free(&t);
+}
+END_TEST
+
+/* The name matches (_i 0: verify_name "localhost" on the leaf; _i 1: the
+ * caller's SNI "example.invalid" on the wronghost certificate; _i 2:
+ * verify_name "localhost.", the same DNS name): the session runs under TLS
+ * and PLAIN needs no allow_cleartext. */
+START_TEST(attached_tls_with_matching_name_logs_in)
+{
+    static const char *const verify_name[] = {"localhost", NULL, "localhost."};
+    tls_env t;
+    env_init(&t, POP3A_TLS_IMPLICIT, NULL, NULL);
+    if (verify_name[_i])
+        ck_assert_int_eq(pop3a_options_set_verify_name(t.e.opts, verify_name[_i]), 0);
+    struct bufferevent *bev =
+        caller_tls_bev(&t, _i != 1 ? "leaf" : "wronghost", _i != 1 ? NULL : "example.invalid");
+    tu_script_greeting_capa(t.e.srv, GREETING, "SASL PLAIN\r\n");
+    p3s_expect(t.e.srv, "AUTH PLAIN AGFsaWNlAHB3LW5ldmVyLWluLWNsZWFy");
+    p3s_send(t.e.srv, "+OK Logged in.\r\n");
+    env_attach(&t, bev);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.login);
+    ASSERT_ONCE_OK(t.conn);
+    ASSERT_ONCE_OK(t.login);
+    ASSERT_VERIFIED_TLS(t.e.client);
+    env_free(&t);
+}
+END_TEST
+
+/* A plain bufferevent while the options say implicit TLS: refused with
+ * POP3A_ERR_TLS_REQUIRED before a byte is read or written, and the
+ * bufferevent is freed (the library owns it). */
+START_TEST(attached_plain_transport_with_implicit_tls_is_refused)
+{
+    tls_env t;
+    env_init(&t, POP3A_TLS_IMPLICIT, NULL, NULL);
+    tu_script_greeting_capa(t.e.srv, GREETING, "USER\r\n");
+    env_attach(&t, p3s_pair(t.e.srv));
+    WAIT_DONE(&t.e, t.login);
+    ASSERT_ONCE_STATUS(t.conn, POP3A_ERR_TLS_REQUIRED);
+    ASSERT_ONCE_STATUS(t.login, POP3A_ERR_TLS_REQUIRED);
+    WAIT_PEER_CLOSED(&t.e, t.e.srv);
+    ck_assert_uint_eq(p3s_bytes_received(t.e.srv), 0);
+    assert_no_credentials(&t);
+    env_free(&t);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("session_tls");
@@ -496,6 +638,14 @@ static Suite *tls_suite(void)
     tcase_add_loop_test(tc, pinned_certificate_must_match, 0, 2);
     tcase_add_test(tc, insecure_skip_verify_accepts_self_signed);
     tcase_add_test(tc, verify_name_overrides_the_host);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("attach");
+    tcase_set_timeout(tc, 30);
+    tcase_add_loop_test(tc, attached_tls_with_certificate_for_another_name_is_refused, 0, 2);
+    tcase_add_test(tc, attached_tls_without_any_name_is_refused);
+    tcase_add_loop_test(tc, attached_tls_with_matching_name_logs_in, 0, 3);
+    tcase_add_test(tc, attached_plain_transport_with_implicit_tls_is_refused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stls");
