@@ -121,6 +121,8 @@ START_TEST(arming_mid_reply_fails_the_parser)
     pop3a_parser_expect(&p, STATUS);
     (void)feed_str(&p, ".\r\n", &ev);
     ck_assert_int_eq(ev.kind, POP3A_PEV_ERROR);
+    /* The guard's own reason: ".\r\n" would also fail as "not a status line". */
+    ck_assert_str_eq(ev.data, "parser armed in the middle of a reply");
     pop3a_parser_free(&p);
 }
 END_TEST
