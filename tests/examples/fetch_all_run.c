@@ -233,8 +233,7 @@ void run_fetch(run *r, const char *password, const char *const *extra)
                                 "--out", r->out, "--tls", "none", "--allow-cleartext",
                                 "--timeout", "5", NULL};
     const char *argv[64];
-    char wrapper[512];
-    size_t argc = wrapper_words(wrapper, sizeof wrapper, argv, 32);
+    size_t argc = 0;
     snprintf(port, sizeof port, "%u", (unsigned)r->port);
     for (size_t i = 0; args[i]; i++)
         argv[argc++] = args[i];
@@ -245,6 +244,22 @@ void run_fetch(run *r, const char *password, const char *const *extra)
         setenv("P3TEST_PW", password, 1);
     else
         unsetenv("P3TEST_PW");
+    run_child(r, argv);
+}
+
+void run_child(run *r, const char *const *args)
+{
+    const char *argv[96];
+    char wrapper[512];
+    size_t argc = wrapper_words(wrapper, sizeof wrapper, argv, 32);
+    for (size_t i = 0; args[i] && argc < 95; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    r->exited = 0;
+    r->exit_code = -1;
+    free(r->stdout_text);
+    free(r->stderr_text);
+    r->stdout_text = r->stderr_text = NULL;
 
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -255,7 +270,7 @@ void run_fetch(run *r, const char *password, const char *const *extra)
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int rc = posix_spawnp(&r->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    ck_assert_msg(rc == 0, "posix_spawn %s: %s", fetch_all_path, strerror(rc));
+    ck_assert_msg(rc == 0, "posix_spawn %s: %s", argv[0], strerror(rc));
 
     struct event *poll_ev = event_new(r->base, -1, EV_PERSIST, on_poll, r);
     struct timeval tick = {0, 2000};
@@ -280,7 +295,7 @@ void run_fetch(run *r, const char *password, const char *const *extra)
     check_deles(r);
     r->stdout_text = read_file(path_in(r->work, "stdout"), NULL);
     r->stderr_text = read_file(path_in(r->work, "stderr"), NULL);
-    ck_assert_msg(r->exited, "fetch-all did not exit within %d ms", CHILD_WAIT_MS);
+    ck_assert_msg(r->exited, "%s did not exit within %d ms", args[0], CHILD_WAIT_MS);
     ck_assert_ptr_nonnull(r->stdout_text);
     ck_assert_ptr_nonnull(r->stderr_text);
 }
@@ -300,22 +315,28 @@ void run_free_mailbox(run *r, msg *m, size_t n)
     free_mailbox(m, n);
 }
 
-/* Removes everything the run made. */
-void run_free(run *r)
+/* rm -r: a fetcher may leave subdirectories (a Maildir) and state files. */
+static void remove_tree(const char *dir)
 {
-    DIR *d = opendir(r->out);
+    DIR *d = opendir(dir);
     struct dirent *e;
+    char path[1024];
     while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            unlink(path_in(r->out, e->d_name)) != 0)
-            rmdir(path_in(r->out, e->d_name));
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0)
+            remove_tree(path);
     }
     if (d)
         closedir(d);
-    rmdir(r->out);
-    unlink(path_in(r->work, "stdout"));
-    unlink(path_in(r->work, "stderr"));
-    rmdir(r->work);
+    rmdir(dir);
+}
+
+/* Removes everything the run made. */
+void run_free(run *r)
+{
+    remove_tree(r->work);
     free(r->stdout_text);
     free(r->stderr_text);
     p3s_free(r->srv);

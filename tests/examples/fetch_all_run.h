@@ -90,6 +90,11 @@ char *read_file(const char *path, size_t *len);
  * the password in P3TEST_PW unless `password` is NULL, and serves the script
  * until the child exits, then until the server has read everything it sent. */
 void run_fetch(run *r, const char *password, const char *const *extra);
+/* Runs argv (NULL-ended; argv[0] found on PATH, $POP3A_CHILD_WRAPPER put
+ * in front) with stdout and stderr into files of the run (r->stdout_text,
+ * r->stderr_text) and serves the script as run_fetch does. A run may be made
+ * again with a fresh script. */
+void run_child(run *r, const char *const *argv);
 
 /* Removes everything the run made. */
 void run_free(run *r);
