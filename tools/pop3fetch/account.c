@@ -93,6 +93,18 @@ static void finish(struct account *a)
 
 static void fail(struct account *a, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Messages delivered before a failure are recorded (not deleted): the next
+ * run must not fetch them again. Best effort: the failure is already the
+ * account's outcome. */
+static void record_delivered(struct account *a)
+{
+    if (a->n_pending == 0 || !a->store || !a->state || a->plan.by_number)
+        return;
+    if (store_sync(a->store) == 0)
+        state_record(a->state, a->pending_uids, a->n_pending);
+    a->n_pending = 0;
+}
+
 static void fail(struct account *a, int code, const char *fmt, ...)
 {
     va_list ap;
@@ -102,6 +114,7 @@ static void fail(struct account *a, int code, const char *fmt, ...)
     vsnprintf(a->error, sizeof a->error, fmt, ap);
     va_end(ap);
     a->exit_code = code ? code : EX_SOFTWARE;
+    record_delivered(a);
     finish(a);
 }
 
@@ -111,10 +124,10 @@ static void fail_future(struct account *a, const char *what, pop3a_future *f)
     pop3a_status st = pop3a_future_status(f);
     const char *text = pop3a_future_text(f);
     const char *detail = a->client ? pop3a_client_errstr(a->client) : "";
+    int more = detail[0] && strcmp(detail, text) != 0; /* OpenSSL's reason and the like */
     fail(a, exit_for_status(st, pop3a_future_resp_code(f)), "%s at %s:%ld: %s%s%s%s%s%s", what,
          a->s->host, a->s->port, pop3a_status_name(st), text[0] ? " " : "", text,
-         detail[0] && strcmp(detail, text) != 0 ? " (" : "", detail,
-         detail[0] && strcmp(detail, text) != 0 ? ")" : "");
+         more ? " (" : "", more ? detail : "", more ? ")" : "");
 }
 
 static void fail_submit(struct account *a, const char *what)
