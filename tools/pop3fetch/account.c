@@ -123,8 +123,10 @@ static void fail_future(struct account *a, const char *what, pop3a_future *f)
 {
     pop3a_status st = pop3a_future_status(f);
     const char *text = pop3a_future_text(f);
-    const char *detail = a->client ? pop3a_client_errstr(a->client) : "";
-    int more = detail[0] && strcmp(detail, text) != 0; /* OpenSSL's reason and the like */
+    /* For a failed connect the client has more (OpenSSL's reason...). */
+    const char *detail = a->client && strcmp(what, "connect") == 0
+                             ? pop3a_client_errstr(a->client) : "";
+    int more = detail[0] && strcmp(detail, text) != 0;
     fail(a, exit_for_status(st, pop3a_future_resp_code(f)), "%s at %s:%ld: %s%s%s%s%s%s", what,
          a->s->host, a->s->port, pop3a_status_name(st), text[0] ? " " : "", text,
          more ? " (" : "", more ? detail : "", more ? ")" : "");
