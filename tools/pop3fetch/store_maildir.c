@@ -174,7 +174,8 @@ static int md_has(struct store *st, const char *tag)
         size_t cap = 0;
         if (scan_dir(m, m->dirs[NEW], &cap) != 0 || scan_dir(m, m->dirs[CUR], &cap) != 0)
             return store_fail_errno(st, "read", m->path);
-        qsort(m->tags, m->n_tags, sizeof *m->tags, cmp_u64);
+        if (m->n_tags) /* qsort wants a non-NULL array even for 0 */
+            qsort(m->tags, m->n_tags, sizeof *m->tags, cmp_u64);
         m->scanned = 1;
     }
     uint64_t v = strtoull(tag, &end, 16);
