@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <pop3async/pop3async.h>
 
@@ -181,11 +182,12 @@ START_TEST(default_config_path)
         snprintf(path, sizeof path, "%s/xdg/pop3fetch/config", r.work);
     else
         snprintf(path, sizeof path, "%s/.pop3fetchrc", r.work);
+    /* ~/ is $HOME, here WORK: the Maildir is WORK/out */
     snprintf(text, sizeof text,
              "[account only]\nhost = 127.0.0.1\nport = %u\nuser = alice\n"
              "password_env = P3TEST_PW\ntls = none\nallow_cleartext = true\n"
-             "maildir = %s\nstate = %s/s.sqlite\n",
-             (unsigned)r.port, r.out, r.work);
+             "maildir = %s\nstate = ~/s.sqlite\n",
+             (unsigned)r.port, which ? "~/out" : r.out);
     if (which < 2) {
         FILE *f = fopen(path, "w");
         ck_assert_ptr_nonnull(f);
@@ -204,6 +206,8 @@ START_TEST(default_config_path)
         SCRIPT_DONE(&r);
         ck_assert_msg(strncmp(r.stdout_text, "only: 1 new, ", 13) == 0, "stdout: %s",
                       r.stdout_text);
+        assert_maildir(&r, m, 1);
+        ck_assert_int_eq(access(path_in(r.work, "s.sqlite"), F_OK), 0);
     } else {
         EXIT_IS(&r, 64);
         STDERR_HAS(&r, "no --host and no config file");

@@ -177,6 +177,22 @@ int settings_inherit(struct settings *s, const struct settings *from)
     return 0;
 }
 
+/* "~/x" -> "$HOME/x" for paths, as a shell would (the config file has none). */
+static int expand_home(char **path)
+{
+    const char *home = getenv("HOME");
+    if (!*path || strncmp(*path, "~/", 2) != 0 || !home || !home[0])
+        return 0;
+    size_t n = strlen(home) + strlen(*path);
+    char *p = malloc(n);
+    if (!p)
+        return -1;
+    snprintf(p, n, "%s%s", home, *path + 1);
+    free(*path);
+    *path = p;
+    return 0;
+}
+
 int settings_finish(struct settings *s, char *err, size_t errsz)
 {
     int secrets = !!s->password_file + !!s->password_env + !!s->password_cmd +
@@ -192,6 +208,12 @@ int settings_finish(struct settings *s, char *err, size_t errsz)
     }
     if (s->deliver == DELIVER_UNSET) {
         snprintf(err, errsz, "needs one of maildir, mbox and mda");
+        return -1;
+    }
+    if ((s->deliver != DELIVER_MDA && expand_home(&s->target) != 0) ||
+        expand_home(&s->state) != 0 || expand_home(&s->password_file) != 0 ||
+        expand_home(&s->ca_file) != 0) {
+        snprintf(err, errsz, "out of memory");
         return -1;
     }
     if (s->tls < 0)
