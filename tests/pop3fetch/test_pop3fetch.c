@@ -332,6 +332,45 @@ START_TEST(two_password_sources_are_a_usage_error)
 }
 END_TEST
 
+/* On a terminal (script(1) gives one), a progress line is redrawn while
+ * messages come, at most 10 times a second; then the summary. Off a
+ * terminal the other tests see nothing but the summary. */
+START_TEST(progress_on_a_terminal_at_most_ten_redraws_a_second)
+{
+    msg m[MAX_MSGS];
+    run r;
+    char cmd[1024];
+    size_t n = make_mailbox(m);
+    run_init(&r);
+    script_session_start(r.srv, m, n);
+    for (size_t i = 0; i < n; i++) { /* 4 x 400 ms: about 16 redraws */
+        p3s_delay(r.srv, 400);
+        script_retr(r.srv, i + 1, &m[i]);
+    }
+    script_quit(r.srv, "+OK bye\r\n");
+    snprintf(cmd, sizeof cmd,
+             "P3TEST_PW='" PASSWORD "' %s --host 127.0.0.1 --port %u --user alice "
+             "--password-env P3TEST_PW --tls none --allow-cleartext --state %s/s.sqlite "
+             "--maildir %s",
+             pop3fetch_path, (unsigned)r.port, r.work, r.out);
+    const char *const argv[] = {"script", "-qec", cmd, "/dev/null", NULL};
+    run_child(&r, argv);
+    EXIT_IS(&r, 0);
+    SCRIPT_DONE(&r);
+    size_t redraws = 0;
+    for (const char *p = r.stdout_text; (p = strstr(p, "\r\033[Kalice@127.0.0.1 ")); p++)
+        redraws++;
+    /* 1.6 s of RETRs: 16 at 10 per second; a little slack for the start */
+    ck_assert_msg(redraws >= 5 && redraws <= 20, "%zu redraws: %s", redraws, r.stdout_text);
+    ck_assert_msg(strstr(r.stdout_text, "alice@127.0.0.1 2/4 ") != NULL, "no 2/4: %s",
+                  r.stdout_text);
+    ck_assert_msg(strstr(r.stdout_text, "alice@127.0.0.1: 4 new, ") != NULL, "no summary: %s",
+                  r.stdout_text);
+    assert_maildir(&r, m, n);
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
 static Suite *pop3fetch_suite(void)
 {
     Suite *s = suite_create("pop3fetch");
@@ -347,6 +386,7 @@ static Suite *pop3fetch_suite(void)
     tcase_add_loop_test(tc, login_refusals_map_to_sysexits, 0, 2);
     tcase_add_loop_test(tc, password_from_file_or_command, PW_FILE, PW_CMD_FAILS + 1);
     tcase_add_test(tc, two_password_sources_are_a_usage_error);
+    tcase_add_test(tc, progress_on_a_terminal_at_most_ten_redraws_a_second);
     suite_add_tcase(s, tc);
     return s;
 }
