@@ -332,6 +332,31 @@ START_TEST(two_password_sources_are_a_usage_error)
 }
 END_TEST
 
+/* --trace shows the exchange on stderr, the password redacted; --verbose
+ * each delivered message. */
+START_TEST(trace_and_verbose_never_show_the_password)
+{
+    msg m[MAX_MSGS];
+    run r;
+    size_t n = make_mailbox(m);
+    run_init(&r);
+    script_session_start(r.srv, m, 1);
+    script_retr(r.srv, 1, &m[0]);
+    script_quit(r.srv, "+OK bye\r\n");
+    const char *const extra[] = {"--trace", "--verbose", NULL};
+    run_pop3fetch(&r, extra);
+    EXIT_IS(&r, 0);
+    SCRIPT_DONE(&r);
+    STDERR_HAS(&r, "pop3fetch: alice@127.0.0.1: > USER alice\n");
+    STDERR_HAS(&r, "pop3fetch: alice@127.0.0.1: > PASS ");
+    STDERR_HAS(&r, "pop3fetch: alice@127.0.0.1: < +OK logged in\n");
+    STDERR_HAS(&r, "pop3fetch: alice@127.0.0.1: message 1 (uid-1): ");
+    ck_assert_msg(strstr(r.stderr_text, "s3cret") == NULL, "password in the trace: %s",
+                  r.stderr_text);
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
 /* On a terminal (script(1) gives one), a progress line is redrawn while
  * messages come, at most 10 times a second; then the summary. Off a
  * terminal the other tests see nothing but the summary. */
@@ -387,6 +412,7 @@ static Suite *pop3fetch_suite(void)
     tcase_add_loop_test(tc, password_from_file_or_command, PW_FILE, PW_CMD_FAILS + 1);
     tcase_add_test(tc, two_password_sources_are_a_usage_error);
     tcase_add_test(tc, progress_on_a_terminal_at_most_ten_redraws_a_second);
+    tcase_add_test(tc, trace_and_verbose_never_show_the_password);
     suite_add_tcase(s, tc);
     return s;
 }
