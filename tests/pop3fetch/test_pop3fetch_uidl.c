@@ -187,6 +187,45 @@ START_TEST(all_fetches_what_the_state_knows)
 }
 END_TEST
 
+/* A UIDL gone from the server is forgotten after a clean session, so the
+ * state does not grow forever; should the server list it again, it is new.
+ * (mbox: a Maildir would find the delivered file by its tag.) */
+START_TEST(uidls_gone_from_the_server_are_forgotten)
+{
+    msg m[MAX_MSGS];
+    run r;
+    char box[160];
+    size_t n = make_mailbox(m);
+    static const char *const second[] = {"uid-2"};
+    run_init(&r);
+    snprintf(box, sizeof box, "%s/mbox", r.work);
+    const char *const extra[] = {"--mbox", box, NULL};
+    script_session_start(r.srv, m, 2);
+    script_retr_quit(r.srv, m, 2);
+    run_pop3fetch(&r, extra);
+    EXIT_IS(&r, 0);
+
+    fresh_server(&r); /* uid-1 is gone */
+    script_login(r.srv, 0);
+    script_listings(r.srv, &m[1], 1, second);
+    script_quit(r.srv, "+OK bye\r\n");
+    run_pop3fetch(&r, extra);
+    EXIT_IS(&r, 0);
+    SCRIPT_DONE(&r);
+
+    fresh_server(&r); /* uid-1 is back: fetched as new; uid-2 is known */
+    script_session_start(r.srv, m, 2);
+    script_retr(r.srv, 1, &m[0]);
+    script_quit(r.srv, "+OK bye\r\n");
+    run_pop3fetch(&r, extra);
+    EXIT_IS(&r, 0);
+    SCRIPT_DONE(&r);
+    ck_assert_msg(strncmp(r.stdout_text, "alice@127.0.0.1: 1 new, ", 24) == 0, "stdout: %s",
+                  r.stdout_text);
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
 static Suite *uidl_suite(void)
 {
     Suite *s = suite_create("pop3fetch_uidl");
@@ -197,6 +236,7 @@ static Suite *uidl_suite(void)
                         sizeof bad_listings / sizeof bad_listings[0]);
     tcase_add_test(tc, maildir_files_of_a_killed_run_are_recorded_not_fetched_again);
     tcase_add_test(tc, all_fetches_what_the_state_knows);
+    tcase_add_test(tc, uidls_gone_from_the_server_are_forgotten);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -318,6 +318,20 @@ static void on_dele(pop3a_client *c, pop3a_future *f, void *arg)
     a->n_deleted_ok++;
 }
 
+/* After a clean session: rows of messages no longer on the server go. A
+ * failure only costs a bigger state, so it is a warning. */
+static void prune_state(struct account *a)
+{
+    const char **uids;
+    if (a->plan.by_number || !(uids = malloc((a->plan.n ? a->plan.n : 1) * sizeof *uids)))
+        return;
+    for (size_t i = 0; i < a->plan.n; i++)
+        uids[i] = a->plan.items[i].uid;
+    if (state_prune(a->state, uids, a->plan.n) != 0)
+        warn(a, "could not forget old UIDLs: %s", state_error(a->state));
+    free(uids);
+}
+
 static void on_quit(pop3a_client *c, pop3a_future *f, void *arg)
 {
     struct account *a = arg;
@@ -330,6 +344,7 @@ static void on_quit(pop3a_client *c, pop3a_future *f, void *arg)
         return;
     }
     a->n_deleted = a->n_deleted_ok;
+    prune_state(a);
     finish(a);
 }
 

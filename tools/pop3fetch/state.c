@@ -173,6 +173,56 @@ int state_record(struct state *st, const char *const *uidls, size_t n)
     return exec(st, "COMMIT");
 }
 
+static int count_rows(struct state *st, long long *rows)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM uidl", -1, &q, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        *rows = sqlite3_column_int64(q, 0);
+    else
+        rc = SQLITE_ERROR;
+    sqlite3_finalize(q);
+    return rc == SQLITE_OK ? 0 : fail_db(st, "state count");
+}
+
+int state_prune(struct state *st, const char *const *uidls, size_t n)
+{
+    long long rows = 0;
+    sqlite3_stmt *add = NULL;
+    if (count_rows(st, &rows) != 0)
+        return -1;
+    if (rows <= (long long)n) /* every row may still be on the server */
+        return 0;
+    if (exec(st, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    if (exec(st, "CREATE TEMP TABLE IF NOT EXISTS listed (uid TEXT PRIMARY KEY NOT NULL) "
+                 "WITHOUT ROWID") != 0 ||
+        exec(st, "DELETE FROM listed") != 0)
+        goto fail;
+    if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO listed (uid) VALUES (?)", -1, &add,
+                           NULL) != SQLITE_OK) {
+        fail_db(st, "prepare");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(add);
+        sqlite3_bind_text(add, 1, uidls[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(add) != SQLITE_DONE) {
+            fail_db(st, "state prune");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(add);
+    add = NULL;
+    if (exec(st, "DELETE FROM uidl WHERE uid NOT IN (SELECT uid FROM listed)") != 0)
+        goto fail;
+    return exec(st, "COMMIT");
+fail:
+    sqlite3_finalize(add);
+    exec(st, "ROLLBACK");
+    return -1;
+}
+
 const char *state_error(struct state *st)
 {
     return st->err;

@@ -22,6 +22,11 @@ struct state *state_open(const char *path, int *busy, char *err, size_t errsz);
 int state_has(struct state *st, const char *uidl);
 /* Records every uidl in one transaction, durable when it returns 0. */
 int state_record(struct state *st, const char *const *uidls, size_t n);
+/* Forgets every recorded UIDL not in uidls[0..n) (the server's listing at
+ * the start of a successful session): a message gone from the server needs
+ * no row, so the state does not grow forever with --delete. Only when the
+ * state holds more rows than the listing. 0 or -1. */
+int state_prune(struct state *st, const char *const *uidls, size_t n);
 const char *state_error(struct state *st);
 void state_close(struct state *st);
 
