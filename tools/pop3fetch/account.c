@@ -367,16 +367,17 @@ static void start_fetching(struct account *a, pop3a_future *list)
              a->s->delete_after ? "" : " (again each run, as it cannot tell them apart)");
     else if (why)
         warn(a, "%s: a server bug; going by message numbers this session, fetching all", why);
-    if (plan_select(&a->plan, a->state, a->store, a->s->all, err, sizeof err) != 0) {
+    if (plan_select(&a->plan, a->state, a->store, a->s->all, a->s->delete_after, err,
+                    sizeof err) != 0) {
         fail(a, EX_IOERR, "%s", err);
         return;
     }
-    verbose(a, "%zu messages, %zu to fetch (%" PRIu64 " bytes)%s", a->plan.n, a->plan.n_todo,
-            a->plan.todo_bytes, a->plan.n_found ? ", some delivered before but not recorded" : "");
+    verbose(a, "%zu messages, %zu to fetch (%" PRIu64 " bytes), %zu delivered before",
+            a->plan.n, a->plan.n_todo, a->plan.todo_bytes, a->plan.n_found);
     for (size_t i = 0; i < a->plan.n_found && !a->finished; i++) {
         const struct item *it = &a->plan.items[a->plan.found[i]];
-        verbose(a, "message %" PRIu32 " (%s) is in the Maildir already: recording it", it->msg,
-                it->uid);
+        verbose(a, "message %" PRIu32 " (%s) was delivered before: %s", it->msg, it->uid,
+                a->s->delete_after ? "deleting it" : "recording it");
         add_pending(a, it);
     }
     if (a->finished)

@@ -93,8 +93,8 @@ const char *plan_listings(struct plan *p, const pop3a_future *list, const pop3a_
     return why;
 }
 
-int plan_select(struct plan *p, struct state *state, struct store *store, int all, char *err,
-                size_t errsz)
+int plan_select(struct plan *p, struct state *state, struct store *store, int all,
+                int delete_after, char *err, size_t errsz)
 {
     p->todo = malloc((p->n ? p->n : 1) * sizeof *p->todo);
     p->found = malloc((p->n ? p->n : 1) * sizeof *p->found);
@@ -110,8 +110,11 @@ int plan_select(struct plan *p, struct state *state, struct store *store, int al
                 snprintf(err, errsz, "%s", state_error(state));
                 return -1;
             }
-            if (known)
+            if (known) {
+                if (delete_after)
+                    p->found[p->n_found++] = i;
                 continue;
+            }
             int there = store_has(store, it->tag);
             if (there < 0) {
                 snprintf(err, errsz, "%s", store->err);

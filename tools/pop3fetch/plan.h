@@ -27,7 +27,8 @@ struct plan {
     int by_number;       /* no usable UIDL: fetch all, record nothing */
     size_t *todo;        /* items to fetch, in order */
     size_t n_todo;
-    size_t *found;       /* delivered by an earlier run but not recorded */
+    size_t *found;       /* delivered by an earlier run: only to record and, with
+                            --delete, to delete (a run that failed before QUIT) */
     size_t n_found;
     uint64_t todo_bytes; /* sum of the todo sizes (LIST octets) */
 };
@@ -39,9 +40,11 @@ struct plan {
 const char *plan_listings(struct plan *p, const pop3a_future *list, const pop3a_future *uidl,
                           const char *key, int *oom);
 /* Fills todo and found: everything when by_number or `all`, else what the
- * state lacks. 0, or -1 with err. */
-int plan_select(struct plan *p, struct state *state, struct store *store, int all, char *err,
-                size_t errsz);
+ * state lacks; found gets the messages whose tag the store has and, when
+ * `delete_after`, those the state has (delivered, but the session that
+ * sent their DELE never reached QUIT). 0, or -1 with err. */
+int plan_select(struct plan *p, struct state *state, struct store *store, int all,
+                int delete_after, char *err, size_t errsz);
 void plan_free(struct plan *p);
 
 #endif
