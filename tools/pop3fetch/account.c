@@ -49,6 +49,9 @@ struct account {
     uint32_t batch[RETR_AHEAD];
     uint32_t n_deleted_ok; /* DELEs answered +OK; they count once QUIT is */
 
+    int pipelined; /* the server offered PIPELINING, so the library used it */
+    int quit_sent;
+    int retried; /* this is the second session, without pipelining */
     uint32_t n_new, n_deleted;
     uint64_t bytes;
     int started, finished, exit_code;
@@ -80,6 +83,8 @@ static void finish(struct account *a)
     gettimeofday(&a->t1, NULL);
     pop3a_client_free(a->client);
     a->client = NULL;
+    secret_free(a->secret);
+    a->secret = NULL;
     if (a->uidl)
         pop3a_future_unref(a->uidl);
     a->uidl = NULL;
@@ -118,10 +123,33 @@ static void fail(struct account *a, int code, const char *fmt, ...)
     finish(a);
 }
 
+static void retry_without_pipelining(struct account *a);
+static void warn(const struct account *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * A server that offers PIPELINING but breaks under it (drops the
+ * connection, stalls, answers garbage) gets one more session without it.
+ * Not once QUIT went out (the server may have deleted and renumbered), nor
+ * when going by message numbers (what was delivered is not recorded).
+ */
+static int worth_retrying(const struct account *a, pop3a_status st)
+{
+    return a->pipelined && !a->retried && !a->quit_sent && !a->plan.by_number &&
+           (st == POP3A_ERR_EOF || st == POP3A_ERR_IO || st == POP3A_ERR_TIMEOUT ||
+            st == POP3A_ERR_PROTOCOL);
+}
+
 /* A command that failed: what, where, the status name and the server's text. */
 static void fail_future(struct account *a, const char *what, pop3a_future *f)
 {
     pop3a_status st = pop3a_future_status(f);
+    if (worth_retrying(a, st)) {
+        warn(a, "%s at %s:%ld: %s %s; retrying once without pipelining", what, a->s->host,
+             a->s->port, pop3a_status_name(st), pop3a_future_text(f));
+        retry_without_pipelining(a);
+        return;
+    }
     const char *text = pop3a_future_text(f);
     /* For a failed connect the client has more (OpenSSL's reason...). */
     const char *detail = a->client && strcmp(what, "connect") == 0
@@ -186,8 +214,21 @@ static const struct item *todo_item(const struct account *a, size_t i)
     return &a->plan.items[a->plan.todo[i]];
 }
 
+/* A callback of a client we let go (finished, or replaced by a retry). */
+static int stale(const struct account *a, const pop3a_client *c)
+{
+    return a->finished || c != a->client;
+}
+
+/* The session ended (finished, or dropped for a retry): stop using it. */
+static int gone(const struct account *a)
+{
+    return a->finished || !a->client;
+}
+
 static void queue_quit(struct account *a)
 {
+    a->quit_sent = 1;
     if (!pop3a_quit(a->client, on_quit, a))
         fail_submit(a, "QUIT");
 }
@@ -249,7 +290,7 @@ static int on_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t l
     struct account *a = arg;
     (void)c;
     (void)f;
-    if (a->finished)
+    if (stale(a, c))
         return POP3A_CHUNK_ABORT;
     const struct item *it = todo_item(a, a->cur);
     if (!a->store->open && store_begin(a->store, it->tag[0] ? it->tag : NULL) != 0)
@@ -273,7 +314,7 @@ static void on_retr(pop3a_client *c, pop3a_future *f, void *arg)
     struct account *a = arg;
     char what[48];
     (void)c;
-    if (a->finished)
+    if (stale(a, c))
         return;
     const struct item *it = todo_item(a, a->cur);
     snprintf(what, sizeof what, "RETR %" PRIu32, pop3a_future_msg(f));
@@ -292,11 +333,11 @@ static void on_retr(pop3a_client *c, pop3a_future *f, void *arg)
             it->uid ? it->uid : "no UIDL", pop3a_future_octets(f));
     a->cur++;
     add_pending(a, it);
-    if (a->finished)
+    if (gone(a))
         return;
     if (a->cur == a->plan.n_todo) {
         flush_batch(a);
-        if (!a->finished)
+        if (!gone(a))
             queue_quit(a);
         return;
     }
@@ -308,7 +349,7 @@ static void on_dele(pop3a_client *c, pop3a_future *f, void *arg)
     struct account *a = arg;
     char what[48];
     (void)c;
-    if (a->finished)
+    if (stale(a, c))
         return;
     if (pop3a_future_status(f) != POP3A_OK) {
         snprintf(what, sizeof what, "DELE %" PRIu32, pop3a_future_msg(f));
@@ -336,7 +377,7 @@ static void on_quit(pop3a_client *c, pop3a_future *f, void *arg)
 {
     struct account *a = arg;
     (void)c;
-    if (a->finished)
+    if (stale(a, c))
         return;
     /* -ERR: some deletions were not done (RFC 1939 section 6). */
     if (pop3a_future_status(f) != POP3A_OK) {
@@ -374,17 +415,17 @@ static void start_fetching(struct account *a, pop3a_future *list)
     }
     verbose(a, "%zu messages, %zu to fetch (%" PRIu64 " bytes), %zu delivered before",
             a->plan.n, a->plan.n_todo, a->plan.todo_bytes, a->plan.n_found);
-    for (size_t i = 0; i < a->plan.n_found && !a->finished; i++) {
+    for (size_t i = 0; i < a->plan.n_found && !gone(a); i++) {
         const struct item *it = &a->plan.items[a->plan.found[i]];
         verbose(a, "message %" PRIu32 " (%s) was delivered before: %s", it->msg, it->uid,
                 a->s->delete_after ? "deleting it" : "recording it");
         add_pending(a, it);
     }
-    if (a->finished)
+    if (gone(a))
         return;
     if (a->plan.n_todo == 0) {
         flush_batch(a);
-        if (!a->finished)
+        if (!gone(a))
             queue_quit(a);
         return;
     }
@@ -395,7 +436,7 @@ static void on_list(pop3a_client *c, pop3a_future *f, void *arg)
 {
     struct account *a = arg;
     (void)c;
-    if (a->finished)
+    if (stale(a, c))
         return;
     if (pop3a_future_status(f) != POP3A_OK)
         fail_future(a, "LIST", f);
@@ -407,7 +448,7 @@ static void on_uidl(pop3a_client *c, pop3a_future *f, void *arg)
 {
     struct account *a = arg;
     (void)c;
-    if (a->finished)
+    if (stale(a, c))
         return;
     switch (pop3a_future_status(f)) {
     case POP3A_OK:
@@ -429,10 +470,9 @@ static void on_uidl(pop3a_client *c, pop3a_future *f, void *arg)
 static void on_login(pop3a_client *c, pop3a_future *f, void *arg)
 {
     struct account *a = arg;
-    if (a->finished)
+    if (stale(a, c))
         return;
-    secret_free(a->secret); /* not needed any more */
-    a->secret = NULL;
+    a->pipelined = (pop3a_capa_flags(pop3a_client_capa(c)) & POP3A_CAPA_PIPELINING) != 0;
     if (pop3a_future_status(f) != POP3A_OK) {
         fail_future(a, "login", f);
         return;
@@ -449,7 +489,7 @@ static void on_connect(pop3a_client *c, pop3a_future *f, void *arg)
 {
     struct account *a = arg;
     pop3a_future *login;
-    if (a->finished)
+    if (stale(a, c))
         return;
     if (pop3a_future_status(f) != POP3A_OK) {
         fail_future(a, "connect", f);
@@ -503,6 +543,7 @@ static pop3a_options *make_options(struct account *a)
         pop3a_options_allow_cleartext(o, s->allow_cleartext) != 0 ||
         pop3a_options_set_timeouts(o, ms, ms) != 0 ||
         (a->g->trace && pop3a_options_set_trace(o, on_trace, a) != 0) ||
+        (a->retried && pop3a_options_set_pipelining(o, 1) != 0) ||
         (s->fingerprint && (parse_fingerprint(s->fingerprint, pin) != 0 ||
                             pop3a_options_set_tls_pin_sha256(o, pin) != 0))) {
         pop3a_options_free(o);
@@ -536,20 +577,61 @@ static int prepare(struct account *a)
         fail(a, EX_CANTCREAT, "%s", err);
         return -1;
     }
+    return 0;
+}
+
+/* A client (without pipelining on a retry) and its connect. */
+static void start_session(struct account *a)
+{
+    const struct settings *s = a->s;
     pop3a_options *o = make_options(a);
     if (!o) {
         fail(a, s->fingerprint ? EX_CONFIG : EX_OSERR, "%s",
              s->fingerprint ? "fingerprint: want 64 hex digits (SHA-256 of the certificate)"
                             : "cannot set up the connection options");
-        return -1;
+        return;
     }
     a->client = pop3a_client_new(a->base, NULL, o);
     pop3a_options_free(o);
     if (!a->client) {
         fail(a, EX_OSERR, "cannot set up the client (out of memory?)");
-        return -1;
+        return;
     }
-    return 0;
+    verbose(a, "connecting to %s:%ld%s", a->s->host, a->s->port,
+            a->retried ? " (without pipelining)" : "");
+    if (!pop3a_connect(a->client, a->s->host, (uint16_t)a->s->port, on_connect, a))
+        fail_submit(a, "connect");
+}
+
+static void on_retry_later(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    start_session(arg);
+}
+
+/* Keeps what was delivered (recorded now), lets the client go and starts
+ * again on a later loop turn, once the library has unwound. The state then
+ * skips what the first session delivered (or, with --delete, deletes it). */
+static void retry_without_pipelining(struct account *a)
+{
+    static const struct timeval now = {0, 0};
+    record_delivered(a);
+    store_abort(a->store);
+    pop3a_client_free(a->client);
+    a->client = NULL; /* its pending callbacks are stale from now on */
+    if (a->uidl)
+        pop3a_future_unref(a->uidl);
+    a->uidl = NULL;
+    plan_free(&a->plan);
+    a->no_uidl = 0;
+    a->next = a->cur = a->n_pending = 0;
+    a->delivered = 0;
+    a->n_deleted_ok = 0;
+    a->pipelined = 0;
+    a->retried = 1;
+    if (event_base_once(a->base, -1, EV_TIMEOUT, on_retry_later, a, &now) != 0)
+        fail(a, EX_OSERR, "cannot schedule the retry (out of memory?)");
 }
 
 struct account *account_new(struct event_base *base, const struct settings *s,
@@ -567,11 +649,8 @@ void account_start(struct account *a)
 {
     a->started = 1;
     gettimeofday(&a->t0, NULL);
-    if (prepare(a) != 0)
-        return;
-    verbose(a, "connecting to %s:%ld", a->s->host, a->s->port);
-    if (!pop3a_connect(a->client, a->s->host, (uint16_t)a->s->port, on_connect, a))
-        fail_submit(a, "connect");
+    if (prepare(a) == 0)
+        start_session(a);
 }
 
 int account_exit(const struct account *a)
