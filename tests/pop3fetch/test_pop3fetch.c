@@ -187,6 +187,64 @@ START_TEST(delete_after_a_dropped_session_deletes_what_was_delivered)
 }
 END_TEST
 
+/* A server that offers PIPELINING and drops the connection in the middle
+ * of the pipelined RETRs: message 1 is kept, and one more session without
+ * pipelining (one command at a time) fetches 2..4; with --delete (_i = 1)
+ * it marks 1..4, as the first session's DELEs never took effect. */
+START_TEST(pipelining_breakage_retries_once_without)
+{
+    int delete_after = _i;
+    msg m[MAX_MSGS];
+    run r;
+    char line[32];
+    size_t n = make_mailbox(m);
+    run_init(&r);
+    p3s *again = p3s_new(r.base);
+    ck_assert_ptr_nonnull(again);
+    p3s_hand_over(r.srv, again);
+    script_login(r.srv, 1);
+    script_listings(r.srv, m, n, NULL);
+    for (size_t i = 1; i <= n; i++) {
+        snprintf(line, sizeof line, "RETR %zu", i);
+        p3s_expect(r.srv, line);
+    }
+    p3s_send(r.srv, "+OK message follows\r\n");
+    p3s_send_bytes(r.srv, m[0].wire, m[0].wire_len);
+    p3s_send(r.srv, "+OK message follows\r\nSubject: cut\r\n");
+    p3s_close(r.srv);
+    script_login(again, 1); /* offered again, not used */
+    p3s_expect(again, "UIDL");
+    p3s_expect_silence(again, 50); /* LIST only after UIDL's reply */
+    p3s_send(again, "+OK\r\n1 uid-1\r\n2 uid-2\r\n3 uid-3\r\n4 uid-4\r\n.\r\n");
+    p3s_expect(again, "LIST");
+    p3s_send(again, "+OK\r\n");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
+        p3s_send(again, line);
+    }
+    p3s_send(again, ".\r\n");
+    for (size_t i = 2; i <= n; i++)
+        script_retr(again, i, &m[i - 1]);
+    for (size_t i = 1; delete_after && i <= n; i++) {
+        snprintf(line, sizeof line, "DELE %zu", i);
+        p3s_expect(again, line);
+        p3s_send(again, "+OK\r\n");
+    }
+    script_quit(again, "+OK bye\r\n");
+    const char *const extra[] = {delete_after ? "--delete" : NULL, NULL};
+    run_pop3fetch(&r, extra);
+    EXIT_IS(&r, 0);
+    ck_assert_msg(p3s_error(again) == NULL && p3s_done(again), "second session: %s",
+                  p3s_error(again));
+    STDERR_HAS(&r, "warning: RETR 2 at 127.0.0.1:");
+    STDERR_HAS(&r, "retrying once without pipelining");
+    assert_summary(&r, n, wire_bytes(m, n), delete_after ? n : 0);
+    assert_maildir(&r, m, n);
+    p3s_free(again);
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
 /* A small tmpfs on OUT (the tests run as root), made read-only or left to
  * fill up. 0, or -1 when this machine does not let us mount. */
 static int mount_small_fs(const run *r, int read_only)
@@ -412,13 +470,21 @@ START_TEST(progress_on_a_terminal_at_most_ten_redraws_a_second)
         script_retr(r.srv, i + 1, &m[i]);
     }
     script_quit(r.srv, "+OK bye\r\n");
+    /* A valgrind wrapper goes around pop3fetch, inside script(1), not around
+     * script itself. */
+    const char *wrapper = getenv("POP3A_CHILD_WRAPPER");
+    char *saved = wrapper ? strdup(wrapper) : NULL;
     snprintf(cmd, sizeof cmd,
-             "P3TEST_PW='" PASSWORD "' %s --host 127.0.0.1 --port %u --user alice "
+             "P3TEST_PW='" PASSWORD "' %s %s --host 127.0.0.1 --port %u --user alice "
              "--password-env P3TEST_PW --tls none --allow-cleartext --state %s/s.sqlite "
              "--maildir %s",
-             pop3fetch_path, (unsigned)r.port, r.work, r.out);
+             saved ? saved : "", pop3fetch_path, (unsigned)r.port, r.work, r.out);
+    unsetenv("POP3A_CHILD_WRAPPER");
     const char *const argv[] = {"script", "-qec", cmd, "/dev/null", NULL};
     run_child(&r, argv);
+    if (saved)
+        setenv("POP3A_CHILD_WRAPPER", saved, 1);
+    free(saved);
     EXIT_IS(&r, 0);
     SCRIPT_DONE(&r);
     size_t redraws = 0;
@@ -445,6 +511,7 @@ static Suite *pop3fetch_suite(void)
     tcase_add_test(tc, second_run_fetches_only_new_uidls);
     tcase_add_test(tc, drop_mid_retr_keeps_what_was_delivered_and_exits_tempfail);
     tcase_add_test(tc, delete_after_a_dropped_session_deletes_what_was_delivered);
+    tcase_add_loop_test(tc, pipelining_breakage_retries_once_without, 0, 2);
     tcase_add_loop_test(tc, delivery_failure_deletes_nothing_and_exits_ioerr, READ_ONLY,
                         MDA_EXIT_1 + 1);
     tcase_add_test(tc, state_locked_by_another_process_exits_tempfail);
