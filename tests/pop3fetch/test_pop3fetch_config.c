@@ -141,6 +141,10 @@ static const struct {
      ":4: [defaults] must come before the first [account]"},
     {0600, "[account a]\nhost = h\nuser = u\npassword_env = X\n",
      "[account a]: needs one of maildir, mbox and mda"},
+    {0600,
+     "[account a]\nhost = h\nuser = u\npassword_env = X\nmaildir = /x\n"
+     "fingerprint = ab:cd\n",
+     "[account a]: fingerprint: want 64 hex digits"},
 };
 
 START_TEST(bad_config_is_refused_with_file_and_line)

@@ -1,7 +1,6 @@
 /* One account's fetch session (account.h). */
 #include "account.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <event2/event.h>
 #include <pop3async/pop3async.h>
 
+#include "client_options.h"
 #include "exitcode.h"
 #include "plan.h"
 #include "progress.h"
@@ -505,53 +505,6 @@ static void on_connect(pop3a_client *c, pop3a_future *f, void *arg)
 
 /* --------------------------------------------------------------- set up */
 
-static void on_trace(pop3a_client *c, pop3a_trace_dir dir, const char *line, size_t len,
-                     void *arg)
-{
-    struct account *a = arg;
-    (void)c;
-    say(1, "pop3fetch: %s: %s %.*s\n", a->s->name,
-        dir == POP3A_TRACE_SENT ? ">" : dir == POP3A_TRACE_RECEIVED ? "<" : "*", (int)len, line);
-}
-
-/* "ab:cd:..." or "abcd...": 32 bytes of hex. */
-static int parse_fingerprint(const char *text, uint8_t pin[32])
-{
-    size_t n = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p == ':')
-            continue;
-        if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) || n == 32)
-            return -1;
-        char hex[3] = {p[0], p[1], 0};
-        pin[n++] = (uint8_t)strtoul(hex, NULL, 16);
-        p++;
-    }
-    return n == 32 ? 0 : -1;
-}
-
-static pop3a_options *make_options(struct account *a)
-{
-    const struct settings *s = a->s;
-    pop3a_options *o = pop3a_options_new();
-    uint8_t pin[32];
-    uint32_t ms = s->timeout_s > 0 ? (uint32_t)s->timeout_s * 1000u : 0;
-    if (!o)
-        return NULL;
-    if (pop3a_options_set_tls(o, (pop3a_tls_mode)s->tls, NULL) != 0 ||
-        (s->ca_file && pop3a_options_set_ca(o, s->ca_file, NULL) != 0) ||
-        pop3a_options_allow_cleartext(o, s->allow_cleartext) != 0 ||
-        pop3a_options_set_timeouts(o, ms, ms) != 0 ||
-        (a->g->trace && pop3a_options_set_trace(o, on_trace, a) != 0) ||
-        (a->retried && pop3a_options_set_pipelining(o, 1) != 0) ||
-        (s->fingerprint && (parse_fingerprint(s->fingerprint, pin) != 0 ||
-                            pop3a_options_set_tls_pin_sha256(o, pin) != 0))) {
-        pop3a_options_free(o);
-        return NULL;
-    }
-    return o;
-}
-
 /* Everything before the network; 0 or -1 after fail(). */
 static int prepare(struct account *a)
 {
@@ -584,11 +537,9 @@ static int prepare(struct account *a)
 static void start_session(struct account *a)
 {
     const struct settings *s = a->s;
-    pop3a_options *o = make_options(a);
+    pop3a_options *o = client_options(s, a->g->trace, a->retried);
     if (!o) {
-        fail(a, s->fingerprint ? EX_CONFIG : EX_OSERR, "%s",
-             s->fingerprint ? "fingerprint: want 64 hex digits (SHA-256 of the certificate)"
-                            : "cannot set up the connection options");
+        fail(a, EX_OSERR, "cannot set up the connection options (out of memory?)");
         return;
     }
     a->client = pop3a_client_new(a->base, NULL, o);

@@ -10,6 +10,8 @@
 
 #include <pop3async/pop3async.h>
 
+#include "client_options.h"
+
 typedef enum { K_STR, K_BOOL, K_LONG, K_TLS, K_DELIVER } key_type;
 
 struct key {
@@ -197,6 +199,11 @@ int settings_finish(struct settings *s, char *err, size_t errsz)
 {
     int secrets = !!s->password_file + !!s->password_env + !!s->password_cmd +
                   !!s->oauth_token_cmd;
+    uint8_t pin[32];
+    if (s->fingerprint && fingerprint_parse(s->fingerprint, pin) != 0) {
+        snprintf(err, errsz, "fingerprint: want 64 hex digits (the certificate's SHA-256)");
+        return -1;
+    }
     if (!s->host || !s->user) {
         snprintf(err, errsz, "host and user are required");
         return -1;
