@@ -135,6 +135,12 @@ int main(int argc, char **argv)
     }
     pop3fetch_path = argv[1];
     shim_path = argv[2];
+    /* An ASan-built pop3fetch wants its runtime first in the library list,
+     * ahead of the shim (meson's asan setup sets ASAN_OPTIONS): skip. */
+    if (getenv("ASAN_OPTIONS")) {
+        fputs("skipped: the shim cannot be preloaded into an ASan build\n", stderr);
+        return 77;
+    }
     Suite *s = suite_create("pop3fetch_durability");
     TCase *tc = tcase_create("durability");
     tcase_set_timeout(tc, 60);
