@@ -248,21 +248,26 @@ void serve_until_closed(run *r, p3s *s)
 
 void run_program(run *r, const char *password, const char *const *args)
 {
-    const char *argv[64];
-    char wrapper[512];
-    size_t argc = wrapper_words(wrapper, sizeof wrapper, argv, 32);
-    for (size_t i = 0; args[i] && argc < 63; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
-    free(r->stdout_text); /* a second run of the same test */
-    free(r->stderr_text);
-    r->stdout_text = r->stderr_text = NULL;
-    r->exited = 0;
-    r->exit_code = -1;
     if (password)
         setenv("P3TEST_PW", password, 1);
     else
         unsetenv("P3TEST_PW");
+    run_child(r, args);
+}
+
+void run_child(run *r, const char *const *args)
+{
+    const char *argv[96];
+    char wrapper[512];
+    size_t argc = wrapper_words(wrapper, sizeof wrapper, argv, 32);
+    for (size_t i = 0; args[i] && argc < 95; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    r->exited = 0;
+    r->exit_code = -1;
+    free(r->stdout_text);
+    free(r->stderr_text);
+    r->stdout_text = r->stderr_text = NULL;
 
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -340,22 +345,28 @@ void run_free_mailbox(run *r, msg *m, size_t n)
     free_mailbox(m, n);
 }
 
-/* Removes everything the run made. */
-void run_free(run *r)
+/* rm -r: a fetcher may leave subdirectories (a Maildir) and state files. */
+static void remove_tree(const char *dir)
 {
-    DIR *d = opendir(r->out);
+    DIR *d = opendir(dir);
     struct dirent *e;
+    char path[1024];
     while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            unlink(path_in(r->out, e->d_name)) != 0)
-            rmdir(path_in(r->out, e->d_name));
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0)
+            remove_tree(path);
     }
     if (d)
         closedir(d);
-    rmdir(r->out);
-    unlink(path_in(r->work, "stdout"));
-    unlink(path_in(r->work, "stderr"));
-    rmdir(r->work);
+    rmdir(dir);
+}
+
+/* Removes everything the run made. */
+void run_free(run *r)
+{
+    remove_tree(r->work);
     free(r->stdout_text);
     free(r->stderr_text);
     p3s_free(r->srv);

@@ -92,10 +92,7 @@ char *path_in(const char *dir, const char *name);
 /* A file's bytes, NUL-terminated, malloc'd (length in *len when not NULL), or NULL. */
 char *read_file(const char *path, size_t *len);
 
-/* Runs argv (NULL-ended; argv[0] the program, under $POP3A_CHILD_WRAPPER when
- * set) with stdout and stderr kept in r, the password in P3TEST_PW unless
- * `password` is NULL, and serves the script until the child exits, then until
- * the server has read everything it sent. */
+/* run_child with the password in P3TEST_PW, unless `password` is NULL. */
 void run_program(run *r, const char *password, const char *const *argv);
 /* Serves r's loop until `s` (r->srv or another server on r->base) has seen
  * its client close, for up to 2 s. run_program does it for r->srv; a test
@@ -107,6 +104,12 @@ void serve_until_closed(run *r, p3s *s);
 void run_example(run *r, const char *prog, const char *password, const char *const *extra);
 /* run_example of fetch-all with --out r->out. */
 void run_fetch(run *r, const char *password, const char *const *extra);
+/* Runs argv (NULL-ended; argv[0] found on PATH, $POP3A_CHILD_WRAPPER put
+ * in front) with stdout and stderr into files of the run (r->stdout_text,
+ * r->stderr_text), serves the script until the child exits, then until the
+ * server has read everything it sent. A run may be made again with a fresh
+ * script. */
+void run_child(run *r, const char *const *argv);
 
 /* The main() of an example's test program: argv[1] is the example under test
  * (stored in *prog); `add` adds the tests to a TCase of the suite `name`; with

@@ -7,6 +7,7 @@
  *
  *   fsync NAME        fsync of a regular file (NAME: its base name)
  *   fsync-dir NAME    fsync of a directory
+ *   fdatasync NAME    fdatasync (SQLite's commit of pop3fetch's state)
  *   rename OLD NEW    renameat (base names)
  *   send LINE         a DELE or QUIT command line written to a socket
  *
@@ -56,17 +57,30 @@ static void *real(const char *name)
     return dlsym(RTLD_NEXT, name);
 }
 
-int fsync(int fd)
+/* Logs a sync of fd under `file_kind`, or "fsync-dir" for a directory. */
+static void log_sync(int fd, const char *file_kind)
 {
-    int (*next)(int) = (int (*)(int))real("fsync");
     char link[64], path[PATH_MAX];
     struct stat st;
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, path, sizeof path - 1);
     if (n > 0 && fstat(fd, &st) == 0) {
         path[n] = '\0';
-        log_line(S_ISDIR(st.st_mode) ? "fsync-dir" : "fsync", base_name(path), NULL);
+        log_line(S_ISDIR(st.st_mode) ? "fsync-dir" : file_kind, base_name(path), NULL);
     }
+}
+
+int fsync(int fd)
+{
+    int (*next)(int) = (int (*)(int))real("fsync");
+    log_sync(fd, "fsync");
+    return next(fd);
+}
+
+int fdatasync(int fd)
+{
+    int (*next)(int) = (int (*)(int))real("fdatasync");
+    log_sync(fd, "fdatasync");
     return next(fd);
 }
 

@@ -153,6 +153,17 @@ char *it_expected_top(const char *msg, size_t len, uint32_t lines, size_t *out_l
 void it_describe_diff(char *out, size_t outsz, const char *got, size_t got_len,
                       const char *want, size_t want_len);
 
+/* --------------------------------------------------- tools run as children */
+
+/* Runs argv (argv[0] a path) with stdin /dev/null and stdout/stderr into
+ * DIR/stdout and DIR/stderr; returns its exit status, or -1 when it died of
+ * a signal or was killed after wait_s seconds. */
+int it_run_child(const char *const *argv, const char *dir, unsigned wait_s);
+/* rm -r DIR. */
+void it_remove_tree(const char *dir);
+/* STAT count of a harness user's maildrop (a session over verified STLS). */
+uint32_t it_messages_on_server(const char *user, const char *password);
+
 /* ---------------------------------------------------------------- suites */
 
 Suite *it_suite_login(void);

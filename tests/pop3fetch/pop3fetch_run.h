@@ -1,0 +1,47 @@
+/*
+ * The harness of the pop3fetch tests, on top of the fetch-all one
+ * (tests/examples/fetch_all_run.h: scripted mailbox, login script, child
+ * runs): pop3fetch's command line, its UIDL + LIST listings, and checks of
+ * what it delivered.
+ */
+#ifndef POP3A_TEST_POP3FETCH_RUN_H
+#define POP3A_TEST_POP3FETCH_RUN_H
+
+#include "fetch_all_run.h"
+
+/* The pop3fetch under test (argv[1] of the test program). */
+extern const char *pop3fetch_path;
+
+/* Expects UIDL and LIST, answers them for m[0..n) with unique-ids
+ * uids[i] (NULL: "uid-<i+1>"). */
+void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids);
+/* script_login without PIPELINING, then script_listings with the default ids. */
+void script_session_start(p3s *s, const msg *m, size_t n);
+
+/* Another scripted server on the run's loop for the next run (the old one
+ * served its one connection). */
+void fresh_server(run *r);
+
+/* pop3fetch with the usual connection flags (alice, password P3TEST_PW =
+ * PASSWORD, no TLS, --timeout 5, --state WORK/state.sqlite), --maildir OUT
+ * unless `extra` names a delivery, then `extra` (NULL-ended). */
+void run_pop3fetch(run *r, const char *const *extra);
+/* pop3fetch with exactly these arguments after the program name. */
+void run_pop3fetch_args(run *r, const char *const *args);
+
+/* The body with CRLF turned into LF (malloc'd). */
+char *lf_body(const msg *m, size_t *len);
+/* OUT/new holds exactly the LF bodies of m[0..n) (any names), OUT/tmp is
+ * empty. */
+void assert_maildir(const run *r, const msg *m, size_t n);
+/* Files in OUT/<sub> ("new", "tmp"). */
+size_t maildir_count(const run *r, const char *sub);
+/* The summary prefix for alice: "alice@127.0.0.1: <n> new, <b> bytes, <d> deleted, ". */
+void summary_prefix(char *out, size_t size, size_t n_new, uint64_t bytes, size_t deleted);
+uint64_t wire_bytes(const msg *m, size_t n);
+
+#define STDERR_HAS(r, needle)                                                               \
+    ck_assert_msg(strstr((r)->stderr_text, (needle)) != NULL, "stderr lacks \"%s\": %s",    \
+                  (needle), (r)->stderr_text)
+
+#endif
