@@ -1,5 +1,6 @@
 /* The example test harness (fetch_all_run.h). */
 #include "fetch_all_run.h"
+#include "test_util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -246,6 +247,13 @@ void serve_until_closed(run *r, p3s *s)
     }
 }
 
+const char *child_timeout_arg(void)
+{
+    static char seconds[16];
+    snprintf(seconds, sizeof seconds, "%u", 5 * tu_time_scale());
+    return seconds;
+}
+
 void run_program(run *r, const char *password, const char *const *args)
 {
     if (password)
@@ -283,7 +291,8 @@ void run_child(run *r, const char *const *args)
     struct event *poll_ev = event_new(r->base, -1, EV_PERSIST, on_poll, r);
     struct timeval tick = {0, 2000};
     event_add(poll_ev, &tick);
-    for (int waited = 0; !r->exited && waited < CHILD_WAIT_MS; waited += 100) {
+    const unsigned wait_ms = CHILD_WAIT_MS * tu_time_scale();
+    for (unsigned waited = 0; !r->exited && waited < wait_ms; waited += 100) {
         struct timeval slice = {0, 100000};
         event_base_loopexit(r->base, &slice);
         event_base_dispatch(r->base);
@@ -298,7 +307,7 @@ void run_child(run *r, const char *const *args)
     check_deles(r);
     r->stdout_text = read_file(path_in(r->work, "stdout"), NULL);
     r->stderr_text = read_file(path_in(r->work, "stderr"), NULL);
-    ck_assert_msg(r->exited, "%s did not exit within %d ms", args[0], CHILD_WAIT_MS);
+    ck_assert_msg(r->exited, "%s did not exit within %u ms", args[0], wait_ms);
     ck_assert_ptr_nonnull(r->stdout_text);
     ck_assert_ptr_nonnull(r->stderr_text);
 }
@@ -308,7 +317,7 @@ void run_example(run *r, const char *prog, const char *password, const char *con
     char port[16];
     const char *const usual[] = {prog, "--host", "127.0.0.1", "--port", port, "--user",
                                  "alice", "--password-env", "P3TEST_PW", "--tls", "none",
-                                 "--allow-cleartext", "--timeout", "5", NULL};
+                                 "--allow-cleartext", "--timeout", child_timeout_arg(), NULL};
     const char *argv[64];
     size_t argc = 0;
     snprintf(port, sizeof port, "%u", (unsigned)r->port);

@@ -92,6 +92,10 @@ char *path_in(const char *dir, const char *name);
 /* A file's bytes, NUL-terminated, malloc'd (length in *len when not NULL), or NULL. */
 char *read_file(const char *path, size_t *len);
 
+/* The --timeout (seconds) a child gets: 5, stretched like every test deadline
+ * under valgrind and ASan (tu_time_scale), where the child runs slower too. */
+const char *child_timeout_arg(void);
+
 /* run_child with the password in P3TEST_PW, unless `password` is NULL. */
 void run_program(run *r, const char *password, const char *const *argv);
 /* Serves r's loop until `s` (r->srv or another server on r->base) has seen

@@ -136,7 +136,7 @@ START_TEST(password_file_first_line_is_the_password)
     snprintf(port, sizeof port, "%u", (unsigned)r.port);
     const char *const argv[] = {prog, "--host", "127.0.0.1", "--port", port, "--user", "alice",
                                 "--password-file", file, "--tls", "none", "--allow-cleartext",
-                                "--timeout", "5", NULL};
+                                "--timeout", child_timeout_arg(), NULL};
     run_program(&r, NULL, argv);
     EXIT_IS(&r, 0);
     SCRIPT_DONE(&r);

@@ -79,7 +79,7 @@ static void three_init(three *t)
 static void three_run(three *t, const char *parallel)
 {
     const char *const argv[] = {prog, "--accounts", t->accounts, "--tls", "none",
-                                "--allow-cleartext", "--timeout", "5", "--parallel", parallel,
+                                "--allow-cleartext", "--timeout", child_timeout_arg(), "--parallel", parallel,
                                 NULL};
     run_program(&t->r, NULL, argv);
     serve_until_closed(&t->r, t->b);

@@ -67,7 +67,7 @@ void run_pop3fetch(run *r, const char *const *extra)
     snprintf(state, sizeof state, "%s/state.sqlite", r->work);
     const char *const common[] = {"--host", "127.0.0.1", "--port", port, "--user", "alice",
                                   "--password-env", "P3TEST_PW", "--tls", "none",
-                                  "--allow-cleartext", "--timeout", "5", "--state", state,
+                                  "--allow-cleartext", "--timeout", child_timeout_arg(), "--state", state,
                                   NULL};
     for (size_t i = 0; common[i]; i++)
         args[n++] = common[i];
