@@ -589,6 +589,72 @@ static void read_waiting_bytes(pop3a_client *c)
     evbuffer_freeze(in, 0);
 }
 
+/* The end of the stream, found by one of our own SSL_read calls below: libevent
+ * would have reported it through on_event, but the read that saw it was ours. */
+typedef enum { TLS_READ_OPEN = 0, TLS_READ_EOF, TLS_READ_ERROR } tls_read_end;
+
+/* Plaintext room reserved per round of SSL_read calls: a few full records
+ * (16 KiB each, RFC 8446 s5.1) in one evbuffer chain. */
+#define POP3A_TLS_READ_ROOM (64u * 1024u - 512u)
+
+/*
+ * The TLS twin of read_waiting_bytes (issue 14 s6). libevent 2.1's OpenSSL
+ * bufferevent decrypts one record per readable event (do_read, then only
+ * SSL_pending, which never counts the next record), so a bulk fetch takes a
+ * loop turn (epoll_wait, two read(2) for header and body, the callback, our
+ * setsockopt) per record, and servers write small records (Dovecot's are about
+ * 4 KiB). Here every record already waiting in the socket is decrypted into the
+ * input buffer at once, up to the high-water mark. No read-ahead is set on the
+ * SSL, so OpenSSL never holds a record that the socket no longer signals:
+ * whatever we leave is still in the kernel and wakes libevent again.
+ *
+ * A close or an error is consumed by our SSL_read, so it is returned for
+ * on_read to report once the bytes before it are processed: TLS_READ_EOF for
+ * a close_notify or a close without one (SSL_OP_IGNORE_UNEXPECTED_EOF), else
+ * TLS_READ_ERROR with *ssl_err (0 for a socket error, then *sys_err).
+ * SSL_ERROR_WANT_WRITE (a TLS 1.3 KeyUpdate answer the full socket could not
+ * take) stops us; libevent's next read or write flushes it.
+ */
+static tls_read_end read_waiting_records(pop3a_client *c, unsigned long *ssl_err, int *sys_err)
+{
+    if (!c->ssl || c->reading_paused || bufferevent_get_underlying(c->bev))
+        return TLS_READ_OPEN; /* a filter (STLS) reads all its records already */
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (evbuffer_get_length(in) < POP3A_READ_HIGH_WATER) {
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(in, POP3A_TLS_READ_ROOM, &v, 1) < 1)
+            return TLS_READ_OPEN;
+        size_t used = 0;
+        int r = 1;
+        while (used < v.iov_len) {
+            ERR_clear_error();
+            r = SSL_read(c->ssl, (char *)v.iov_base + used, (int)(v.iov_len - used));
+            if (r <= 0)
+                break;
+            used += (size_t)r;
+        }
+        v.iov_len = used;
+        evbuffer_commit_space(in, &v, used ? 1 : 0);
+        if (r > 0)
+            continue; /* the room is full: more may be waiting */
+        switch (SSL_get_error(c->ssl, r)) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE:
+            return TLS_READ_OPEN;
+        case SSL_ERROR_ZERO_RETURN:
+            return TLS_READ_EOF;
+        case SSL_ERROR_SYSCALL:
+            *sys_err = errno;
+            *ssl_err = ERR_peek_error();
+            return *ssl_err == 0 && *sys_err == 0 ? TLS_READ_EOF : TLS_READ_ERROR;
+        default:
+            *ssl_err = ERR_peek_error();
+            return TLS_READ_ERROR;
+        }
+    }
+    return TLS_READ_OPEN;
+}
+
 /*
  * Delayed ACKs (issue 14 s3). A server without PIPELINING that writes a reply's
  * status line and its body in two writes, Nagle on, holds the body until we ACK
@@ -618,13 +684,46 @@ static void tune_socket(pop3a_client *c)
 #endif
 }
 
+/* The server closed: what is buffered is processed first, or after a resume
+ * when the caller has paused reading. */
+static void transport_eof(pop3a_client *c)
+{
+    if (c->reading_paused) {
+        c->eof_pending = 1; /* deliver what is buffered first, after resume */
+        return;
+    }
+    pop3a_process_input(c);
+    if (!c->freeing && c->bev)
+        handle_eof(c);
+}
+
+/* The end read_waiting_records found, as on_event would report it. */
+static void tls_read_ended(pop3a_client *c, tls_read_end end, unsigned long ssl_err, int sys_err)
+{
+    if (end == TLS_READ_EOF) {
+        transport_eof(c);
+    } else if (ssl_err != 0) {
+        char why[200];
+        pop3a_tls_describe_failure(c->ssl, ssl_err, why, sizeof why);
+        pop3a_fail_connection(c, POP3A_ERR_TLS, why);
+    } else {
+        pop3a_fail_connection(c, POP3A_ERR_IO,
+                              sys_err ? evutil_socket_error_to_string(sys_err) : "I/O error");
+    }
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
     pop3a_client *c = arg;
+    unsigned long ssl_err = 0;
+    int sys_err = 0;
     pop3a_enter(c);
     read_waiting_bytes(c);
+    tls_read_end end = read_waiting_records(c, &ssl_err, &sys_err);
     tune_socket(c); /* before the chunk callbacks: the ACK goes out now */
     pop3a_process_input(c);
+    if (end != TLS_READ_OPEN && !c->freeing && c->bev)
+        tls_read_ended(c, end, ssl_err, sys_err);
     if (!c->freeing)
         pop3a_pump(c);
     pop3a_leave(c);
@@ -668,13 +767,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     } else if (pop3a_connect_on_event(c, what)) {
         /* the connect op took it */
     } else if (what & BEV_EVENT_EOF) {
-        if (c->reading_paused) {
-            c->eof_pending = 1; /* deliver what is buffered first, after resume */
-        } else {
-            pop3a_process_input(c);
-            if (!c->freeing && c->bev)
-                handle_eof(c);
-        }
+        transport_eof(c);
     } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         pop3a_transport_error(c, what);
     }

@@ -190,6 +190,10 @@ SSL *pop3a_tls_ssl_new(SSL_CTX *ctx, const pop3a_options *o, const char *host, c
         set_openssl_err(err, errlen, "SSL_new failed");
         return NULL;
     }
+    /* A daemon holds thousands of sessions that mostly wait: without this each
+     * keeps a 16 KiB+ read and write buffer for its whole life (issue 14 s5).
+     * Set on the SSL, so a caller's context gets it too. */
+    SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
     if (set_sni(ssl, name, err, errlen) < 0)
         goto fail;
     if (o->insecure_skip_verify) {

@@ -95,6 +95,10 @@ void p3s_start_tls(p3s *s, struct ssl_ctx_st *server_ctx);
  * as servers that just drop the connection do. p3s_close sends close_notify first
  * when TLS is up. Without TLS both are the same. */
 void p3s_tls_close_dirty(p3s *s);
+/* From now on at most `n` octets of plaintext per TLS record (0: the 16 KiB
+ * maximum), all written at once: many small records waiting in the client's
+ * socket together, as a server that writes small records sends them. */
+void p3s_tls_record_size(p3s *s, size_t n);
 /* Ask for a client certificate in the next handshakes and verify it against the
  * PEM CA file (copied); a client without one fails the handshake. */
 void p3s_request_client_cert(p3s *s, const char *ca_file);

@@ -80,6 +80,7 @@ struct p3s {
     /* TLS: see the top of script_server_tls.c. */
     SSL_CTX *implicit_ctx; /* one reference, owned; TLS from the first byte */
     char *client_ca;       /* CA file for client certificates, or NULL */
+    size_t tls_record;     /* plaintext per record when not chunked; 0: P3S_TLS_RECORD */
     SSL *ssl;              /* owns its two memory BIOs */
     BIO *rbio, *wbio;      /* socket -> SSL, SSL -> socket */
     struct evbuffer *wire; /* TLS records not yet written to the socket */

@@ -55,6 +55,11 @@ void p3s_tls_implicit(p3s *s, SSL_CTX *server_ctx)
     s->implicit_ctx = server_ctx;
 }
 
+void p3s_tls_record_size(p3s *s, size_t n)
+{
+    s->tls_record = n < P3S_TLS_RECORD ? n : P3S_TLS_RECORD;
+}
+
 void p3s_request_client_cert(p3s *s, const char *ca_file)
 {
     free(s->client_ca);
@@ -104,7 +109,9 @@ void p3s_flush_tls(p3s *s)
         size_t want = evbuffer_get_length(s->out);
         if (s->gap_pending || !s->tls_ready || s->tls_failed || want == 0)
             return;
-        size_t cap = s->chunk ? s->chunk : P3S_TLS_RECORD;
+        size_t cap = s->chunk        ? s->chunk
+                     : s->tls_record ? s->tls_record
+                                     : P3S_TLS_RECORD;
         if (want > cap)
             want = cap;
         ERR_clear_error();

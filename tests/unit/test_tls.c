@@ -466,6 +466,33 @@ START_TEST(callers_context_is_shared_and_still_verified)
 }
 END_TEST
 
+/* Issue 14 s5: an idle session keeps no 16 KiB read and write buffers, with
+ * the library's context and with a caller's (the mode is set on the SSL). */
+START_TEST(ssl_releases_idle_buffers)
+{
+    trial t;
+    trial_start(&t, "leaf", 0);
+    trial_connect(&t, "localhost");
+    expect_accepted(&t.c, &t.o);
+    ck_assert_uint_ne(SSL_get_mode(t.c.client) & SSL_MODE_RELEASE_BUFFERS, 0);
+    trial_end(&t);
+
+    SSL_CTX *mine = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(mine);
+    SSL_CTX_clear_mode(mine, SSL_MODE_RELEASE_BUFFERS);
+    pop3a_options o;
+    pop3a_options_defaults(&o);
+    ck_assert_int_eq(pop3a_options_set_tls(&o, POP3A_TLS_IMPLICIT, mine), 0);
+    char err[256] = "";
+    SSL *ssl = pop3a_tls_ssl_new(mine, &o, "localhost", err, sizeof err);
+    ck_assert_msg(ssl != NULL, "ssl: %s", err);
+    ck_assert_uint_ne(SSL_get_mode(ssl) & SSL_MODE_RELEASE_BUFFERS, 0);
+    SSL_free(ssl);
+    SSL_CTX_free(mine);
+    pop3a_options_release(&o);
+}
+END_TEST
+
 /* ------------------------------------------------------------ client cert */
 
 START_TEST(client_certificate_is_presented)
@@ -746,6 +773,7 @@ static Suite *tls_suite(void)
     tcase_add_loop_test(tc, good_certificate_is_accepted, 0,
                         sizeof good_hosts / sizeof good_hosts[0]);
     tcase_add_test(tc, trailing_dot_is_stripped_from_sni);
+    tcase_add_test(tc, ssl_releases_idle_buffers);
     tcase_add_loop_test(tc, bad_certificate_is_refused, 0,
                         sizeof bad_servers / sizeof bad_servers[0]);
     tcase_add_test(tc, verify_name_overrides_the_host);

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Benchmark driver for issue 5; `tools/bench/run` calls it (see doc/PERFORMANCE.md).
 
-    bench.py --build DIR --host H --port P [--base BASE] [--runs N] [CASE...]
+    bench.py --build DIR --host H --port P [--tls-port P --ca FILE] [--certs DIR]
+             [--base BASE] [--runs N] [CASE...]
 
-CASEs: bulk small latency parser memory delayedack (default: all). The server's mailboxes
+CASEs: bulk small latency parser memory delayedack tlsbulk sessions (default:
+all). tlsbulk needs the server's POP3S port and its CA (--tls-port, --ca);
+sessions needs the test certificates of tests/support/make-test-certs (--certs). The server's mailboxes
 must already be filled as `run` fills them. BASE (the dovecot-env directory)
 lets the driver sum Dovecot's CPU time; without it that column says n/a.
 
@@ -45,11 +48,15 @@ MAILBOXES = {
 CONCURRENT_USERS = (4, 500)  # load004..load500: 10 x 20 KiB each
 DELAYED_ACK = (200, 10240)  # tinypop split: 200 x 10 KiB (2 MB), issue 14 s3
 SESSIONS = 1000
+MANY_SESSIONS = 10000  # issue 14 s5: concurrent sessions on one event_base
+MANY_FILL = (2, 20480)  # tinypop: 2 x 20 KiB per session
 
 # Row names the tables look up.
 MPOP = "mpop, pipelining on"
 MPOP_NOPIPE = "mpop, pipelining off"
+MPOP_TLS = "mpop, pipelining on, POP3S"
 FLOOR = "floor (raw C reader)"
+FLOOR_TLS = "floor (raw C reader), POP3S"
 STORE_AS_FETCH_ALL = "file store as fetch-all does it, no network"
 STORE_MINIMUM = "file store minimum (create, write, close), no network"
 
@@ -267,21 +274,24 @@ class Bench:
         return os.path.join(self.build, rel)
 
     # ------------------------------------------------------------ mpop ---
-    def mpop_account(self, user, password, port, pipelining, maildir=None, auth="on"):
+    def mpop_account(self, user, password, port, pipelining, maildir=None, auth="on",
+                     ca=None):
         """An account in the rc file; mail goes to /dev/null, or into `maildir`. auth
-        "user" for a server without a challenge-response method (tinypop)."""
-        name = "%s_%d_%s%s" % (user, port, "pipe" if pipelining else "nopipe",
-                               "_maildir" if maildir else "")
+        "user" for a server without a challenge-response method (tinypop). ca: implicit
+        TLS (POP3S) verified against that CA file."""
+        name = "%s_%d_%s%s%s" % (user, port, "pipe" if pipelining else "nopipe",
+                                 "_maildir" if maildir else "", "_tls" if ca else "")
+        tls = "tls on\ntls_starttls off\ntls_trust_file %s" % ca if ca else "tls off"
         delivery = "maildir " + maildir if maildir else "mbox /dev/null"
         if name not in self.mpop_accounts:
             self.mpop_accounts.append(name)
             with open(self.mpoprc, "a") as f:
                 os.fchmod(f.fileno(), 0o600)  # mpop refuses a readable rc with a password
                 f.write("account %s\nhost %s\nport %d\nuser %s\npassword %s\n"
-                        "tls off\nauth %s\nonly_new off\nkeep on\nreceived_header off\n"
+                        "%s\nauth %s\nonly_new off\nkeep on\nreceived_header off\n"
                         "pipelining %s\ndelivery %s\nuidls_file %s/uidls_%s\n"
                         "timeout 120\n\n"
-                        % (name, self.host, port, user, password, auth,
+                        % (name, self.host, port, user, password, tls, auth,
                            "on" if pipelining else "off", delivery, self.tmp, name))
         return name
 
@@ -328,6 +338,27 @@ class Bench:
                                    self.host, str(port), user, PW_ENV],
                 expect_messages(count)),
         }
+        ca = self.args.ca
+        if ca:
+            all_["fetch-all-tls"] = Client(
+                "fetch-all, POP3S", [self.exe("examples/fetch-all"), "--host", self.host,
+                                     "--port", str(port), "--user", user, "--password-env",
+                                     PW_ENV, "--out", self.outdir, "--tls", "implicit",
+                                     "--ca-file", ca, "--timeout", "120"],
+                expect_lines(count), outdir=self.outdir)
+            all_["lib-tls"] = Client(
+                "libpop3async, bodies discarded, POP3S", [
+                    self.exe("tools/bench/bench-client"), "--host", self.host, "--port",
+                    str(port), "--user", user, "--password-env", PW_ENV, "--tls-ca", ca],
+                lambda st, out: st == 0 and " errors 0 messages %d " % count in out)
+            all_["floor-tls"] = Client(
+                FLOOR_TLS, [self.exe("tools/bench/floor"), "--tls", ca, self.host, str(port),
+                            user, PW_ENV],
+                expect_messages(count))
+            if self.mpop:
+                acct = self.mpop_account(user, password, port, True, ca=ca)
+                all_["mpop-tls"] = Client(MPOP_TLS, [self.mpop, "-C", self.mpoprc, "-q", acct],
+                                          expect_status0)
         if self.mpop:
             for pipe in (True, False):
                 acct = self.mpop_account(user, password, port, pipe, auth=mpop_auth)
@@ -619,6 +650,117 @@ class Bench:
         self.verdict("%d concurrent sessions complete with no error" % SESSIONS,
                      "%d errors" % errors, errors == 0)
 
+    def case_tlsbulk(self):
+        """Issue 14 s6: 2000 x 20 KiB over implicit TLS, next to the same clients in
+        plain text in the same rounds."""
+        if not self.args.tls_port or not self.args.ca:
+            log("case tlsbulk skipped: no POP3S port and CA (--tls-port, --ca)")
+            return
+        user, pw, count, size = MAILBOXES["bulk-20k"]
+        log("case tlsbulk (2000 x 20 KiB, POP3S and plain)")
+        tls = self.clients(user, pw, count, self.args.tls_port,
+                           ["fetch-all-tls", "lib-tls", "floor-tls", "mpop-tls"], size)
+        plain = self.clients(user, pw, count, self.port, ["fetch-all", "lib", "floor", "mpop"],
+                             size)
+        res = self.measure(tls + plain, pw, self.args.runs)
+        med = {n: (statistics.median(x.wall for x in rs), statistics.median(x.cpu for x in rs),
+                   median_or_none([x.server_cpu for x in rs])) for n, rs in res.items()}
+        octets = count * size
+        self.emit("### 7. Bulk over implicit TLS (POP3S): 2000 x 20 KiB (%.1f MB), next to "
+                  "plain POP3 in the same rounds (median of %d)" % (octets / 1e6,
+                                                                    self.args.runs))
+        self.emit()
+        self.emit("| client | wall s | client CPU s | MB/s | Dovecot CPU s | wall / mpop "
+                  "POP3S | wall / floor, same transport | wall / same client in plain "
+                  "text |")
+        self.emit("|---|---:|---:|---:|---:|---:|---:|---:|")
+        mpop_tls = med.get(MPOP_TLS)
+        for c, twin in zip(tls + plain, plain + [None] * len(plain)):
+            w, cpu, dc = med[c.name]
+            floor = med[FLOOR if twin is None else FLOOR_TLS][0]
+            self.emit("| %s | %.3f | %.3f | %.0f | %s | %s | %s | %s |" % (
+                c.name, w, cpu, octets / w / 1e6, fmt(dc, "%.3f"),
+                ratio(w, mpop_tls and mpop_tls[0]), ratio(w, floor),
+                ratio(w, med[twin.name][0]) if twin else ""))
+        self.emit()
+        fa, fa_plain = med["fetch-all, POP3S"], med["fetch-all"]
+        if mpop_tls:
+            self.verdict("POP3S 2000 x 20 KiB: fetch-all wall <= 0.8 x mpop's (POP3S)",
+                         "%.2f x" % (fa[0] / mpop_tls[0]), fa[0] <= 0.8 * mpop_tls[0])
+        self.verdict("POP3S 2000 x 20 KiB: fetch-all wall <= 1.2 x its own plain-text wall",
+                     "%.2f x" % (fa[0] / fa_plain[0]), fa[0] <= 1.2 * fa_plain[0])
+
+    def case_sessions(self):
+        """Issue 14 s5: 10,000 concurrent sessions on one event_base against tinypop,
+        plain and implicit TLS, each connect (+ handshake) + USER/PASS + STAT + 2 RETR +
+        QUIT. Client and server are two processes (each has its own fd limit)."""
+        if not self.args.certs:
+            log("case sessions skipped: no test certificates (--certs)")
+            return
+        n, (msgs, size) = MANY_SESSIONS, MANY_FILL
+        certs = self.args.certs
+        kinds = (("plain", [], []),
+                 ("POP3S, one SSL_CTX shared by all clients", ["tls"],
+                  ["--tls-ca", os.path.join(certs, "ca.pem"), "--shared-tls-ctx"]),
+                 ("POP3S, one SSL_CTX per client (library default)", ["tls"],
+                  ["--tls-ca", os.path.join(certs, "ca.pem")]))
+        rows = []
+        for name, srv_args, cli_args in kinds:
+            log("case sessions: %d x %s" % (n, name))
+            if srv_args:
+                srv_args = srv_args + [os.path.join(certs, "leaf.pem"),
+                                       os.path.join(certs, "leaf.key")]
+            runs = []
+            for _ in range(self.args.runs):
+                server = Daemon([self.exe("tools/bench/tinypop"), str(msgs), str(size)] +
+                                srv_args)
+                try:
+                    argv = [self.exe("tools/bench/bench-client"), "--host", self.host,
+                            "--port", str(server.port), "--user", "many", "--password-env",
+                            PW_ENV, "--sessions", str(n), "--shared-dns",
+                            "--timeout", "120"] + cli_args
+                    s0 = proc_stat(server.proc.pid)
+                    use, out, err = spawn_and_wait(argv, {PW_ENV: "x"})
+                    s1 = proc_stat(server.proc.pid)
+                finally:
+                    server.stop()
+                kv = dict(zip(*[iter(out.split())] * 2))
+                if kv.get("errors") is None:
+                    raise RuntimeError("bench-client failed: " + out + err[-2000:])
+                runs.append((use, kv, (s1[2] - s0[2]) / CLK_TCK))
+            rows.append((name, runs))
+        self.emit("### 8. %d concurrent sessions on one event_base (tools/bench/tinypop, "
+                  "%d x %d KiB each; connect, USER/PASS, STAT, %d RETR, QUIT; median of %d)"
+                  % (n, msgs, size // 1024, msgs, self.args.runs))
+        self.emit()
+        self.emit("| transport | errors | fds leaked | wall s | client CPU s | client CPU "
+                  "per session | peak RSS | peak RSS per session | server CPU s |")
+        self.emit("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        cpu_of = {}
+        for name, runs in rows:
+            errors = max(int(kv["errors"]) for _, kv, _ in runs)
+            leaked = max(int(kv["fds_leaked"]) for _, kv, _ in runs)
+            wall = statistics.median(u.wall for u, _, _ in runs)
+            cpu = statistics.median(u.cpu for u, _, _ in runs)
+            rss = statistics.median(u.maxrss_kib for u, _, _ in runs)
+            srv = statistics.median(c for _, _, c in runs)
+            cpu_of[name] = cpu
+            self.emit("| %s | %d | %d | %.2f | %.2f | %.0f us | %d KiB | %.1f KiB | %.2f |" % (
+                name, errors, leaked, wall, cpu, cpu / n * 1e6, rss, rss / n, srv))
+            self.verdict("%d sessions, %s: no error, no fd leak" % (n, name),
+                         "%d errors, %d fds" % (errors, leaked), errors == 0 and leaked == 0)
+            if name != "plain":
+                self.verdict("%d sessions, %s: peak RSS per session <= 64 KiB" % (n, name),
+                             "%.1f KiB" % (rss / n), rss / n <= 64)
+        self.emit()
+        plain = cpu_of["plain"]
+        for name, cpu in cpu_of.items():
+            if name != "plain":
+                self.emit("TLS cost per session, %s: (client CPU - plain client CPU) / %d = "
+                          "%.0f us (the handshake: ECDHE, certificate chain check, and the "
+                          "records of 40 KiB)" % (name, n, (cpu - plain) / n * 1e6))
+        self.emit()
+
     def summary(self):
         self.emit("### Targets (issue 5)")
         self.emit()
@@ -647,11 +789,15 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--tls-port", type=int, help="the server's POP3S port (tlsbulk)")
+    ap.add_argument("--ca", help="CA file for the server's certificate (tlsbulk)")
+    ap.add_argument("--certs", help="tests/support/make-test-certs output (sessions)")
     ap.add_argument("--base")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--markdown", help="also write the tables to this file")
     ap.add_argument("cases", nargs="*", default=["bulk", "small", "latency", "parser",
-                                                 "memory", "delayedack"])
+                                                 "memory", "delayedack", "tlsbulk",
+                                                 "sessions"])
     args = ap.parse_args()
     global RUNMEASURE
     RUNMEASURE = os.path.join(args.build, "tools/bench/runmeasure")

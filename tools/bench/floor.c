@@ -5,7 +5,8 @@
  * must advertise; not checked here), then only counts multi-line terminators in
  * what comes back. Nothing is unstuffed, parsed or stored.
  *
- *   floor [--user-pass] HOST PORT USER PASSWORD-ENV     prints "messages N bytes B"
+ *   floor [--user-pass] [--tls CA-FILE] HOST PORT USER PASSWORD-ENV
+ *                                                       prints "messages N bytes B"
  *
  * The login is AUTH SCRAM-SHA-256 (RFC 5034, RFC 7677), the mechanism fetch-all
  * and mpop pick against the bench's Dovecot, so that "wall / floor" compares data
@@ -15,6 +16,11 @@
  * signature); the I/O stays raw and blocking. --user-pass logs in with USER and
  * PASS instead (RFC 1939), as the floor did at first.
  *
+ * --tls CA-FILE (issue 14 s6): implicit TLS (POP3S) on blocking OpenSSL, the
+ * certificate verified against CA-FILE and HOST; read-ahead on, so a read(2)
+ * takes as many records as OpenSSL's buffer holds. The yardstick for a client
+ * over TLS: what the server's side of TLS leaves for any client.
+  *
  * A terminator is "\n.\r\n": the CRLF ending the last body line (or the status
  * line of an empty body) followed by ".\r\n" (RFC 1939 section 3). A body line
  * that starts with "." is stuffed to "..", so it never looks like one. The
@@ -27,6 +33,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "base64.h"
 #include "bench_util.h"
 #include "pop3async/pop3async.h" /* POP3A_MECH_SCRAM_SHA_256 */
@@ -37,13 +45,53 @@
 #define AUTH_LINE_MAX 255u /* RFC 5034 section 4: AUTH with its initial response */
 #define SASL_ROUNDS_MAX 4 /* SCRAM needs 2 challenges; more is a broken server */
 
+/* --tls: the connection's SSL; NULL for plain TCP. */
+static SSL *tls;
+
+static ssize_t link_read(int fd, void *buf, size_t len)
+{
+    if (!tls)
+        return read(fd, buf, len);
+    int n = SSL_read(tls, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    return n > 0 ? n : -1;
+}
+
+static int link_write_all(int fd, const void *buf, size_t len)
+{
+    if (!tls)
+        return bench_write_all(fd, buf, len);
+    size_t done;
+    return SSL_write_ex(tls, buf, len, &done) == 1 && done == len ? 0 : -1;
+}
+
+/* Implicit TLS on fd, verified against ca_file and host; -1 on failure. */
+static int start_tls(int fd, const char *ca_file, const char *host)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx || SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+        SSL_CTX_free(ctx);
+        return -1;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    tls = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the SSL holds its own reference */
+    if (!tls || SSL_set1_host(tls, host) != 1 || SSL_set_fd(tls, fd) != 1 ||
+        SSL_connect(tls) != 1) {
+        fprintf(stderr, "floor: TLS handshake with %s failed\n", host);
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads one reply line (status line) into line; -1 on EOF or a -ERR reply. Only
  * used before the pipelined part, when nothing follows the line on the wire. */
 static int read_status(int fd, char *line, size_t cap)
 {
     size_t used = 0;
     while (used + 1 < cap) {
-        ssize_t n = read(fd, line + used, cap - 1 - used);
+        ssize_t n = link_read(fd, line + used, cap - 1 - used);
         if (n <= 0) {
             snprintf(line, cap, "connection closed\n"); /* for the caller's message */
             return -1;
@@ -60,7 +108,7 @@ static int command(int fd, const char *cmd, const char *arg, char *line, size_t 
 {
     char out[LINE_MAX_LEN];
     int n = snprintf(out, sizeof out, "%s%s%s\r\n", cmd, arg ? " " : "", arg ? arg : "");
-    if (n < 0 || (size_t)n >= sizeof out || bench_write_all(fd, out, (size_t)n) != 0)
+    if (n < 0 || (size_t)n >= sizeof out || link_write_all(fd, out, (size_t)n) != 0)
         return -1;
     if (read_status(fd, line, cap) != 0) {
         fprintf(stderr, "floor: %s: %s", cmd, line);
@@ -86,7 +134,7 @@ static int sasl_send(int fd, const char *what, const char *text, char *line, siz
 {
     char out[LINE_MAX_LEN];
     int n = snprintf(out, sizeof out, "%s\r\n", text);
-    if (n < 0 || (size_t)n >= sizeof out || bench_write_all(fd, out, (size_t)n) != 0 ||
+    if (n < 0 || (size_t)n >= sizeof out || link_write_all(fd, out, (size_t)n) != 0 ||
         read_status(fd, line, cap) != 0) {
         fprintf(stderr, "floor: %s: %s", what, line);
         return SASL_FAILED;
@@ -181,7 +229,7 @@ static int count_terminators(int fd, unsigned long count, unsigned long *seen,
     *seen = 0;
     *bytes = 0;
     for (;;) {
-        ssize_t n = read(fd, buf + keep, READ_SIZE);
+        ssize_t n = link_read(fd, buf + keep, READ_SIZE);
         if (n <= 0)
             break;
         *bytes += (unsigned long long)n;
@@ -210,8 +258,15 @@ int main(int argc, char **argv)
     int user_pass = argc > 1 && strcmp(argv[1], "--user-pass") == 0;
     argv += user_pass;
     argc -= user_pass;
+    const char *ca_file = NULL;
+    if (argc > 2 && strcmp(argv[1], "--tls") == 0) {
+        ca_file = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
     if (argc != 5) {
-        fputs("usage: floor [--user-pass] HOST PORT USER PASSWORD-ENV\n", stderr);
+        fputs("usage: floor [--user-pass] [--tls CA-FILE] HOST PORT USER PASSWORD-ENV\n",
+              stderr);
         return 2;
     }
     const char *password = getenv(argv[4]);
@@ -222,6 +277,11 @@ int main(int argc, char **argv)
     int fd = bench_connect(argv[1], argv[2]);
     if (fd < 0)
         return 1;
+    if (ca_file && start_tls(fd, ca_file, argv[1]) != 0) {
+        SSL_free(tls);
+        close(fd);
+        return 1;
+    }
     int (*login)(int, const char *, const char *, char *, size_t) =
         user_pass ? login_user_pass : login_scram;
     if (read_status(fd, line, sizeof line) != 0 ||
@@ -229,14 +289,16 @@ int main(int argc, char **argv)
         command(fd, "STAT", NULL, line, sizeof line) != 0 ||
         sscanf(line, "+OK %lu %llu", &count, &octets) != 2) {
         fputs("floor: login or STAT failed\n", stderr);
+        SSL_free(tls);
         close(fd);
         return 1;
     }
     char *batch = retr_batch(count, &batch_len);
-    int rc = batch && bench_write_all(fd, batch, batch_len) == 0 ? 0 : -1;
+    int rc = batch && link_write_all(fd, batch, batch_len) == 0 ? 0 : -1;
     free(batch);
     if (rc == 0)
         rc = count_terminators(fd, count, &seen, &bytes);
+    SSL_free(tls);
     close(fd);
     printf("messages %lu bytes %llu\n", seen, bytes);
     if (rc != 0)

@@ -5,12 +5,14 @@
  *
  *   bench-client --host H --port P (--user U --password-env VAR | --load A B)
  *                [--mode fetch|idle] [--sessions N] [--pipelining W] [--shared-dns]
- *                [--timeout SECONDS] [--trace]
+ *                [--timeout SECONDS] [--trace] [--tls-ca FILE [--shared-tls-ctx]]
  *
  * fetch (default): each session connects (plain TCP), logs in the way fetch-all
  *   does (strongest mechanism offered), STATs, queues RETR for every message with
  *   pop3a_retr_many and QUIT behind them; bodies are counted, not stored. Prints
- *   "sessions N errors E messages M bytes B wall S peak_rss_kib K".
+ *   "sessions N errors E messages M bytes B wall S peak_rss_kib K cpu_s C
+ *   fds_leaked F" (C: this process's user + system CPU; F: descriptors open after
+ *   every client is freed minus those open before the first was made).
  * idle: one session is logged in first (it pays for every one-time set-up), its
  *   RSS taken, then N more are opened and logged in and left idle. Prints
  *   "sessions N rss_first_kib R1 rss_kib RN per_session_bytes X errors E".
@@ -20,6 +22,11 @@
  *   default window, the one fetch-all uses. --shared-dns: one evdns_base for
  *   every client instead of the library making one per client. --trace: the
  *   protocol trace on stderr with timestamps (to count round trips).
+ * --tls-ca FILE: implicit TLS (POP3S), the server's certificate verified against
+ *   the CA in FILE (the name check against --host); without --shared-tls-ctx each
+ *   client makes its own SSL_CTX from the options, as the library does by
+ *   default; with it one SSL_CTX (TLS 1.2 or later, peer verified against FILE)
+ *   is shared by all, as a daemon with many sessions would.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -27,14 +34,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <sys/resource.h>
+
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <pop3async/pop3async.h>
 
 #include "bench_util.h"
 
 struct config {
     const char *host, *user, *password;
+    const char *tls_ca; /* --tls-ca: implicit TLS */
+    int shared_tls_ctx;
     uint16_t port;
     unsigned long load_first, load_last; /* 0: --user */
     unsigned long sessions, timeout_s;
@@ -173,12 +186,59 @@ static void on_trace(pop3a_client *c, pop3a_trace_dir dir, const char *line, siz
             (int)(len > 100 ? 100 : len), line);
 }
 
+/* --shared-tls-ctx: the context a daemon would make once for all its sessions. */
+static SSL_CTX *make_shared_ctx(const char *ca_file)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
+        SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        return ctx;
+    }
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static int set_transport(pop3a_options *o, const struct config *cfg)
+{
+    if (!cfg->tls_ca)
+        return pop3a_options_set_tls(o, POP3A_TLS_NONE, NULL) != 0 ||
+               pop3a_options_allow_cleartext(o, 1) != 0;
+    if (!cfg->shared_tls_ctx)
+        return pop3a_options_set_tls(o, POP3A_TLS_IMPLICIT, NULL) != 0 ||
+               pop3a_options_set_ca(o, cfg->tls_ca, NULL) != 0;
+    SSL_CTX *ctx = make_shared_ctx(cfg->tls_ca);
+    int bad = !ctx || pop3a_options_set_tls(o, POP3A_TLS_IMPLICIT, ctx) != 0;
+    SSL_CTX_free(ctx); /* the options hold their own reference */
+    return bad;
+}
+
+/* Descriptors open in this process (for the leak check). */
+static long open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    long n = 0;
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static pop3a_options *make_options(const struct config *cfg)
 {
     pop3a_options *o = pop3a_options_new();
     uint32_t ms = (uint32_t)cfg->timeout_s * 1000u;
-    if (o && (pop3a_options_set_tls(o, POP3A_TLS_NONE, NULL) != 0 ||
-              pop3a_options_allow_cleartext(o, 1) != 0 ||
+    if (o && (set_transport(o, cfg) ||
               (cfg->window && pop3a_options_set_pipelining(o, (uint32_t)cfg->window) != 0) ||
               pop3a_options_set_timeouts(o, ms, ms) != 0 ||
               (cfg->trace && pop3a_options_set_trace(o, on_trace, NULL) != 0))) {
@@ -226,6 +286,7 @@ static void usage(void)
     fputs("usage: bench-client --host H --port P (--user U --password-env VAR | --load A B)\n"
           "                    [--mode fetch|idle] [--sessions N] [--pipelining W]\n"
           "                    [--shared-dns] [--timeout SECONDS] [--trace]\n"
+          "                    [--tls-ca FILE [--shared-tls-ctx]]\n"
           "--pipelining W: window of W commands in flight (1 = off); default: the\n"
           "library's own window, as examples/fetch-all uses.\n",
           stderr);
@@ -238,8 +299,11 @@ static void parse_args(int argc, char **argv, struct config *cfg)
     *cfg = (struct config){.sessions = 1, .timeout_s = 120};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--shared-dns") || !strcmp(a, "--trace")) {
-            *(a[2] == 's' ? &cfg->shared_dns : &cfg->trace) = 1;
+        if (!strcmp(a, "--shared-dns") || !strcmp(a, "--trace") ||
+            !strcmp(a, "--shared-tls-ctx")) {
+            *(!strcmp(a, "--trace")        ? &cfg->trace
+              : !strcmp(a, "--shared-dns") ? &cfg->shared_dns
+                                           : &cfg->shared_tls_ctx) = 1;
             continue;
         }
         if (!v)
@@ -262,6 +326,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
             cfg->sessions = bench_number(v, "--sessions", 1, 100000);
         else if (!strcmp(a, "--pipelining"))
             cfg->window = bench_number(v, "--pipelining", 1, 1u << 20);
+        else if (!strcmp(a, "--tls-ca"))
+            cfg->tls_ca = v;
         else if (!strcmp(a, "--timeout"))
             cfg->timeout_s = bench_number(v, "--timeout", 1, 3600);
         else
@@ -269,7 +335,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
     }
     if (password_env)
         cfg->password = getenv(password_env);
-    if (!cfg->host || !cfg->port || (!cfg->load_first && (!cfg->user || !cfg->password)))
+    if (!cfg->host || !cfg->port || (!cfg->load_first && (!cfg->user || !cfg->password)) ||
+        (cfg->shared_tls_ctx && !cfg->tls_ca))
         usage();
 }
 
@@ -279,6 +346,7 @@ int main(int argc, char **argv)
     struct run r = {.cfg = &cfg};
     parse_args(argc, argv, &cfg);
     signal(SIGPIPE, SIG_IGN);
+    long fds_before = open_fds();
     trace_t0 = bench_now();
     r.base = event_base_new();
     /* No resolv.conf needed: every host here is numeric. */
@@ -291,6 +359,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc;
+    double wall = 0;
     if (cfg.idle) {
         run_sessions(&r, 0, 1, opts); /* pays for the one-time set-up */
         long rss_first = bench_rss_kib();
@@ -303,24 +372,26 @@ int main(int argc, char **argv)
     } else {
         double t0 = bench_now();
         run_sessions(&r, 0, total, opts);
-        double wall = bench_now() - t0;
-        uint64_t msgs = 0, bytes = 0;
-        for (unsigned long i = 0; i < total; i++) {
-            msgs += r.sessions[i].retrs_done;
-            bytes += r.sessions[i].bytes;
-        }
-        printf("sessions %lu errors %lu messages %" PRIu64 " bytes %" PRIu64
-               " wall %.3f peak_rss_kib %ld\n",
-               cfg.sessions, r.errors, msgs, bytes, wall, bench_peak_rss_kib());
+        wall = bench_now() - t0;
         rc = r.errors ? 1 : 0;
     }
-    for (unsigned long i = 0; i < total; i++)
+    uint64_t msgs = 0, bytes = 0;
+    for (unsigned long i = 0; i < total; i++) {
+        msgs += r.sessions[i].retrs_done;
+        bytes += r.sessions[i].bytes;
         pop3a_client_free(r.sessions[i].client);
+    }
     pop3a_options_free(opts);
     free(r.sessions);
     free(r.msgs);
     if (r.dns)
         evdns_base_free(r.dns, 0);
     event_base_free(r.base);
-    return rc;
+    long fds_leaked = open_fds() - fds_before;
+    if (!cfg.idle)
+        printf("sessions %lu errors %lu messages %" PRIu64 " bytes %" PRIu64
+               " wall %.3f peak_rss_kib %ld cpu_s %.3f fds_leaked %ld\n",
+               cfg.sessions, r.errors, msgs, bytes, wall, bench_peak_rss_kib(), cpu_seconds(),
+               fds_leaked);
+    return fds_leaked ? 1 : rc;
 }

@@ -5,12 +5,20 @@
  * every user sees the same MESSAGES messages of SIZE octets, and any password
  * is accepted.
  *
- *   tinypop MESSAGES SIZE [split]   prints "port N" once listening on 127.0.0.1
+ *   tinypop MESSAGES SIZE [split]          prints "port N" once listening on 127.0.0.1
+ *   tinypop MESSAGES SIZE tls CERT KEY     the same over implicit TLS (POP3S)
  *
  * split (issue 14 s3): the server that stalls a delayed-ACK client. No
  * PIPELINING in CAPA, Nagle left on, and each RETR reply's status line and body
  * go out in two writes: the kernel holds the body until the client ACKs the
  * status line.
+ *
+ * tls (issue 14 s5): every connection is a TLS server session (OpenSSL through
+ * bufferevent_openssl, TLS 1.2 or later, the certificate chain CERT and its key
+ * KEY, e.g. tests/support/make-test-certs' leaf.pem and leaf.key), so one
+ * process can serve 10,000 concurrent POP3S sessions. Released buffers
+ * (SSL_MODE_RELEASE_BUFFERS) keep an idle session small; no session cache or
+ * tickets: every client pays a full handshake, the case being measured.
  *
  * Speaks what the clients under test send (RFC 1939, RFC 2449 CAPA with
  * PIPELINING): CAPA USER PASS STAT LIST UIDL RETR DELE NOOP RSET QUIT. Commands
@@ -30,13 +38,17 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "bench_serve.h"
 #include "bench_util.h"
 
 static unsigned long n_messages;
 static int split; /* see the top of the file */
+static SSL_CTX *tls_ctx; /* tls: see the top of the file; NULL for plain TCP */
 static char *wire_body; /* the message, dot-stuffed, with the ".\r\n" terminator */
 static size_t wire_len, msg_octets;
 
@@ -154,8 +166,9 @@ static void on_drained_close(struct bufferevent *bev, void *arg)
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)what;
     (void)arg;
+    if (what == BEV_EVENT_CONNECTED)
+        return; /* tls: the handshake is done */
     bufferevent_free(bev); /* EOF or error: the session is over */
 }
 
@@ -184,7 +197,19 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)l;
     (void)sa;
     (void)salen;
-    struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev;
+    if (tls_ctx) {
+        SSL *ssl = SSL_new(tls_ctx);
+        bev = ssl ? bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE)
+                  : NULL;
+        if (!bev)
+            SSL_free(ssl);
+        else /* clients may close without close_notify after QUIT's reply */
+            bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    } else {
+        bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (!bev) {
         evutil_closesocket(fd);
         return;
@@ -194,20 +219,45 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     reply(bev, "+OK tinypop ready\r\n");
 }
 
+/* The server context of the tls mode; NULL and a message on failure. */
+static SSL_CTX *make_tls_ctx(const char *cert, const char *key)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        fprintf(stderr, "tinypop: cannot load %s / %s: %s\n", cert, key,
+                ERR_reason_error_string(ERR_peek_error()));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    return ctx;
+}
+
 int main(int argc, char **argv)
 {
     split = argc == 4 && !strcmp(argv[3], "split");
-    if (argc != 3 && !split) {
-        fputs("usage: tinypop MESSAGES SIZE [split]\n", stderr);
+    int tls = argc == 6 && !strcmp(argv[3], "tls");
+    if (argc != 3 && !split && !tls) {
+        fputs("usage: tinypop MESSAGES SIZE [split | tls CERT KEY]\n", stderr);
         return 2;
     }
     n_messages = bench_number(argv[1], "MESSAGES", 1, 1000000);
     if (make_message(bench_number(argv[2], "SIZE", 64, 1u << 30)) != 0)
         return 1;
+    if (tls && !(tls_ctx = make_tls_ctx(argv[4], argv[5]))) {
+        free(wire_body);
+        return 1;
+    }
     struct event_base *base = event_base_new();
     int rc = bench_serve_loopback(base, "tinypop", on_accept, base, 4096);
     if (base)
         event_base_free(base);
+    SSL_CTX_free(tls_ctx);
     free(wire_body);
     return rc;
 }

@@ -1,0 +1,147 @@
+/*
+ * The TLS read path (issue 14 s6): records already waiting in the socket are
+ * decrypted together, in one read callback, not one loop turn per record; and
+ * what that read meets after the data (a close_notify, a pause of the caller)
+ * is handled as the one-record-per-event path handled it.
+ *
+ * The scripted server sends a RETR reply in 1 KiB TLS records, all written at
+ * once (p3s_tls_record_size), over implicit TLS on loopback TCP.
+ */
+#include <openssl/ssl.h>
+
+#include "session_test.h"
+
+#define GREETING "+OK POP3 ready\r\n"
+#define RECORD 1024u
+#define BODY_LINES 3780u /* 13 octets each: 49,140 octets, 48 records */
+
+/* Implicit TLS to the scripted server with the good leaf certificate; the
+ * client is logged in (AUTH PLAIN) once the script reaches RETR 1. */
+static void env_init_tls(tu_env *e, uint16_t *port)
+{
+    tu_env_init(e);
+    ck_assert_int_eq(pop3a_options_set_tls(e->opts, POP3A_TLS_IMPLICIT, NULL), 0);
+    ck_assert_int_eq(pop3a_options_set_ca(e->opts, p3s_cert("ca.pem"), NULL), 0);
+    SSL_CTX *ctx = p3s_tls_server_ctx("leaf");
+    ck_assert_ptr_nonnull(ctx);
+    p3s_tls_implicit(e->srv, ctx);
+    SSL_CTX_free(ctx);
+    *port = p3s_listen(e->srv, "127.0.0.1");
+    ck_assert_uint_ne(*port, 0);
+    tu_script_greeting_capa(e->srv, GREETING, "SASL PLAIN\r\n");
+    p3s_expect_prefix(e->srv, "AUTH PLAIN ");
+    p3s_send(e->srv, "+OK\r\n");
+    p3s_expect(e->srv, "RETR 1");
+}
+
+/* Connects, logs in and submits RETR 1 with `retr` recording it. */
+static void connect_login_retr(tu_env *e, uint16_t port, tu_rec *retr)
+{
+    static tu_rec conn, login;
+    tu_rec_init(&conn, 0, NULL);
+    tu_rec_init(&login, 1, NULL);
+    e->client = pop3a_client_new(e->base, NULL, e->opts);
+    ck_assert_ptr_nonnull(e->client);
+    tu_env_watch_close(e);
+    ck_assert_ptr_nonnull(pop3a_connect(e->client, "127.0.0.1", port, tu_done, &conn));
+    ck_assert_ptr_nonnull(pop3a_login(e->client, "alice", "pw", 0, tu_done, &login));
+    ck_assert_ptr_nonnull(pop3a_retr(e->client, 1, tu_chunk, tu_done, retr));
+}
+
+/* 48 records waiting together reach the caller in a few chunks: one read
+ * callback took them all. One loop turn per record gave 48 chunks or more. */
+START_TEST(waiting_records_are_read_together)
+{
+    tu_env e;
+    uint16_t port;
+    tu_rec retr;
+    tu_rec_init(&retr, 2, NULL);
+    char *body = make_body(BODY_LINES);
+    env_init_tls(&e, &port);
+    p3s_tls_record_size(e.srv, RECORD);
+    send_multiline(e.srv, "+OK message follows\r\n", body);
+    connect_login_retr(&e, port, &retr);
+    WAIT_DONE_AND_SCRIPT(&e, retr);
+    ASSERT_ONCE_OK(retr);
+    ASSERT_BODY(retr, body);
+    ck_assert_msg(retr.chunk_calls <= 8, "%d chunks for %zu records", retr.chunk_calls,
+                  strlen(body) / RECORD + 1);
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* A close_notify right behind the records, read by the same callback: the
+ * bytes before it are delivered, then the cut reply fails as an EOF (no final
+ * chunk), as when libevent meets the close itself. */
+START_TEST(close_notify_behind_waiting_records_is_eof)
+{
+    tu_env e;
+    uint16_t port;
+    tu_rec retr;
+    tu_rec_init(&retr, 2, NULL);
+    char *body = make_body(BODY_LINES);
+    env_init_tls(&e, &port);
+    p3s_tls_record_size(e.srv, RECORD);
+    p3s_send(e.srv, "+OK message follows\r\n");
+    p3s_send(e.srv, body); /* no terminator */
+    p3s_close(e.srv);      /* close_notify, then FIN */
+    connect_login_retr(&e, port, &retr);
+    WAIT_DONE(&e, retr);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_EOF);
+    ck_assert_int_eq(retr.final_count, 0);
+    ck_assert_uint_eq(retr.octets, strlen(body));
+    ck_assert_int_eq(e.close_calls, 1);
+    ck_assert_int_eq(e.close_why, POP3A_ERR_EOF);
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Paused at the first chunk with records still waiting: nothing more is
+ * delivered until resume, and after it the rest comes, nothing stranded in
+ * OpenSSL where the socket would no longer wake the loop. */
+START_TEST(pause_with_waiting_records_then_resume)
+{
+    tu_env e;
+    uint16_t port;
+    tu_rec retr;
+    tu_rec_init(&retr, 2, NULL);
+    char *body = make_body(BODY_LINES);
+    env_init_tls(&e, &port);
+    p3s_tls_record_size(e.srv, RECORD);
+    send_multiline(e.srv, "+OK message follows\r\n", body);
+    act_at_chunk(&retr, TU_ACT_PAUSE, 1);
+    connect_login_retr(&e, port, &retr);
+    WAIT_COUNT(&e, &retr.chunk_calls, 1);
+    run_for(e.base, 100);
+    ck_assert_int_eq(retr.chunk_calls, 1);
+    ck_assert_int_eq(retr.done_calls, 0);
+    ck_assert_int_eq(pop3a_future_resume(retr.paused), 0);
+    WAIT_DONE_AND_SCRIPT(&e, retr);
+    ASSERT_ONCE_OK(retr);
+    ASSERT_BODY(retr, body);
+    free(body);
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+END_TEST
+
+static Suite *tls_read_suite(void)
+{
+    Suite *s = suite_create("session_tls_read");
+    TCase *tc = tcase_create("records");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, waiting_records_are_read_together);
+    tcase_add_test(tc, close_notify_behind_waiting_records_is_eof);
+    tcase_add_test(tc, pause_with_waiting_records_then_resume);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite_with_certs(tls_read_suite, "test_tls_read");
+}
