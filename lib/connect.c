@@ -22,9 +22,30 @@
 enum { TAG_GREETING = 1, TAG_CAPA, TAG_STLS };
 enum { PHASE_RESOLVING = 1, PHASE_TCP, PHASE_STLS_HANDSHAKE, PHASE_PROTOCOL };
 
+/* The connect op's own state (f->op_state). */
+typedef struct {
+    char *host;
+    uint16_t port;
+    struct evutil_addrinfo *addrs; /* from evdns_getaddrinfo; freed with it */
+    struct evutil_addrinfo *next_addr;
+    struct evdns_getaddrinfo_request *dns_req;
+    int dns_pending;                /* the lookup has not answered yet */
+    struct bufferevent *attach_bev; /* pop3a_attach's, until installed */
+    struct event *deadline;         /* bounds the whole op */
+    int phase;                      /* which step is under way */
+    char last_error[128];           /* why the last address failed */
+    pop3a_capa capa;                /* CAPA being read */
+} connect_state;
+
+static connect_state *state_of(pop3a_future *f)
+{
+    return f->op_state;
+}
+
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-    pop3a_client *c = arg;
+    pop3a_future *f = arg;
+    pop3a_client *c = f->client;
     char why[80];
     snprintf(why, sizeof why, "connecting took longer than %u ms", c->opts.connect_ms);
     pop3a_enter(c);
@@ -42,7 +63,7 @@ static SSL *new_ssl(pop3a_client *c, pop3a_future *f)
             return NULL;
         }
     }
-    SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, f->u.conn.host, err, sizeof err);
+    SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, state_of(f)->host, err, sizeof err);
     if (!ssl) {
         pop3a_fail_connection(c, POP3A_ERR_TLS, err);
         return NULL;
@@ -75,7 +96,7 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
         }
         /* OpenSSL checked the name during the handshake on an SSL we made; on a
          * caller's (pop3a_attach) nobody may have: check it here, for both. */
-        long name_rc = pop3a_tls_check_name(c->ssl, &c->opts, f->u.conn.host, err, sizeof err);
+        long name_rc = pop3a_tls_check_name(c->ssl, &c->opts, state_of(f)->host, err, sizeof err);
         if (name_rc != X509_V_OK) {
             c->verify_result = name_rc;
             pop3a_fail_connection(c, POP3A_ERR_TLS, err);
@@ -84,8 +105,8 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
         c->tls_up = 1;
         pop3a_trace(c, POP3A_TRACE_INFO, SSL_get_version(c->ssl), strlen(SSL_get_version(c->ssl)));
     }
-    int was_stls = f->u.conn.phase == PHASE_STLS_HANDSHAKE;
-    f->u.conn.phase = PHASE_PROTOCOL;
+    int was_stls = state_of(f)->phase == PHASE_STLS_HANDSHAKE;
+    state_of(f)->phase = PHASE_PROTOCOL;
     int rc = was_stls ? pop3a_write_cmd(c, f, POP3A_CMD_CAPA, NULL, 0, TAG_CAPA)
                       : pop3a_expect_reply(c, f, POP3A_EXPECT_STATUS, TAG_GREETING);
     if (rc != 0)
@@ -94,7 +115,7 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
 
 static void try_next_address(pop3a_client *c, pop3a_future *f)
 {
-    pop3a_connect_state *cs = &f->u.conn;
+    connect_state *cs = state_of(f);
     while (cs->next_addr) {
         struct evutil_addrinfo *ai = cs->next_addr;
         cs->next_addr = ai->ai_next;
@@ -138,17 +159,17 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
         return; /* the op is being torn down: touch nothing */
     pop3a_future *f = arg;
     pop3a_client *c = f->client;
-    f->u.conn.dns_pending = 0;
-    f->u.conn.dns_req = NULL;
+    state_of(f)->dns_pending = 0;
+    state_of(f)->dns_req = NULL;
     pop3a_enter(c);
     if (result != 0) {
         char why[256];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", f->u.conn.host,
+        snprintf(why, sizeof why, "cannot resolve %s: %s", state_of(f)->host,
                  evutil_gai_strerror(result));
         pop3a_fail_connection(c, POP3A_ERR_DNS, why);
     } else {
-        f->u.conn.addrs = res;
-        f->u.conn.next_addr = res;
+        state_of(f)->addrs = res;
+        state_of(f)->next_addr = res;
         try_next_address(c, f);
     }
     pop3a_leave(c);
@@ -171,10 +192,10 @@ static int resolve_numeric(pop3a_client *c, pop3a_future *f, const char *port)
 {
     struct evutil_addrinfo hints = tcp_hints(EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV);
     struct evutil_addrinfo *res = NULL;
-    if (evutil_getaddrinfo(f->u.conn.host, port, &hints, &res) != 0)
+    if (evutil_getaddrinfo(state_of(f)->host, port, &hints, &res) != 0)
         return -1;
-    f->u.conn.addrs = res;
-    f->u.conn.next_addr = res;
+    state_of(f)->addrs = res;
+    state_of(f)->next_addr = res;
     try_next_address(c, f);
     return 0;
 }
@@ -182,7 +203,7 @@ static int resolve_numeric(pop3a_client *c, pop3a_future *f, const char *port)
 static void resolve(pop3a_client *c, pop3a_future *f)
 {
     char port[8];
-    snprintf(port, sizeof port, "%u", f->u.conn.port);
+    snprintf(port, sizeof port, "%u", state_of(f)->port);
     if (resolve_numeric(c, f, port) == 0)
         return;
     if (!c->dns) {
@@ -202,33 +223,39 @@ static void resolve(pop3a_client *c, pop3a_future *f)
         c->own_dns = 1;
     }
     struct evutil_addrinfo hints = tcp_hints(0);
-    f->u.conn.phase = PHASE_RESOLVING;
-    f->u.conn.dns_pending = 1;
+    state_of(f)->phase = PHASE_RESOLVING;
+    state_of(f)->dns_pending = 1;
     /* May answer synchronously (/etc/hosts); then it returns NULL, and dns_cb may
      * already have completed f: our reference keeps it readable until here. */
     pop3a_future_ref(f);
     struct evdns_getaddrinfo_request *req =
-        evdns_getaddrinfo(c->dns, f->u.conn.host, port, &hints, dns_cb, f);
-    if (f->u.conn.dns_pending)
-        f->u.conn.dns_req = req;
+        evdns_getaddrinfo(c->dns, state_of(f)->host, port, &hints, dns_cb, f);
+    if (state_of(f)->dns_pending)
+        state_of(f)->dns_req = req;
     pop3a_future_release(f);
 }
 
-void pop3a_connect_start(pop3a_client *c, pop3a_future *f)
+static pop3a_status connect_may_start(const pop3a_client *c, const pop3a_future *f)
 {
-    if (!c->deadline)
-        c->deadline = evtimer_new(c->base, deadline_cb, c);
-    if (!c->deadline) {
+    (void)f;
+    return c->state == POP3A_ST_DISCONNECTED ? POP3A_OK : POP3A_ERR_STATE;
+}
+
+static void connect_start(pop3a_client *c, pop3a_future *f)
+{
+    connect_state *cs = state_of(f);
+    cs->deadline = evtimer_new(c->base, deadline_cb, f);
+    if (!cs->deadline) {
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a timer");
         return;
     }
     struct timeval tv = pop3a_ms_to_tv(c->opts.connect_ms);
-    evtimer_add(c->deadline, &tv);
+    evtimer_add(cs->deadline, &tv);
     c->state = POP3A_ST_CONNECTING;
     pop3a_capa_clear(&c->capa);
-    if (f->u.conn.attach_bev) {
-        struct bufferevent *bev = f->u.conn.attach_bev;
-        f->u.conn.attach_bev = NULL;
+    if (state_of(f)->attach_bev) {
+        struct bufferevent *bev = state_of(f)->attach_bev;
+        state_of(f)->attach_bev = NULL;
         c->ssl = bufferevent_openssl_get_ssl(bev); /* an already-TLS transport */
         pop3a_install_bev(c, bev);
         if (!c->ssl && c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
@@ -245,12 +272,9 @@ void pop3a_connect_start(pop3a_client *c, pop3a_future *f)
     resolve(c, f);
 }
 
-int pop3a_connect_on_event(pop3a_client *c, short what)
+static int connect_on_event(pop3a_client *c, pop3a_future *f, short what)
 {
-    pop3a_future *f = c->head;
-    if (!f || f->op != POP3A_OP_CONNECT || f->phase != POP3A_FUT_ACTIVE)
-        return 0;
-    int phase = f->u.conn.phase;
+    int phase = state_of(f)->phase;
     if (phase != PHASE_TCP && phase != PHASE_STLS_HANDSHAKE)
         return 0;
     if (what & BEV_EVENT_CONNECTED) {
@@ -272,7 +296,7 @@ int pop3a_connect_on_event(pop3a_client *c, short what)
         return 1;
     }
     int e = EVUTIL_SOCKET_ERROR();
-    snprintf(f->u.conn.last_error, sizeof f->u.conn.last_error, "%s",
+    snprintf(state_of(f)->last_error, sizeof state_of(f)->last_error, "%s",
              e ? evutil_socket_error_to_string(e) : "connection closed");
     pop3a_close_quietly(c);
     c->state = POP3A_ST_CONNECTING;
@@ -315,7 +339,7 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
     }
     allow_dirty_close(tls);
     c->ssl = ssl;
-    f->u.conn.phase = PHASE_STLS_HANDSHAKE;
+    state_of(f)->phase = PHASE_STLS_HANDSHAKE;
     /* What the server said before TLS may have been forged: forget it. */
     pop3a_capa_clear(&c->capa);
     pop3a_install_bev(c, tls);
@@ -325,8 +349,8 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
 static int after_capa(pop3a_client *c, pop3a_future *f)
 {
     pop3a_capa_clear(&c->capa);
-    c->capa = f->u.conn.capa; /* moved */
-    pop3a_capa_init(&f->u.conn.capa);
+    c->capa = state_of(f)->capa; /* moved */
+    pop3a_capa_init(&state_of(f)->capa);
     if (c->opts.tls_mode == POP3A_TLS_STLS && !c->tls_up) {
         if (!(c->capa.flags & POP3A_CAPA_STLS)) {
             pop3a_fail_connection(c, POP3A_ERR_TLS_REQUIRED,
@@ -371,8 +395,10 @@ static int on_greeting(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
     return 0;
 }
 
-int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev)
+static int connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev,
+                            int reply_done)
 {
+    (void)reply_done; /* each tag's handler knows its reply's shape */
     if (ev->kind == POP3A_PEV_CONTINUE) {
         pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "unexpected SASL continuation");
         return -1;
@@ -382,7 +408,7 @@ int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3
         return on_greeting(c, f, ev);
     case TAG_CAPA:
         if (ev->kind == POP3A_PEV_OK) {
-            pop3a_capa_clear(&f->u.conn.capa);
+            pop3a_capa_clear(&state_of(f)->capa);
             f->lines = 0;
             return 0;
         }
@@ -392,7 +418,7 @@ int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3
                 pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "CAPA reply too long");
                 return -1;
             }
-            if (pop3a_capa_add_line(&f->u.conn.capa, ev->data, ev->len) != 0) {
+            if (pop3a_capa_add_line(&state_of(f)->capa, ev->data, ev->len) != 0) {
                 pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
                 return -1;
             }
@@ -411,11 +437,13 @@ int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3
     return 0;
 }
 
-void pop3a_connect_cleanup(pop3a_future *f)
+static void connect_cleanup(pop3a_future *f)
 {
-    pop3a_connect_state *cs = &f->u.conn;
-    if (f->client && f->client->deadline)
-        evtimer_del(f->client->deadline);
+    connect_state *cs = state_of(f);
+    if (cs->deadline) {
+        event_free(cs->deadline);
+        cs->deadline = NULL;
+    }
     if (cs->dns_req) {
         struct evdns_getaddrinfo_request *req = cs->dns_req;
         cs->dns_req = NULL;
@@ -436,13 +464,26 @@ void pop3a_connect_cleanup(pop3a_future *f)
     pop3a_capa_clear(&cs->capa);
 }
 
+static const pop3a_op connect_op = {
+    .name = "connect",
+    .state_size = sizeof(connect_state),
+    .multi_step = 1,
+    .may_start = connect_may_start,
+    .start = connect_start,
+    .on_reply = connect_on_reply,
+    .on_event = connect_on_event,
+    .cleanup = connect_cleanup,
+};
+
 /* ------------------------------------------------------------- public */
 
 static pop3a_future *submit_connect(pop3a_client *c, pop3a_done_cb done, void *arg)
 {
-    pop3a_future *f = pop3a_future_alloc(c, POP3A_OP_CONNECT, done, arg);
+    pop3a_future *f = pop3a_future_alloc(c, &connect_op, done, arg);
     if (!f)
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
+    else
+        pop3a_capa_init(&state_of(f)->capa);
     return f;
 }
 
@@ -458,13 +499,13 @@ POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *c, const char *host, uint
     pop3a_future *f = submit_connect(c, done, arg);
     if (!f)
         return NULL;
-    f->u.conn.host = strdup(host);
-    if (!f->u.conn.host) {
+    state_of(f)->host = strdup(host);
+    if (!state_of(f)->host) {
         pop3a_future_release(f);
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
         return NULL;
     }
-    f->u.conn.port = port;
+    state_of(f)->port = port;
     pop3a_enqueue(c, f);
     return f;
 }
@@ -482,14 +523,14 @@ POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *c, struct bufferevent *bev
     if (!f)
         return NULL;
     if (c->opts.verify_name) {
-        f->u.conn.host = strdup(c->opts.verify_name);
-        if (!f->u.conn.host) {
+        state_of(f)->host = strdup(c->opts.verify_name);
+        if (!state_of(f)->host) {
             pop3a_future_release(f);
             pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
             return NULL;
         }
     }
-    f->u.conn.attach_bev = bev;
+    state_of(f)->attach_bev = bev;
     pop3a_enqueue(c, f);
     return f;
 }

@@ -24,7 +24,7 @@ static pop3a_future *submit(pop3a_client *c, pop3a_cmd cmd, const char *const *a
                         pop3a_cmd_get(cmd)->name);
         return NULL;
     }
-    pop3a_future *f = pop3a_future_alloc(c, POP3A_OP_CMD, done, arg);
+    pop3a_future *f = pop3a_future_alloc(c, &pop3a_cmd_op, done, arg);
     if (f)
         f->line = malloc((size_t)len);
     if (f && f->line && c->opts.trace && pop3a_cmd_get(cmd)->secret_from >= 0) {
