@@ -184,9 +184,6 @@ int pop3a_write_line(pop3a_client *c, pop3a_future *f, const char *line, size_t 
                      const char *trace, pop3a_expect expect, int tag);
 /* Owes a reply without writing anything (the greeting). */
 int pop3a_expect_reply(pop3a_client *c, pop3a_future *f, pop3a_expect expect, int tag);
-/* Formats and writes a command for an op (connect/login); -2 for a bad argument. */
-int pop3a_write_cmd(pop3a_client *c, pop3a_future *f, pop3a_cmd cmd, const char *const *args,
-                    size_t nargs, int tag);
 /* The connection is unusable: fail every pending future with st, close, call the
  * close callback. */
 void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why);
@@ -207,6 +204,32 @@ void pop3a_transport_error(pop3a_client *c, short what);
 /* Hands body data (final: the end) to f's chunk callback; -1 when the client was
  * freed or the connection failed. */
 int pop3a_body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t len, int final);
+
+/* cmd_line.c: a command line formatted once, for the wire and for the trace */
+typedef struct {
+    char line[POP3A_CMD_LINE_MAX + 1];  /* CRLF included */
+    size_t len;
+    char trace[POP3A_CMD_LINE_MAX + 1]; /* redacted, no CRLF: when has_trace */
+    int has_trace; /* tracing is on and the line holds a secret */
+} pop3a_cmd_line;
+/* Formats cmd for c; -1 for a bad argument (CR, LF, NUL, too long). Wipe the
+ * line (pop3a_cmd_line_wipe) once it is copied or written. */
+int pop3a_cmd_line_make(pop3a_cmd_line *l, const pop3a_client *c, pop3a_cmd cmd,
+                        const char *const *args, size_t nargs);
+void pop3a_cmd_line_wipe(pop3a_cmd_line *l);
+/* Formats and writes a command for an op as it goes (connect, login); -2 for a
+ * bad argument, -1 when it cannot be written. */
+int pop3a_write_cmd(pop3a_client *c, pop3a_future *f, pop3a_cmd cmd, const char *const *args,
+                    size_t nargs, int tag);
+
+/* capa_reply.c: a CAPA reply read into f->capa, counted in f->lines */
+void pop3a_capa_reply_begin(pop3a_future *f); /* its +OK: a fresh list */
+/* One line: POP3A_OK, POP3A_ERR_PROTOCOL past POP3A_MAX_CAPA_LINES (the line
+ * is not added), or POP3A_ERR_NOMEM. */
+pop3a_status pop3a_capa_reply_line(pop3a_future *f, const pop3a_pev *ev);
+/* The reply is complete: f->capa becomes the session's. 0, or -1 when out of
+ * memory (then the session has no capabilities). */
+int pop3a_capa_reply_adopt(pop3a_client *c, const pop3a_future *f);
 
 /* body_end.c: when a RETR/TOP body is really over (see the file's comment) */
 /* +OK of a RETR/TOP: what size the server announced, if any. */

@@ -59,6 +59,27 @@ static int single_line_result(pop3a_client *c, pop3a_future *f, const pop3a_pev 
     }
 }
 
+/* One LIST or UIDL entry, counted in f->lines against the listing cap. */
+static pop3a_status listing_entry(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
+{
+    if (++f->lines > pop3a_listing_cap(c))
+        return POP3A_ERR_PROTOCOL;
+    uint32_t n;
+    uint64_t size = 0;
+    const char *uid = NULL;
+    size_t uid_len = 0;
+    int bad;
+    if (f->cmd == POP3A_CMD_UIDL)
+        bad = pop3a_parse_uidl_line(ev->data, ev->len, &n, &uid, &uid_len);
+    else
+        bad = pop3a_parse_list_line(ev->data, ev->len, &n, &size);
+    if (bad)
+        return POP3A_ERR_PROTOCOL;
+    if (pop3a_future_add_entry(f, n, size, uid, uid_len) != 0)
+        return POP3A_ERR_NOMEM;
+    return POP3A_OK;
+}
+
 /* One line of a LIST, UIDL or CAPA listing. Past its cap (or after a
  * malformed line) the future is marked failed and the rest of the reply is read
  * and dropped, so the session stays usable. But a server that sends an endless
@@ -67,39 +88,23 @@ static int single_line_result(pop3a_client *c, pop3a_future *f, const pop3a_pev 
  * ended. */
 static int listing_line(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 {
-    uint32_t n;
-    uint64_t size = 0;
-    const char *uid = NULL;
-    size_t uid_len = 0;
-    size_t cap = f->cmd == POP3A_CMD_CAPA ? POP3A_MAX_CAPA_LINES : pop3a_listing_cap(c);
-    if (++f->lines > cap) {
-        if (f->local_status == POP3A_OK) {
-            f->local_status = POP3A_ERR_PROTOCOL;
-            pop3a_future_set_text(f, "listing longer than the configured maximum", 42);
-        }
-        if (f->lines - cap > POP3A_LISTING_DRAIN_MAX) {
+    int capa = f->cmd == POP3A_CMD_CAPA;
+    size_t cap = capa ? POP3A_MAX_CAPA_LINES : pop3a_listing_cap(c);
+    if (f->local_status != POP3A_OK) {
+        /* Already failed: read the rest of the reply and drop it. */
+        if (++f->lines > cap && f->lines - cap > POP3A_LISTING_DRAIN_MAX) {
             pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "endless listing from the server");
             return -1;
         }
-    }
-    if (f->local_status != POP3A_OK)
-        return 0; /* already failed: read the rest of the reply and drop it */
-    if (f->cmd == POP3A_CMD_CAPA) {
-        if (pop3a_capa_add_line(&f->capa, ev->data, ev->len) != 0)
-            f->local_status = POP3A_ERR_NOMEM;
         return 0;
     }
-    int bad;
-    if (f->cmd == POP3A_CMD_UIDL)
-        bad = pop3a_parse_uidl_line(ev->data, ev->len, &n, &uid, &uid_len);
-    else
-        bad = pop3a_parse_list_line(ev->data, ev->len, &n, &size);
-    if (bad) {
-        f->local_status = POP3A_ERR_PROTOCOL;
-        pop3a_future_set_text(f, "malformed listing line", 22);
-    } else if (pop3a_future_add_entry(f, n, size, uid, uid_len) != 0) {
-        f->local_status = POP3A_ERR_NOMEM;
+    pop3a_status st = capa ? pop3a_capa_reply_line(f, ev) : listing_entry(c, f, ev);
+    if (st == POP3A_ERR_PROTOCOL) {
+        const char *why = f->lines > cap ? "listing longer than the configured maximum"
+                                         : "malformed listing line";
+        pop3a_future_set_text(f, why, strlen(why));
     }
+    f->local_status = st;
     return 0;
 }
 
@@ -131,7 +136,7 @@ static int cmd_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_p
             return pop3a_complete(c, f, POP3A_ERR_SERVER);
         }
         if (f->cmd == POP3A_CMD_CAPA)
-            pop3a_capa_clear(&f->capa);
+            pop3a_capa_reply_begin(f);
         if (f->cmd == POP3A_CMD_RETR || f->cmd == POP3A_CMD_TOP)
             pop3a_body_begin(c, f, ev->data, ev->len);
         if (f->cmd == POP3A_CMD_PASS) /* RFC 1939 s7: the maildrop is ours now */
@@ -162,8 +167,7 @@ static int cmd_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_p
             pop3a_body_note_list(c, f);
         if (f->cmd == POP3A_CMD_CAPA && f->local_status == POP3A_OK) {
             f->has_capa = 1;
-            pop3a_capa_clear(&c->capa);
-            if (pop3a_capa_copy(&c->capa, &f->capa) != 0)
+            if (pop3a_capa_reply_adopt(c, f) != 0)
                 f->local_status = POP3A_ERR_NOMEM;
         }
         return pop3a_complete(c, f, f->local_status);

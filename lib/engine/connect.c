@@ -34,7 +34,6 @@ typedef struct {
     struct event *deadline;         /* bounds the whole op */
     int phase;                      /* which step is under way */
     char last_error[128];           /* why the last address failed */
-    pop3a_capa capa;                /* CAPA being read */
 } connect_state;
 
 static connect_state *state_of(pop3a_future *f)
@@ -306,8 +305,7 @@ static int connect_on_event(pop3a_client *c, pop3a_future *f, short what)
 
 static void finish(pop3a_client *c, pop3a_future *f)
 {
-    if (pop3a_capa_copy(&f->capa, &c->capa) == 0)
-        f->has_capa = 1;
+    f->has_capa = 1; /* f->capa is the session's (after_capa) */
     c->state = POP3A_ST_AUTHORIZATION;
     pop3a_complete(c, f, POP3A_OK);
 }
@@ -346,11 +344,16 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
     return 0;
 }
 
-static int after_capa(pop3a_client *c, pop3a_future *f)
+/* CAPA answered: END, or -ERR from a server without CAPA (RFC 1939 only),
+ * whose capabilities are none, not those of an earlier CAPA (before STLS). */
+static int after_capa(pop3a_client *c, pop3a_future *f, int refused)
 {
-    pop3a_capa_clear(&c->capa);
-    c->capa = state_of(f)->capa; /* moved */
-    pop3a_capa_init(&state_of(f)->capa);
+    if (refused)
+        pop3a_capa_reply_begin(f);
+    if (pop3a_capa_reply_adopt(c, f) != 0) {
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+        return -1;
+    }
     if (c->opts.tls_mode == POP3A_TLS_STLS && !c->tls_up) {
         if (!(c->capa.flags & POP3A_CAPA_STLS)) {
             pop3a_fail_connection(c, POP3A_ERR_TLS_REQUIRED,
@@ -408,24 +411,26 @@ static int connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop
         return on_greeting(c, f, ev);
     case TAG_CAPA:
         if (ev->kind == POP3A_PEV_OK) {
-            pop3a_capa_clear(&state_of(f)->capa);
-            f->lines = 0;
+            pop3a_capa_reply_begin(f);
             return 0;
         }
         if (ev->kind == POP3A_PEV_LINE) {
-            /* A dozen lines is normal; an endless CAPA must not keep us here. */
-            if (++f->lines > POP3A_MAX_CAPA_LINES) {
+            /* Unlike pop3a_capa_refresh, which drops the rest of a long reply
+             * and keeps the session: nothing is set up yet, and an endless
+             * CAPA must not hold the connect op until its deadline. */
+            switch (pop3a_capa_reply_line(f, ev)) {
+            case POP3A_OK:
+                return 0;
+            case POP3A_ERR_PROTOCOL:
                 pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "CAPA reply too long");
                 return -1;
-            }
-            if (pop3a_capa_add_line(&state_of(f)->capa, ev->data, ev->len) != 0) {
+            default:
                 pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
                 return -1;
             }
-            return 0;
         }
         /* END, or -ERR (no CAPA support: RFC 2449 servers only; carry on). */
-        return after_capa(c, f);
+        return after_capa(c, f, ev->kind == POP3A_PEV_ERR);
     case TAG_STLS:
         if (ev->kind != POP3A_PEV_OK) {
             pop3a_future_set_text(f, ev->data, ev->len);
@@ -461,7 +466,6 @@ static void connect_cleanup(pop3a_future *f)
     }
     free(cs->host);
     cs->host = NULL;
-    pop3a_capa_clear(&cs->capa);
 }
 
 static const pop3a_op connect_op = {
@@ -482,8 +486,6 @@ static pop3a_future *submit_connect(pop3a_client *c, pop3a_done_cb done, void *a
     pop3a_future *f = pop3a_future_alloc(c, &connect_op, done, arg);
     if (!f)
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
-    else
-        pop3a_capa_init(&state_of(f)->capa);
     return f;
 }
 

@@ -19,7 +19,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "client_internal.h"
@@ -195,26 +194,6 @@ int pop3a_write_line(pop3a_client *c, pop3a_future *f, const char *line, size_t 
     }
     pop3a_update_timeouts(c);
     return 0;
-}
-
-int pop3a_write_cmd(pop3a_client *c, pop3a_future *f, pop3a_cmd cmd, const char *const *args,
-                    size_t nargs, int tag)
-{
-    char line[POP3A_CMD_LINE_MAX + 1];
-    char trace[POP3A_CMD_LINE_MAX + 1];
-    int n = pop3a_cmd_format(line, cmd, args, nargs);
-    if (n < 0)
-        return -2;
-    const pop3a_cmd_info *info = pop3a_cmd_get(cmd);
-    const char *tr = NULL;
-    if (c->opts.trace && info->secret_from >= 0) {
-        pop3a_cmd_redacted(trace, cmd, args, nargs);
-        tr = trace;
-    }
-    pop3a_expect expect = nargs ? info->reply_arg : info->reply;
-    int rc = pop3a_write_line(c, f, line, (size_t)n, tr, expect, tag);
-    OPENSSL_cleanse(line, sizeof line); /* may hold a password */
-    return rc;
 }
 
 /* ------------------------------------- replies traced, pause, cancel, chunks */
