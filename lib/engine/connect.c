@@ -1,11 +1,14 @@
 /*
  * The connect op: resolve (IPv4 and IPv6, every address in order), TCP connect,
  * implicit TLS, greeting, CAPA, and STLS + CAPA again (RFC 1939 s4, RFC 2449 s5,
- * RFC 2595 s4, RFC 8314). One deadline bounds the whole of it.
+ * RFC 2595 s4, RFC 8314). One deadline bounds the whole of it; each address
+ * gets its own share of what is left of it, so an address that never answers
+ * (a black-holed IPv6 route, say) does not keep the next one from being tried.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -32,6 +35,8 @@ typedef struct {
     int dns_pending;                /* the lookup has not answered yet */
     struct bufferevent *attach_bev; /* pop3a_attach's, until installed */
     struct event *deadline;         /* bounds the whole op */
+    uint64_t deadline_at_ms;        /* when it fires, on now_ms's clock */
+    struct event *attempt_timer;    /* this address's share of the deadline is up */
     int phase;                      /* which step is under way */
     char last_error[128];           /* why the last address failed */
 } connect_state;
@@ -112,6 +117,54 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
 }
 
+static void try_next_address(pop3a_client *c, pop3a_future *f);
+
+/* Milliseconds on a clock that never jumps (the wall clock may). */
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* This address had its share: drop it and go on with the next one. */
+static void attempt_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pop3a_future *f = arg;
+    pop3a_client *c = f->client;
+    connect_state *cs = state_of(f);
+    pop3a_enter(c);
+    snprintf(cs->last_error, sizeof cs->last_error, "no answer within its share of the timeout");
+    pop3a_close_quietly(c);
+    c->state = POP3A_ST_CONNECTING;
+    try_next_address(c, f);
+    pop3a_leave(c);
+}
+
+/*
+ * Gives the attempt just started its share of the time left: that time split
+ * evenly between it and the addresses after it. The last address has no
+ * timer of its own: the connect deadline ends it, as it always did. Without a
+ * timer (out of memory) the attempt simply runs until the deadline.
+ */
+static void arm_attempt_share(pop3a_client *c, pop3a_future *f)
+{
+    connect_state *cs = state_of(f);
+    unsigned after = 0;
+    for (const struct evutil_addrinfo *ai = cs->next_addr; ai; ai = ai->ai_next)
+        after++;
+    if (after == 0)
+        return;
+    if (!cs->attempt_timer)
+        cs->attempt_timer = evtimer_new(c->base, attempt_timeout_cb, f);
+    if (!cs->attempt_timer)
+        return;
+    uint64_t now = now_ms();
+    uint64_t left = cs->deadline_at_ms > now ? cs->deadline_at_ms - now : 0;
+    struct timeval share = pop3a_ms_to_tv((uint32_t)(left / (after + 1)));
+    evtimer_add(cs->attempt_timer, &share);
+}
+
 static void try_next_address(pop3a_client *c, pop3a_future *f)
 {
     connect_state *cs = state_of(f);
@@ -139,8 +192,10 @@ static void try_next_address(pop3a_client *c, pop3a_future *f)
         }
         pop3a_install_bev(c, bev);
         cs->phase = PHASE_TCP;
-        if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0)
+        if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
+            arm_attempt_share(c, f);
             return; /* on_event reports CONNECTED or an error */
+        }
         snprintf(cs->last_error, sizeof cs->last_error, "%s",
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         pop3a_close_quietly(c);
@@ -250,6 +305,7 @@ static void connect_start(pop3a_client *c, pop3a_future *f)
     }
     struct timeval tv = pop3a_ms_to_tv(c->opts.connect_ms);
     evtimer_add(cs->deadline, &tv);
+    cs->deadline_at_ms = now_ms() + c->opts.connect_ms;
     c->state = POP3A_ST_CONNECTING;
     pop3a_capa_clear(&c->capa);
     if (state_of(f)->attach_bev) {
@@ -273,9 +329,12 @@ static void connect_start(pop3a_client *c, pop3a_future *f)
 
 static int connect_on_event(pop3a_client *c, pop3a_future *f, short what)
 {
-    int phase = state_of(f)->phase;
+    connect_state *cs = state_of(f);
+    int phase = cs->phase;
     if (phase != PHASE_TCP && phase != PHASE_STLS_HANDSHAKE)
         return 0;
+    if (cs->attempt_timer)
+        evtimer_del(cs->attempt_timer); /* this address answered, one way or another */
     if (what & BEV_EVENT_CONNECTED) {
         transport_up(c, f);
         return 1;
@@ -291,12 +350,19 @@ static int connect_on_event(pop3a_client *c, pop3a_future *f, short what)
         return 1;
     }
     if (what & BEV_EVENT_TIMEOUT) {
-        pop3a_transport_error(c, what);
-        return 1;
+        if (!cs->next_addr) {
+            pop3a_transport_error(c, what);
+            return 1;
+        }
+        /* The idle timeout came before this address's share: it is as silent
+         * as one that never answers, and the next may do better. */
+        snprintf(cs->last_error, sizeof cs->last_error, "no answer within %u ms",
+                 c->opts.idle_ms);
+    } else {
+        int e = EVUTIL_SOCKET_ERROR();
+        snprintf(cs->last_error, sizeof cs->last_error, "%s",
+                 e ? evutil_socket_error_to_string(e) : "connection closed");
     }
-    int e = EVUTIL_SOCKET_ERROR();
-    snprintf(state_of(f)->last_error, sizeof state_of(f)->last_error, "%s",
-             e ? evutil_socket_error_to_string(e) : "connection closed");
     pop3a_close_quietly(c);
     c->state = POP3A_ST_CONNECTING;
     try_next_address(c, f);
@@ -448,6 +514,10 @@ static void connect_cleanup(pop3a_future *f)
     if (cs->deadline) {
         event_free(cs->deadline);
         cs->deadline = NULL;
+    }
+    if (cs->attempt_timer) {
+        event_free(cs->attempt_timer);
+        cs->attempt_timer = NULL;
     }
     if (cs->dns_req) {
         struct evdns_getaddrinfo_request *req = cs->dns_req;
