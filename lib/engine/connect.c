@@ -1,14 +1,15 @@
 /*
  * The connect op: resolve (IPv4 and IPv6, every address in order), TCP connect,
  * implicit TLS, greeting, CAPA, and STLS + CAPA again (RFC 1939 s4, RFC 2449 s5,
- * RFC 2595 s4, RFC 8314). One deadline bounds the whole of it; each address
- * gets its own share of what is left of it, so an address that never answers
- * (a black-holed IPv6 route, say) does not keep the next one from being tried.
+ * RFC 2595 s4, RFC 8314). One deadline bounds the whole of it. A name's
+ * addresses race (RFC 8305 s5, Happy Eyeballs): the next one starts 250 ms
+ * after the last if nothing has connected yet, or at once when an attempt
+ * fails; the first to connect wins. So an address that never answers (a
+ * black-holed IPv6 route, say) costs 250 ms, not the whole deadline.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -25,6 +26,11 @@
 enum { TAG_GREETING = 1, TAG_CAPA, TAG_STLS };
 enum { PHASE_RESOLVING = 1, PHASE_TCP, PHASE_STLS_HANDSHAKE, PHASE_PROTOCOL };
 
+/* RFC 8305 s5: the recommended Connection Attempt Delay. */
+#define ATTEMPT_DELAY_MS 250u
+/* Attempts in flight at once; more addresses wait for one of them to fail. */
+#define MAX_ATTEMPTS 8
+
 /* The connect op's own state (f->op_state). */
 typedef struct {
     char *host;
@@ -35,8 +41,11 @@ typedef struct {
     int dns_pending;                /* the lookup has not answered yet */
     struct bufferevent *attach_bev; /* pop3a_attach's, until installed */
     struct event *deadline;         /* bounds the whole op */
-    uint64_t deadline_at_ms;        /* when it fires, on now_ms's clock */
-    struct event *attempt_timer;    /* this address's share of the deadline is up */
+    /* Connecting attempts (TCP, and the handshake under implicit TLS), not yet
+     * the session's transport: the first to connect is installed. */
+    struct bufferevent *attempts[MAX_ATTEMPTS];
+    int n_attempts;
+    struct event *stagger;          /* starts the next address: ATTEMPT_DELAY_MS */
     int phase;                      /* which step is under way */
     char last_error[128];           /* why the last address failed */
 } connect_state;
@@ -117,94 +126,161 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
 }
 
-static void try_next_address(pop3a_client *c, pop3a_future *f);
+static void start_attempts(pop3a_client *c, pop3a_future *f);
 
-/* Milliseconds on a clock that never jumps (the wall clock may). */
-static uint64_t now_ms(void)
+static void drop_attempt(connect_state *cs, int i)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    bufferevent_free(cs->attempts[i]); /* BEV_OPT_CLOSE_ON_FREE: socket and SSL go */
+    cs->attempts[i] = cs->attempts[--cs->n_attempts];
+    cs->attempts[cs->n_attempts] = NULL;
 }
 
-/* This address had its share: drop it and go on with the next one. */
-static void attempt_timeout_cb(evutil_socket_t fd, short what, void *arg)
+static void drop_attempts(connect_state *cs)
 {
-    pop3a_future *f = arg;
-    pop3a_client *c = f->client;
-    connect_state *cs = state_of(f);
-    pop3a_enter(c);
-    snprintf(cs->last_error, sizeof cs->last_error, "no answer within its share of the timeout");
-    pop3a_close_quietly(c);
-    c->state = POP3A_ST_CONNECTING;
-    try_next_address(c, f);
-    pop3a_leave(c);
+    while (cs->n_attempts > 0)
+        drop_attempt(cs, cs->n_attempts - 1);
+    if (cs->stagger)
+        evtimer_del(cs->stagger);
 }
 
-/*
- * Gives the attempt just started its share of the time left: that time split
- * evenly between it and the addresses after it. The last address has no
- * timer of its own: the connect deadline ends it, as it always did. Without a
- * timer (out of memory) the attempt simply runs until the deadline.
- */
-static void arm_attempt_share(pop3a_client *c, pop3a_future *f)
+/* Every address failed: say why the last one did. */
+static void no_address_left(pop3a_client *c, pop3a_future *f)
 {
     connect_state *cs = state_of(f);
-    unsigned after = 0;
-    for (const struct evutil_addrinfo *ai = cs->next_addr; ai; ai = ai->ai_next)
-        after++;
-    if (after == 0)
-        return;
-    if (!cs->attempt_timer)
-        cs->attempt_timer = evtimer_new(c->base, attempt_timeout_cb, f);
-    if (!cs->attempt_timer)
-        return;
-    uint64_t now = now_ms();
-    uint64_t left = cs->deadline_at_ms > now ? cs->deadline_at_ms - now : 0;
-    struct timeval share = pop3a_ms_to_tv((uint32_t)(left / (after + 1)));
-    evtimer_add(cs->attempt_timer, &share);
-}
-
-static void try_next_address(pop3a_client *c, pop3a_future *f)
-{
-    connect_state *cs = state_of(f);
-    while (cs->next_addr) {
-        struct evutil_addrinfo *ai = cs->next_addr;
-        cs->next_addr = ai->ai_next;
-        struct bufferevent *bev;
-        int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
-        if (c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
-            SSL *ssl = new_ssl(c, f);
-            if (!ssl)
-                return;
-            bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
-            if (!bev)
-                SSL_free(ssl);
-            else
-                allow_dirty_close(bev);
-            c->ssl = ssl;
-        } else {
-            bev = bufferevent_socket_new(c->base, -1, opts);
-        }
-        if (!bev) {
-            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a bufferevent");
-            return;
-        }
-        pop3a_install_bev(c, bev);
-        cs->phase = PHASE_TCP;
-        if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
-            arm_attempt_share(c, f);
-            return; /* on_event reports CONNECTED or an error */
-        }
-        snprintf(cs->last_error, sizeof cs->last_error, "%s",
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        pop3a_close_quietly(c);
-        c->state = POP3A_ST_CONNECTING;
-    }
     char why[256];
     snprintf(why, sizeof why, "cannot connect to %s port %u: %s", cs->host, cs->port,
              cs->last_error[0] ? cs->last_error : "no address");
     pop3a_fail_connection(c, POP3A_ERR_IO, why);
+}
+
+/* An attempt connected: it becomes the session's transport, the rest go. */
+static void attempt_won(pop3a_client *c, pop3a_future *f, int i)
+{
+    connect_state *cs = state_of(f);
+    struct bufferevent *bev = cs->attempts[i];
+    cs->attempts[i] = cs->attempts[--cs->n_attempts];
+    cs->attempts[cs->n_attempts] = NULL;
+    drop_attempts(cs);
+    c->ssl = bufferevent_openssl_get_ssl(bev); /* NULL unless implicit TLS */
+    pop3a_install_bev(c, bev);
+    transport_up(c, f);
+}
+
+static void attempt_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    pop3a_future *f = arg;
+    pop3a_client *c = f->client;
+    connect_state *cs = state_of(f);
+    int i = 0;
+    while (i < cs->n_attempts && cs->attempts[i] != bev)
+        i++;
+    if (i == cs->n_attempts)
+        return; /* an attempt already dropped */
+    pop3a_enter(c);
+    if (what & BEV_EVENT_CONNECTED) {
+        attempt_won(c, f, i);
+        pop3a_leave(c);
+        return;
+    }
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    unsigned long tls_err = ssl ? bufferevent_get_openssl_error(bev) : 0;
+    if (tls_err) {
+        /* A certificate or handshake problem is the server's, not the
+         * address's: no other address is tried. */
+        char why[200];
+        c->verify_result = SSL_get_verify_result(ssl);
+        pop3a_tls_describe_failure(ssl, tls_err, why, sizeof why);
+        pop3a_fail_connection(c, POP3A_ERR_TLS, why);
+        pop3a_leave(c);
+        return;
+    }
+    int e = EVUTIL_SOCKET_ERROR();
+    snprintf(cs->last_error, sizeof cs->last_error, "%s",
+             e ? evutil_socket_error_to_string(e) : "connection closed");
+    drop_attempt(cs, i);
+    start_attempts(c, f); /* RFC 8305 s5: a failure starts the next at once */
+    pop3a_leave(c);
+}
+
+/* Starts connecting to ai: 0 with *out the attempt's bufferevent (a TLS one
+ * under implicit TLS), 1 when the connect failed at once (cs->last_error
+ * says why), -1 when the connection was failed (no memory, no TLS context):
+ * then f may be gone. */
+static int attempt_new(pop3a_client *c, pop3a_future *f, const struct evutil_addrinfo *ai,
+                       struct bufferevent **out)
+{
+    connect_state *cs = state_of(f);
+    int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+    struct bufferevent *bev;
+    if (c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
+        SSL *ssl = new_ssl(c, f);
+        if (!ssl)
+            return -1; /* new_ssl failed the connection */
+        bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
+        if (!bev)
+            SSL_free(ssl);
+        else
+            allow_dirty_close(bev);
+    } else {
+        bev = bufferevent_socket_new(c->base, -1, opts);
+    }
+    if (!bev) {
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a bufferevent");
+        return -1;
+    }
+    bufferevent_setcb(bev, NULL, NULL, attempt_event_cb, f);
+    if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
+        *out = bev;
+        return 0;
+    }
+    snprintf(cs->last_error, sizeof cs->last_error, "%s",
+             evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    bufferevent_free(bev);
+    return 1;
+}
+
+static void stagger_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pop3a_future *f = arg;
+    pop3a_client *c = f->client;
+    pop3a_enter(c);
+    start_attempts(c, f);
+    pop3a_leave(c);
+}
+
+/*
+ * Starts the next address that can be started (one failing at once is
+ * skipped), and arms the stagger timer for the one after it. With nothing in
+ * flight and no address left, the connect fails.
+ */
+static void start_attempts(pop3a_client *c, pop3a_future *f)
+{
+    connect_state *cs = state_of(f);
+    cs->phase = PHASE_TCP;
+    while (cs->next_addr && cs->n_attempts < MAX_ATTEMPTS) {
+        struct evutil_addrinfo *ai = cs->next_addr;
+        cs->next_addr = ai->ai_next;
+        struct bufferevent *bev = NULL;
+        int rc = attempt_new(c, f, ai, &bev);
+        if (rc < 0)
+            return; /* the connection is failed: f may be gone */
+        if (rc > 0)
+            continue; /* failed at once: the next, without waiting */
+        cs->attempts[cs->n_attempts++] = bev;
+        break;
+    }
+    if (cs->n_attempts == 0) {
+        no_address_left(c, f);
+        return;
+    }
+    if (!cs->next_addr)
+        return;
+    if (!cs->stagger)
+        cs->stagger = evtimer_new(c->base, stagger_cb, f);
+    if (cs->stagger) { /* without it (no memory) the next waits for a failure */
+        struct timeval tv = pop3a_ms_to_tv(ATTEMPT_DELAY_MS);
+        evtimer_add(cs->stagger, &tv);
+    }
 }
 
 static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
@@ -224,7 +300,7 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
     } else {
         state_of(f)->addrs = res;
         state_of(f)->next_addr = res;
-        try_next_address(c, f);
+        start_attempts(c, f);
     }
     pop3a_leave(c);
 }
@@ -250,7 +326,7 @@ static int resolve_numeric(pop3a_client *c, pop3a_future *f, const char *port)
         return -1;
     state_of(f)->addrs = res;
     state_of(f)->next_addr = res;
-    try_next_address(c, f);
+    start_attempts(c, f);
     return 0;
 }
 
@@ -305,7 +381,6 @@ static void connect_start(pop3a_client *c, pop3a_future *f)
     }
     struct timeval tv = pop3a_ms_to_tv(c->opts.connect_ms);
     evtimer_add(cs->deadline, &tv);
-    cs->deadline_at_ms = now_ms() + c->opts.connect_ms;
     c->state = POP3A_ST_CONNECTING;
     pop3a_capa_clear(&c->capa);
     if (state_of(f)->attach_bev) {
@@ -327,45 +402,23 @@ static void connect_start(pop3a_client *c, pop3a_future *f)
     resolve(c, f);
 }
 
+/* Transport events of the session's own bufferevent: the connect op only
+ * claims the STLS handshake's (the TCP attempts have attempt_event_cb). */
 static int connect_on_event(pop3a_client *c, pop3a_future *f, short what)
 {
-    connect_state *cs = state_of(f);
-    int phase = cs->phase;
-    if (phase != PHASE_TCP && phase != PHASE_STLS_HANDSHAKE)
+    if (state_of(f)->phase != PHASE_STLS_HANDSHAKE)
         return 0;
-    if (cs->attempt_timer)
-        evtimer_del(cs->attempt_timer); /* this address answered, one way or another */
     if (what & BEV_EVENT_CONNECTED) {
         transport_up(c, f);
         return 1;
     }
-    unsigned long tls_err = c->ssl ? bufferevent_get_openssl_error(c->bev) : 0;
-    if (tls_err || phase == PHASE_STLS_HANDSHAKE) {
-        /* A certificate or handshake problem is the server's, not the address's:
-         * no retry on the next address. */
-        char why[200];
-        c->verify_result = SSL_get_verify_result(c->ssl);
-        pop3a_tls_describe_failure(c->ssl, tls_err, why, sizeof why);
-        pop3a_fail_connection(c, POP3A_ERR_TLS, why);
-        return 1;
-    }
-    if (what & BEV_EVENT_TIMEOUT) {
-        if (!cs->next_addr) {
-            pop3a_transport_error(c, what);
-            return 1;
-        }
-        /* The idle timeout came before this address's share: it is as silent
-         * as one that never answers, and the next may do better. */
-        snprintf(cs->last_error, sizeof cs->last_error, "no answer within %u ms",
-                 c->opts.idle_ms);
-    } else {
-        int e = EVUTIL_SOCKET_ERROR();
-        snprintf(cs->last_error, sizeof cs->last_error, "%s",
-                 e ? evutil_socket_error_to_string(e) : "connection closed");
-    }
-    pop3a_close_quietly(c);
-    c->state = POP3A_ST_CONNECTING;
-    try_next_address(c, f);
+    /* A certificate or handshake problem is the server's, not the address's:
+     * no retry on the next address. */
+    unsigned long tls_err = bufferevent_get_openssl_error(c->bev);
+    char why[200];
+    c->verify_result = SSL_get_verify_result(c->ssl);
+    pop3a_tls_describe_failure(c->ssl, tls_err, why, sizeof why);
+    pop3a_fail_connection(c, POP3A_ERR_TLS, why);
     return 1;
 }
 
@@ -515,9 +568,10 @@ static void connect_cleanup(pop3a_future *f)
         event_free(cs->deadline);
         cs->deadline = NULL;
     }
-    if (cs->attempt_timer) {
-        event_free(cs->attempt_timer);
-        cs->attempt_timer = NULL;
+    drop_attempts(cs);
+    if (cs->stagger) {
+        event_free(cs->stagger);
+        cs->stagger = NULL;
     }
     if (cs->dns_req) {
         struct evdns_getaddrinfo_request *req = cs->dns_req;
