@@ -1,5 +1,5 @@
 /*
- * Differential fuzzer for the CAPA decoder (lib/capa.c).
+ * Differential fuzzer for the CAPA decoder (lib/protocol/capa.c).
  *
  * The input is a CAPA reply body: lines ended by LF (a CR before it is
  * removed, as the reply parser does). Every line goes to pop3a_capa_add_line

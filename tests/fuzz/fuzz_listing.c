@@ -1,5 +1,5 @@
 /*
- * Differential fuzzer for the STAT / LIST / UIDL decoders (lib/listing.c).
+ * Differential fuzzer for the STAT / LIST / UIDL decoders (lib/protocol/listing.c).
  *
  * A reference written here splits the text into fields the way listing.h
  * documents (runs of spaces or tabs separate; text after the last field is

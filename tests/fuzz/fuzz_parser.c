@@ -1,5 +1,5 @@
 /*
- * Differential fuzzer for the incremental reply parser (lib/parser.c).
+ * Differential fuzzer for the incremental reply parser (lib/protocol/parser.c).
  *
  * The same bytes go to the real parser, cut into fuzzer-chosen pieces, and to
  * a reference decoder written here that reads one byte at a time and follows

@@ -1,5 +1,5 @@
 /*
- * Fuzzer for the SASL side (lib/base64.c, lib/sasl.c, lib/sasl_scram.c): what
+ * Fuzzer for the SASL side (lib/base64.c, lib/security/sasl.c, lib/security/sasl_scram.c): what
  * a server sends during AUTH (RFC 5034), decoded and answered.
  *
  * Checks, besides "no crash, no leak":

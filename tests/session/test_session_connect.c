@@ -4,7 +4,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/dns.h>
@@ -146,6 +149,76 @@ START_TEST(connect_answered_and_failed_inside_the_lookup)
 }
 END_TEST
 
+static unsigned long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long)ts.tv_sec * 1000u + (unsigned long)(ts.tv_nsec / 1000000);
+}
+
+/* A loopback address and port that never answers a connect: a listening
+ * socket whose accept queue is full drops further SYNs, with no RST. Returns
+ * the listener; *filler is the connection that fills the queue. */
+static int black_hole(const char *addr, uint16_t port, int *filler)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    ck_assert_int_eq(inet_pton(AF_INET, addr, &sa.sin_addr), 1);
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(l, 0);
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(l, 0), 0); /* a queue of one */
+    *filler = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(*filler, 0);
+    ck_assert_int_eq(connect(*filler, (struct sockaddr *)&sa, sizeof sa), 0);
+    return l;
+}
+
+/* A name whose first address never answers (a black-holed route) and whose
+ * second is the server (issue 13 finding 3): the addresses race (RFC 8305),
+ * the second starting 250 ms after the first, and the connect succeeds then,
+ * long before the connect timeout. Before, the first address took all of it
+ * and the connect failed with TIMEOUT. */
+START_TEST(connect_moves_past_a_black_holed_address)
+{
+    tu_env e;
+    tu_env_init(&e);
+    unsigned connect_ms = 3000 * tu_time_scale();
+    pop3a_options_set_timeouts(e.opts, connect_ms, 60000);
+    uint16_t port = listen_loopback(&e);
+    int filler;
+    int hole = black_hole("127.0.0.2", port, &filler);
+    char hosts[] = "/tmp/pop3a-hosts-XXXXXX";
+    int fd = mkstemp(hosts);
+    ck_assert_int_ge(fd, 0);
+    static const char lines[] = "127.0.0.2 twoaddr.test\n127.0.0.1 twoaddr.test\n";
+    ck_assert_int_eq(write(fd, lines, sizeof lines - 1), (int)(sizeof lines - 1));
+    close(fd);
+    struct evdns_base *dns = evdns_base_new(e.base, 0);
+    ck_assert_ptr_nonnull(dns);
+    ck_assert_int_eq(evdns_base_load_hosts(dns, hosts), 0);
+    unlink(hosts);
+    tu_script_greeting_capa(e.srv, PLAIN_GREETING, CAPA_BASIC);
+    e.client = pop3a_client_new(e.base, dns, e.opts);
+    ck_assert_ptr_nonnull(e.client);
+    tu_rec conn;
+    tu_rec_init(&conn, 0, NULL);
+    unsigned long t0 = now_ms();
+    ck_assert_ptr_nonnull(pop3a_connect(e.client, "twoaddr.test", port, tu_done, &conn));
+    WAIT_DONE(&e, conn);
+    unsigned long took = now_ms() - t0;
+    ASSERT_ONCE_OK(conn);
+    /* The black hole was tried first, and the second address 250 ms later. */
+    ck_assert_uint_ge(took, 240);
+    ck_assert_uint_lt(took, connect_ms / 2);
+    pop3a_client_free(e.client);
+    e.client = NULL;
+    evdns_base_free(dns, 0);
+    close(filler);
+    close(hole);
+    tu_env_free(&e);
+}
+END_TEST
+
 /* TCP accepted but no greeting: pop3a_connect's timeout covers it. */
 START_TEST(connect_greeting_never_comes)
 {
@@ -277,6 +350,7 @@ static Suite *connect_suite(void)
     tcase_add_test(tc, connect_refused_fails);
     tcase_add_test(tc, connect_answered_and_failed_inside_the_lookup);
     tcase_add_test(tc, connect_greeting_never_comes);
+    tcase_add_test(tc, connect_moves_past_a_black_holed_address);
     tcase_add_test(tc, connect_waits_for_greeting_and_capa);
     suite_add_tcase(s, tc);
     TCase *many = tcase_create("many");

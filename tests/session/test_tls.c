@@ -179,6 +179,35 @@ START_TEST(stls_with_good_certificate_asks_capa_again)
 }
 END_TEST
 
+/* STLS, then -ERR to CAPA under TLS (a server without CAPA there): the session
+ * has no capabilities, none of those said in clear (which may be forged):
+ * PIPELINING and PLAIN stay out. */
+START_TEST(stls_then_capa_refused_keeps_nothing_said_in_clear)
+{
+    tls_env t;
+    env_init(&t, POP3A_TLS_STLS, "127.0.0.1", NULL);
+    script_stls(t.e.srv, "leaf", "PIPELINING\r\n" CAPA_PLAIN_STLS);
+    p3s_expect(t.e.srv, "CAPA");
+    p3s_send(t.e.srv, "-ERR no CAPA here\r\n");
+    p3s_expect(t.e.srv, "QUIT");
+    p3s_send(t.e.srv, "+OK bye\r\n");
+    p3s_close(t.e.srv);
+    env_connect(&t, "127.0.0.1");
+    WAIT_DONE(&t.e, t.conn);
+    ASSERT_ONCE_OK(t.conn);
+    ASSERT_VERIFIED_TLS(t.e.client);
+    const pop3a_capa *capa = pop3a_client_capa(t.e.client);
+    ck_assert_uint_eq(pop3a_capa_flags(capa), 0);
+    ck_assert_uint_eq(pop3a_capa_mechs(capa), 0);
+    ck_assert_uint_eq(t.conn.capa_flags, 0);
+    ck_assert_uint_eq(t.conn.capa_mechs, 0);
+    ck_assert_ptr_nonnull(pop3a_quit(t.e.client, tu_done, &t.quit));
+    WAIT_DONE_AND_SCRIPT(&t.e, t.quit);
+    ASSERT_OK(t.quit);
+    env_free(&t);
+}
+END_TEST
+
 /* ------------------------------------------------------------ bad certs */
 
 /* The host names the server: a DNS name is checked against the DNS names of the
@@ -633,6 +662,7 @@ static Suite *tls_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, implicit_tls_with_good_certificate_logs_in, 0, 3);
     tcase_add_test(tc, stls_with_good_certificate_asks_capa_again);
+    tcase_add_test(tc, stls_then_capa_refused_keeps_nothing_said_in_clear);
     tcase_add_loop_test(tc, bad_certificate_fails_before_any_credential, 0,
                         2 * (int)(sizeof bad_certs / sizeof bad_certs[0]));
     tcase_add_loop_test(tc, pinned_certificate_must_match, 0, 2);

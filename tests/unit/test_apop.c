@@ -1,4 +1,4 @@
-/* Unit tests of lib/apop.c: the greeting timestamp and the APOP digest. */
+/* Unit tests of lib/protocol/apop.c: the greeting timestamp and the APOP digest. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests of lib/capa.c: CAPA lines into a capability set, and the accessors. */
+/* Unit tests of lib/protocol/capa.c: CAPA lines into a capability set, and the accessors. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

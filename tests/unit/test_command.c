@@ -1,4 +1,4 @@
-/* Unit tests of lib/command.c: the command table, serialisation and redaction. */
+/* Unit tests of lib/protocol/command.c: the command table, serialisation and redaction. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests of lib/listing.c: STAT, LIST and UIDL number decoding. */
+/* Unit tests of lib/protocol/listing.c: STAT, LIST and UIDL number decoding. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests of lib/base64.c, lib/sasl.c and lib/sasl_scram.c: strict base64,
+/* Unit tests of lib/base64.c, lib/security/sasl.c and lib/security/sasl_scram.c: strict base64,
  * every SASL mechanism's bytes, the published vectors (RFC 2195, RFC 5802,
  * RFC 7677) and the checks that make a hostile server fail the login. */
 #include <check.h>

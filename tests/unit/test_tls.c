@@ -1,5 +1,5 @@
 /*
- * Unit tests of lib/tls.c and lib/options.c: real TLS handshakes in memory (an
+ * Unit tests of lib/security/tls.c and lib/security/options.c: real TLS handshakes in memory (an
  * OpenSSL server and the library's client SSL joined by a BIO pair), against
  * certificates made at start-up by tests/support/make-test-certs.
  *

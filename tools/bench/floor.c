@@ -12,7 +12,7 @@
  * and mpop pick against the bench's Dovecot, so that "wall / floor" compares data
  * paths and not login costs (a SCRAM login costs the server a PBKDF2 of thousands
  * of iterations when it stores plain passwords). The SCRAM messages come from the
- * library's own pure SASL module (lib/sasl.h, which also checks the server's
+ * library's own pure SASL module (lib/security/sasl.h, which also checks the server's
  * signature); the I/O stays raw and blocking. --user-pass logs in with USER and
  * PASS instead (RFC 1939), as the floor did at first.
  *

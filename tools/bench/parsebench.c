@@ -1,5 +1,5 @@
 /*
- * parsebench: the reply parser alone (lib/parser.c), on an in-memory stream of
+ * parsebench: the reply parser alone (lib/protocol/parser.c), on an in-memory stream of
  * RETR replies, next to memcpy of the same bytes (issue 5, case 4).
  *
  *   parsebench [MESSAGE-SIZE [TOTAL-MIB [RUNS]]]   defaults 20480 256 5

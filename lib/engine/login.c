@@ -15,10 +15,35 @@
 #include "base64.h"
 #include "capa.h"
 #include "client_internal.h"
+#include "sasl.h"
 #include "session.h"
 #include "tls.h"
 
 enum { TAG_USER = 1, TAG_PASS, TAG_APOP, TAG_AUTH };
+
+/* The login op's own state (f->op_state). */
+typedef struct {
+    char *user;
+    char *secret;        /* password or OAuth token; wiped before free */
+    unsigned requested;  /* the caller's POP3A_MECH_* mask, 0 = default set */
+    unsigned candidates; /* POP3A_MECH_* still to try */
+    unsigned current;    /* the mechanism being tried */
+    int oauth;
+    int pass_pipelined;  /* USER/PASS: PASS written right after USER */
+    int user_failed;     /* USER refused while PASS's reply is still owed */
+    int sasl_error;      /* we cancelled the exchange with "*" */
+    unsigned challenges; /* server challenges seen in this mechanism */
+    int started_any;     /* some mechanism went out to the server */
+    int crypto_missing;  /* some mechanism was skipped: local crypto cannot do it */
+    pop3a_sasl *sasl;
+    char *pending_ir;    /* base64 initial response too long for the AUTH line */
+    size_t pending_ir_len;
+} login_state;
+
+static login_state *state_of(pop3a_future *f)
+{
+    return f->op_state;
+}
 
 /* Strongest first (issue 3): mechanisms that never expose the password, then
  * the ones that do, which the cleartext policy may rule out. */
@@ -112,7 +137,7 @@ static int write_sasl_response(pop3a_client *c, pop3a_future *f, const unsigned 
 /* SCRAM channel binding (RFC 5802 s6, RFC 9266): bind to this TLS connection
  * when the server offers -PLUS; on TLS without -PLUS send "y" so a stripped
  * -PLUS is detected by the server. */
-static pop3a_sasl *new_sasl(pop3a_client *c, pop3a_login_state *ls, unsigned mech)
+static pop3a_sasl *new_sasl(pop3a_client *c, login_state *ls, unsigned mech)
 {
     int scram = mech == POP3A_MECH_SCRAM_SHA_1 || mech == POP3A_MECH_SCRAM_SHA_256;
     if (!scram || !c->tls_up || !c->ssl)
@@ -157,7 +182,7 @@ static int md5_available(void)
 
 static mech_rc start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
 {
-    pop3a_login_state *ls = &f->u.login;
+    login_state *ls = state_of(f);
     if (mech == POP3A_MECH_CRAM_MD5 && !md5_available())
         return MECH_UNAVAILABLE;
     ls->sasl = new_sasl(c, ls, mech);
@@ -197,7 +222,7 @@ static mech_rc start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
 
 static mech_rc start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
 {
-    pop3a_login_state *ls = &f->u.login;
+    login_state *ls = state_of(f);
     ls->current = mech;
     ls->challenges = 0;
     ls->sasl_error = 0;
@@ -240,7 +265,7 @@ static mech_rc start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
 /* Ends the mechanism being tried: nothing of it (its SASL state, an initial
  * response still waiting for the server's empty challenge) may reach the next
  * one, and every secret it held is wiped. */
-static void end_mech(pop3a_login_state *ls)
+static void end_mech(login_state *ls)
 {
     pop3a_sasl_free(ls->sasl); /* wipes its copy of the secret */
     ls->sasl = NULL;
@@ -255,7 +280,7 @@ static void end_mech(pop3a_login_state *ls)
 /* Next candidate, or the final failure. */
 static int try_next(pop3a_client *c, pop3a_future *f)
 {
-    pop3a_login_state *ls = &f->u.login;
+    login_state *ls = state_of(f);
     end_mech(ls);
     const unsigned *order = ls->oauth ? oauth_order : password_order;
     size_t n = ls->oauth ? sizeof oauth_order / sizeof *oauth_order
@@ -312,7 +337,7 @@ static int refused(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 
 static int on_sasl_challenge(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 {
-    pop3a_login_state *ls = &f->u.login;
+    login_state *ls = state_of(f);
     if (ls->pending_ir) {
         /* The initial response that did not fit on the AUTH line. */
         char *ir = ls->pending_ir;
@@ -350,7 +375,7 @@ static int on_sasl_challenge(pop3a_client *c, pop3a_future *f, const pop3a_pev *
 
 static int on_auth_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
 {
-    pop3a_login_state *ls = &f->u.login;
+    login_state *ls = state_of(f);
     if (ev->kind == POP3A_PEV_CONTINUE) {
         if (ls->sasl_error) {
             /* RFC 5034 s4: "*" is answered with -ERR. Answering more challenges
@@ -399,9 +424,11 @@ static int on_auth_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
     return refused(c, f, ev);
 }
 
-int pop3a_login_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev)
+static int login_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev,
+                          int reply_done)
 {
-    pop3a_login_state *ls = &f->u.login;
+    (void)reply_done; /* status lines and SASL challenges only: each is whole */
+    login_state *ls = state_of(f);
     if (f->cancelled) {
         /* Cancelled while a reply was owed: send nothing more (no PASS after
          * USER's +OK, no SASL response) and drop the connection, as pop3a_pump
@@ -451,9 +478,15 @@ int pop3a_login_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_
     return 0;
 }
 
-void pop3a_login_start(pop3a_client *c, pop3a_future *f)
+static pop3a_status login_may_start(const pop3a_client *c, const pop3a_future *f)
 {
-    pop3a_login_state *ls = &f->u.login;
+    (void)f;
+    return c->state == POP3A_ST_AUTHORIZATION ? POP3A_OK : POP3A_ERR_STATE;
+}
+
+static void login_start(pop3a_client *c, pop3a_future *f)
+{
+    login_state *ls = state_of(f);
     unsigned offered = offered_mechs(c);
     unsigned wanted = ls->requested ? ls->requested
                                     : (ls->oauth ? OAUTH_MECHS : DEFAULT_PASSWORD_MECHS);
@@ -479,9 +512,9 @@ void pop3a_login_start(pop3a_client *c, pop3a_future *f)
     try_next(c, f);
 }
 
-void pop3a_login_cleanup(pop3a_future *f)
+static void login_cleanup(pop3a_future *f)
 {
-    pop3a_login_state *ls = &f->u.login;
+    login_state *ls = state_of(f);
     if (ls->secret) {
         OPENSSL_cleanse(ls->secret, strlen(ls->secret));
         free(ls->secret);
@@ -491,6 +524,16 @@ void pop3a_login_cleanup(pop3a_future *f)
     free(ls->user);
     ls->user = NULL;
 }
+
+static const pop3a_op login_op = {
+    .name = "login",
+    .state_size = sizeof(login_state),
+    .multi_step = 1,
+    .may_start = login_may_start,
+    .start = login_start,
+    .on_reply = login_on_reply,
+    .cleanup = login_cleanup,
+};
 
 /* ------------------------------------------------------------- public */
 
@@ -509,16 +552,16 @@ static pop3a_future *submit_login(pop3a_client *c, const char *user, const char 
                         "bad user name, secret (CR, LF or NUL) or mechanism mask");
         return NULL;
     }
-    pop3a_future *f = pop3a_future_alloc(c, POP3A_OP_LOGIN, done, arg);
+    pop3a_future *f = pop3a_future_alloc(c, &login_op, done, arg);
     if (!f) {
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
         return NULL;
     }
-    f->u.login.user = strdup(user);
-    f->u.login.secret = strdup(secret);
-    f->u.login.oauth = oauth;
-    f->u.login.requested = mechs;
-    if (!f->u.login.user || !f->u.login.secret) {
+    state_of(f)->user = strdup(user);
+    state_of(f)->secret = strdup(secret);
+    state_of(f)->oauth = oauth;
+    state_of(f)->requested = mechs;
+    if (!state_of(f)->user || !state_of(f)->secret) {
         pop3a_future_release(f);
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
         return NULL;

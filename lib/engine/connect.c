@@ -1,7 +1,11 @@
 /*
  * The connect op: resolve (IPv4 and IPv6, every address in order), TCP connect,
  * implicit TLS, greeting, CAPA, and STLS + CAPA again (RFC 1939 s4, RFC 2449 s5,
- * RFC 2595 s4, RFC 8314). One deadline bounds the whole of it.
+ * RFC 2595 s4, RFC 8314). One deadline bounds the whole of it. A name's
+ * addresses race (RFC 8305 s5, Happy Eyeballs): the next one starts 250 ms
+ * after the last if nothing has connected yet, or at once when an attempt
+ * fails; the first to connect wins. So an address that never answers (a
+ * black-holed IPv6 route, say) costs 250 ms, not the whole deadline.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +26,39 @@
 enum { TAG_GREETING = 1, TAG_CAPA, TAG_STLS };
 enum { PHASE_RESOLVING = 1, PHASE_TCP, PHASE_STLS_HANDSHAKE, PHASE_PROTOCOL };
 
+/* RFC 8305 s5: the recommended Connection Attempt Delay. */
+#define ATTEMPT_DELAY_MS 250u
+/* Attempts in flight at once; more addresses wait for one of them to fail. */
+#define MAX_ATTEMPTS 8
+
+/* The connect op's own state (f->op_state). */
+typedef struct {
+    char *host;
+    uint16_t port;
+    struct evutil_addrinfo *addrs; /* from evdns_getaddrinfo; freed with it */
+    struct evutil_addrinfo *next_addr;
+    struct evdns_getaddrinfo_request *dns_req;
+    int dns_pending;                /* the lookup has not answered yet */
+    struct bufferevent *attach_bev; /* pop3a_attach's, until installed */
+    struct event *deadline;         /* bounds the whole op */
+    /* Connecting attempts (TCP, and the handshake under implicit TLS), not yet
+     * the session's transport: the first to connect is installed. */
+    struct bufferevent *attempts[MAX_ATTEMPTS];
+    int n_attempts;
+    struct event *stagger;          /* starts the next address: ATTEMPT_DELAY_MS */
+    int phase;                      /* which step is under way */
+    char last_error[128];           /* why the last address failed */
+} connect_state;
+
+static connect_state *state_of(pop3a_future *f)
+{
+    return f->op_state;
+}
+
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-    pop3a_client *c = arg;
+    pop3a_future *f = arg;
+    pop3a_client *c = f->client;
     char why[80];
     snprintf(why, sizeof why, "connecting took longer than %u ms", c->opts.connect_ms);
     pop3a_enter(c);
@@ -42,7 +76,7 @@ static SSL *new_ssl(pop3a_client *c, pop3a_future *f)
             return NULL;
         }
     }
-    SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, f->u.conn.host, err, sizeof err);
+    SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, state_of(f)->host, err, sizeof err);
     if (!ssl) {
         pop3a_fail_connection(c, POP3A_ERR_TLS, err);
         return NULL;
@@ -75,7 +109,7 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
         }
         /* OpenSSL checked the name during the handshake on an SSL we made; on a
          * caller's (pop3a_attach) nobody may have: check it here, for both. */
-        long name_rc = pop3a_tls_check_name(c->ssl, &c->opts, f->u.conn.host, err, sizeof err);
+        long name_rc = pop3a_tls_check_name(c->ssl, &c->opts, state_of(f)->host, err, sizeof err);
         if (name_rc != X509_V_OK) {
             c->verify_result = name_rc;
             pop3a_fail_connection(c, POP3A_ERR_TLS, err);
@@ -84,52 +118,169 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
         c->tls_up = 1;
         pop3a_trace(c, POP3A_TRACE_INFO, SSL_get_version(c->ssl), strlen(SSL_get_version(c->ssl)));
     }
-    int was_stls = f->u.conn.phase == PHASE_STLS_HANDSHAKE;
-    f->u.conn.phase = PHASE_PROTOCOL;
+    int was_stls = state_of(f)->phase == PHASE_STLS_HANDSHAKE;
+    state_of(f)->phase = PHASE_PROTOCOL;
     int rc = was_stls ? pop3a_write_cmd(c, f, POP3A_CMD_CAPA, NULL, 0, TAG_CAPA)
                       : pop3a_expect_reply(c, f, POP3A_EXPECT_STATUS, TAG_GREETING);
     if (rc != 0)
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
 }
 
-static void try_next_address(pop3a_client *c, pop3a_future *f)
+static void start_attempts(pop3a_client *c, pop3a_future *f);
+
+static void drop_attempt(connect_state *cs, int i)
 {
-    pop3a_connect_state *cs = &f->u.conn;
-    while (cs->next_addr) {
-        struct evutil_addrinfo *ai = cs->next_addr;
-        cs->next_addr = ai->ai_next;
-        struct bufferevent *bev;
-        int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
-        if (c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
-            SSL *ssl = new_ssl(c, f);
-            if (!ssl)
-                return;
-            bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
-            if (!bev)
-                SSL_free(ssl);
-            else
-                allow_dirty_close(bev);
-            c->ssl = ssl;
-        } else {
-            bev = bufferevent_socket_new(c->base, -1, opts);
-        }
-        if (!bev) {
-            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a bufferevent");
-            return;
-        }
-        pop3a_install_bev(c, bev);
-        cs->phase = PHASE_TCP;
-        if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0)
-            return; /* on_event reports CONNECTED or an error */
-        snprintf(cs->last_error, sizeof cs->last_error, "%s",
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        pop3a_close_quietly(c);
-        c->state = POP3A_ST_CONNECTING;
-    }
+    bufferevent_free(cs->attempts[i]); /* BEV_OPT_CLOSE_ON_FREE: socket and SSL go */
+    cs->attempts[i] = cs->attempts[--cs->n_attempts];
+    cs->attempts[cs->n_attempts] = NULL;
+}
+
+static void drop_attempts(connect_state *cs)
+{
+    while (cs->n_attempts > 0)
+        drop_attempt(cs, cs->n_attempts - 1);
+    if (cs->stagger)
+        evtimer_del(cs->stagger);
+}
+
+/* Every address failed: say why the last one did. */
+static void no_address_left(pop3a_client *c, pop3a_future *f)
+{
+    connect_state *cs = state_of(f);
     char why[256];
     snprintf(why, sizeof why, "cannot connect to %s port %u: %s", cs->host, cs->port,
              cs->last_error[0] ? cs->last_error : "no address");
     pop3a_fail_connection(c, POP3A_ERR_IO, why);
+}
+
+/* An attempt connected: it becomes the session's transport, the rest go. */
+static void attempt_won(pop3a_client *c, pop3a_future *f, int i)
+{
+    connect_state *cs = state_of(f);
+    struct bufferevent *bev = cs->attempts[i];
+    cs->attempts[i] = cs->attempts[--cs->n_attempts];
+    cs->attempts[cs->n_attempts] = NULL;
+    drop_attempts(cs);
+    c->ssl = bufferevent_openssl_get_ssl(bev); /* NULL unless implicit TLS */
+    pop3a_install_bev(c, bev);
+    transport_up(c, f);
+}
+
+static void attempt_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    pop3a_future *f = arg;
+    pop3a_client *c = f->client;
+    connect_state *cs = state_of(f);
+    int i = 0;
+    while (i < cs->n_attempts && cs->attempts[i] != bev)
+        i++;
+    if (i == cs->n_attempts)
+        return; /* an attempt already dropped */
+    pop3a_enter(c);
+    if (what & BEV_EVENT_CONNECTED) {
+        attempt_won(c, f, i);
+        pop3a_leave(c);
+        return;
+    }
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    unsigned long tls_err = ssl ? bufferevent_get_openssl_error(bev) : 0;
+    if (tls_err) {
+        /* A certificate or handshake problem is the server's, not the
+         * address's: no other address is tried. */
+        char why[200];
+        c->verify_result = SSL_get_verify_result(ssl);
+        pop3a_tls_describe_failure(ssl, tls_err, why, sizeof why);
+        pop3a_fail_connection(c, POP3A_ERR_TLS, why);
+        pop3a_leave(c);
+        return;
+    }
+    int e = EVUTIL_SOCKET_ERROR();
+    snprintf(cs->last_error, sizeof cs->last_error, "%s",
+             e ? evutil_socket_error_to_string(e) : "connection closed");
+    drop_attempt(cs, i);
+    start_attempts(c, f); /* RFC 8305 s5: a failure starts the next at once */
+    pop3a_leave(c);
+}
+
+/* Starts connecting to ai: 0 with *out the attempt's bufferevent (a TLS one
+ * under implicit TLS), 1 when the connect failed at once (cs->last_error
+ * says why), -1 when the connection was failed (no memory, no TLS context):
+ * then f may be gone. */
+static int attempt_new(pop3a_client *c, pop3a_future *f, const struct evutil_addrinfo *ai,
+                       struct bufferevent **out)
+{
+    connect_state *cs = state_of(f);
+    int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+    struct bufferevent *bev;
+    if (c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
+        SSL *ssl = new_ssl(c, f);
+        if (!ssl)
+            return -1; /* new_ssl failed the connection */
+        bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
+        if (!bev)
+            SSL_free(ssl);
+        else
+            allow_dirty_close(bev);
+    } else {
+        bev = bufferevent_socket_new(c->base, -1, opts);
+    }
+    if (!bev) {
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a bufferevent");
+        return -1;
+    }
+    bufferevent_setcb(bev, NULL, NULL, attempt_event_cb, f);
+    if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
+        *out = bev;
+        return 0;
+    }
+    snprintf(cs->last_error, sizeof cs->last_error, "%s",
+             evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    bufferevent_free(bev);
+    return 1;
+}
+
+static void stagger_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pop3a_future *f = arg;
+    pop3a_client *c = f->client;
+    pop3a_enter(c);
+    start_attempts(c, f);
+    pop3a_leave(c);
+}
+
+/*
+ * Starts the next address that can be started (one failing at once is
+ * skipped), and arms the stagger timer for the one after it. With nothing in
+ * flight and no address left, the connect fails.
+ */
+static void start_attempts(pop3a_client *c, pop3a_future *f)
+{
+    connect_state *cs = state_of(f);
+    cs->phase = PHASE_TCP;
+    while (cs->next_addr && cs->n_attempts < MAX_ATTEMPTS) {
+        struct evutil_addrinfo *ai = cs->next_addr;
+        cs->next_addr = ai->ai_next;
+        struct bufferevent *bev = NULL;
+        int rc = attempt_new(c, f, ai, &bev);
+        if (rc < 0)
+            return; /* the connection is failed: f may be gone */
+        if (rc > 0)
+            continue; /* failed at once: the next, without waiting */
+        cs->attempts[cs->n_attempts++] = bev;
+        break;
+    }
+    if (cs->n_attempts == 0) {
+        no_address_left(c, f);
+        return;
+    }
+    if (!cs->next_addr)
+        return;
+    if (!cs->stagger)
+        cs->stagger = evtimer_new(c->base, stagger_cb, f);
+    if (cs->stagger) { /* without it (no memory) the next waits for a failure */
+        struct timeval tv = pop3a_ms_to_tv(ATTEMPT_DELAY_MS);
+        evtimer_add(cs->stagger, &tv);
+    }
 }
 
 static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
@@ -138,18 +289,18 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
         return; /* the op is being torn down: touch nothing */
     pop3a_future *f = arg;
     pop3a_client *c = f->client;
-    f->u.conn.dns_pending = 0;
-    f->u.conn.dns_req = NULL;
+    state_of(f)->dns_pending = 0;
+    state_of(f)->dns_req = NULL;
     pop3a_enter(c);
     if (result != 0) {
         char why[256];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", f->u.conn.host,
+        snprintf(why, sizeof why, "cannot resolve %s: %s", state_of(f)->host,
                  evutil_gai_strerror(result));
         pop3a_fail_connection(c, POP3A_ERR_DNS, why);
     } else {
-        f->u.conn.addrs = res;
-        f->u.conn.next_addr = res;
-        try_next_address(c, f);
+        state_of(f)->addrs = res;
+        state_of(f)->next_addr = res;
+        start_attempts(c, f);
     }
     pop3a_leave(c);
 }
@@ -171,18 +322,18 @@ static int resolve_numeric(pop3a_client *c, pop3a_future *f, const char *port)
 {
     struct evutil_addrinfo hints = tcp_hints(EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV);
     struct evutil_addrinfo *res = NULL;
-    if (evutil_getaddrinfo(f->u.conn.host, port, &hints, &res) != 0)
+    if (evutil_getaddrinfo(state_of(f)->host, port, &hints, &res) != 0)
         return -1;
-    f->u.conn.addrs = res;
-    f->u.conn.next_addr = res;
-    try_next_address(c, f);
+    state_of(f)->addrs = res;
+    state_of(f)->next_addr = res;
+    start_attempts(c, f);
     return 0;
 }
 
 static void resolve(pop3a_client *c, pop3a_future *f)
 {
     char port[8];
-    snprintf(port, sizeof port, "%u", f->u.conn.port);
+    snprintf(port, sizeof port, "%u", state_of(f)->port);
     if (resolve_numeric(c, f, port) == 0)
         return;
     if (!c->dns) {
@@ -202,33 +353,39 @@ static void resolve(pop3a_client *c, pop3a_future *f)
         c->own_dns = 1;
     }
     struct evutil_addrinfo hints = tcp_hints(0);
-    f->u.conn.phase = PHASE_RESOLVING;
-    f->u.conn.dns_pending = 1;
+    state_of(f)->phase = PHASE_RESOLVING;
+    state_of(f)->dns_pending = 1;
     /* May answer synchronously (/etc/hosts); then it returns NULL, and dns_cb may
      * already have completed f: our reference keeps it readable until here. */
     pop3a_future_ref(f);
     struct evdns_getaddrinfo_request *req =
-        evdns_getaddrinfo(c->dns, f->u.conn.host, port, &hints, dns_cb, f);
-    if (f->u.conn.dns_pending)
-        f->u.conn.dns_req = req;
+        evdns_getaddrinfo(c->dns, state_of(f)->host, port, &hints, dns_cb, f);
+    if (state_of(f)->dns_pending)
+        state_of(f)->dns_req = req;
     pop3a_future_release(f);
 }
 
-void pop3a_connect_start(pop3a_client *c, pop3a_future *f)
+static pop3a_status connect_may_start(const pop3a_client *c, const pop3a_future *f)
 {
-    if (!c->deadline)
-        c->deadline = evtimer_new(c->base, deadline_cb, c);
-    if (!c->deadline) {
+    (void)f;
+    return c->state == POP3A_ST_DISCONNECTED ? POP3A_OK : POP3A_ERR_STATE;
+}
+
+static void connect_start(pop3a_client *c, pop3a_future *f)
+{
+    connect_state *cs = state_of(f);
+    cs->deadline = evtimer_new(c->base, deadline_cb, f);
+    if (!cs->deadline) {
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a timer");
         return;
     }
     struct timeval tv = pop3a_ms_to_tv(c->opts.connect_ms);
-    evtimer_add(c->deadline, &tv);
+    evtimer_add(cs->deadline, &tv);
     c->state = POP3A_ST_CONNECTING;
     pop3a_capa_clear(&c->capa);
-    if (f->u.conn.attach_bev) {
-        struct bufferevent *bev = f->u.conn.attach_bev;
-        f->u.conn.attach_bev = NULL;
+    if (state_of(f)->attach_bev) {
+        struct bufferevent *bev = state_of(f)->attach_bev;
+        state_of(f)->attach_bev = NULL;
         c->ssl = bufferevent_openssl_get_ssl(bev); /* an already-TLS transport */
         pop3a_install_bev(c, bev);
         if (!c->ssl && c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
@@ -245,45 +402,29 @@ void pop3a_connect_start(pop3a_client *c, pop3a_future *f)
     resolve(c, f);
 }
 
-int pop3a_connect_on_event(pop3a_client *c, short what)
+/* Transport events of the session's own bufferevent: the connect op only
+ * claims the STLS handshake's (the TCP attempts have attempt_event_cb). */
+static int connect_on_event(pop3a_client *c, pop3a_future *f, short what)
 {
-    pop3a_future *f = c->head;
-    if (!f || f->op != POP3A_OP_CONNECT || f->phase != POP3A_FUT_ACTIVE)
-        return 0;
-    int phase = f->u.conn.phase;
-    if (phase != PHASE_TCP && phase != PHASE_STLS_HANDSHAKE)
+    if (state_of(f)->phase != PHASE_STLS_HANDSHAKE)
         return 0;
     if (what & BEV_EVENT_CONNECTED) {
         transport_up(c, f);
         return 1;
     }
-    unsigned long tls_err = c->ssl ? bufferevent_get_openssl_error(c->bev) : 0;
-    if (tls_err || phase == PHASE_STLS_HANDSHAKE) {
-        /* A certificate or handshake problem is the server's, not the address's:
-         * no retry on the next address. */
-        char why[200];
-        c->verify_result = SSL_get_verify_result(c->ssl);
-        pop3a_tls_describe_failure(c->ssl, tls_err, why, sizeof why);
-        pop3a_fail_connection(c, POP3A_ERR_TLS, why);
-        return 1;
-    }
-    if (what & BEV_EVENT_TIMEOUT) {
-        pop3a_transport_error(c, what);
-        return 1;
-    }
-    int e = EVUTIL_SOCKET_ERROR();
-    snprintf(f->u.conn.last_error, sizeof f->u.conn.last_error, "%s",
-             e ? evutil_socket_error_to_string(e) : "connection closed");
-    pop3a_close_quietly(c);
-    c->state = POP3A_ST_CONNECTING;
-    try_next_address(c, f);
+    /* A certificate or handshake problem is the server's, not the address's:
+     * no retry on the next address. */
+    unsigned long tls_err = bufferevent_get_openssl_error(c->bev);
+    char why[200];
+    c->verify_result = SSL_get_verify_result(c->ssl);
+    pop3a_tls_describe_failure(c->ssl, tls_err, why, sizeof why);
+    pop3a_fail_connection(c, POP3A_ERR_TLS, why);
     return 1;
 }
 
 static void finish(pop3a_client *c, pop3a_future *f)
 {
-    if (pop3a_capa_copy(&f->capa, &c->capa) == 0)
-        f->has_capa = 1;
+    f->has_capa = 1; /* f->capa is the session's (after_capa) */
     c->state = POP3A_ST_AUTHORIZATION;
     pop3a_complete(c, f, POP3A_OK);
 }
@@ -315,18 +456,23 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
     }
     allow_dirty_close(tls);
     c->ssl = ssl;
-    f->u.conn.phase = PHASE_STLS_HANDSHAKE;
+    state_of(f)->phase = PHASE_STLS_HANDSHAKE;
     /* What the server said before TLS may have been forged: forget it. */
     pop3a_capa_clear(&c->capa);
     pop3a_install_bev(c, tls);
     return 0;
 }
 
-static int after_capa(pop3a_client *c, pop3a_future *f)
+/* CAPA answered: END, or -ERR from a server without CAPA (RFC 1939 only),
+ * whose capabilities are none, not those of an earlier CAPA (before STLS). */
+static int after_capa(pop3a_client *c, pop3a_future *f, int refused)
 {
-    pop3a_capa_clear(&c->capa);
-    c->capa = f->u.conn.capa; /* moved */
-    pop3a_capa_init(&f->u.conn.capa);
+    if (refused)
+        pop3a_capa_reply_begin(f);
+    if (pop3a_capa_reply_adopt(c, f) != 0) {
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+        return -1;
+    }
     if (c->opts.tls_mode == POP3A_TLS_STLS && !c->tls_up) {
         if (!(c->capa.flags & POP3A_CAPA_STLS)) {
             pop3a_fail_connection(c, POP3A_ERR_TLS_REQUIRED,
@@ -371,8 +517,10 @@ static int on_greeting(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
     return 0;
 }
 
-int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev)
+static int connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev,
+                            int reply_done)
 {
+    (void)reply_done; /* each tag's handler knows its reply's shape */
     if (ev->kind == POP3A_PEV_CONTINUE) {
         pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "unexpected SASL continuation");
         return -1;
@@ -382,24 +530,26 @@ int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3
         return on_greeting(c, f, ev);
     case TAG_CAPA:
         if (ev->kind == POP3A_PEV_OK) {
-            pop3a_capa_clear(&f->u.conn.capa);
-            f->lines = 0;
+            pop3a_capa_reply_begin(f);
             return 0;
         }
         if (ev->kind == POP3A_PEV_LINE) {
-            /* A dozen lines is normal; an endless CAPA must not keep us here. */
-            if (++f->lines > POP3A_MAX_CAPA_LINES) {
+            /* Unlike pop3a_capa_refresh, which drops the rest of a long reply
+             * and keeps the session: nothing is set up yet, and an endless
+             * CAPA must not hold the connect op until its deadline. */
+            switch (pop3a_capa_reply_line(f, ev)) {
+            case POP3A_OK:
+                return 0;
+            case POP3A_ERR_PROTOCOL:
                 pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "CAPA reply too long");
                 return -1;
-            }
-            if (pop3a_capa_add_line(&f->u.conn.capa, ev->data, ev->len) != 0) {
+            default:
                 pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
                 return -1;
             }
-            return 0;
         }
         /* END, or -ERR (no CAPA support: RFC 2449 servers only; carry on). */
-        return after_capa(c, f);
+        return after_capa(c, f, ev->kind == POP3A_PEV_ERR);
     case TAG_STLS:
         if (ev->kind != POP3A_PEV_OK) {
             pop3a_future_set_text(f, ev->data, ev->len);
@@ -411,11 +561,18 @@ int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3
     return 0;
 }
 
-void pop3a_connect_cleanup(pop3a_future *f)
+static void connect_cleanup(pop3a_future *f)
 {
-    pop3a_connect_state *cs = &f->u.conn;
-    if (f->client && f->client->deadline)
-        evtimer_del(f->client->deadline);
+    connect_state *cs = state_of(f);
+    if (cs->deadline) {
+        event_free(cs->deadline);
+        cs->deadline = NULL;
+    }
+    drop_attempts(cs);
+    if (cs->stagger) {
+        event_free(cs->stagger);
+        cs->stagger = NULL;
+    }
     if (cs->dns_req) {
         struct evdns_getaddrinfo_request *req = cs->dns_req;
         cs->dns_req = NULL;
@@ -433,14 +590,24 @@ void pop3a_connect_cleanup(pop3a_future *f)
     }
     free(cs->host);
     cs->host = NULL;
-    pop3a_capa_clear(&cs->capa);
 }
+
+static const pop3a_op connect_op = {
+    .name = "connect",
+    .state_size = sizeof(connect_state),
+    .multi_step = 1,
+    .may_start = connect_may_start,
+    .start = connect_start,
+    .on_reply = connect_on_reply,
+    .on_event = connect_on_event,
+    .cleanup = connect_cleanup,
+};
 
 /* ------------------------------------------------------------- public */
 
 static pop3a_future *submit_connect(pop3a_client *c, pop3a_done_cb done, void *arg)
 {
-    pop3a_future *f = pop3a_future_alloc(c, POP3A_OP_CONNECT, done, arg);
+    pop3a_future *f = pop3a_future_alloc(c, &connect_op, done, arg);
     if (!f)
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
     return f;
@@ -458,13 +625,13 @@ POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *c, const char *host, uint
     pop3a_future *f = submit_connect(c, done, arg);
     if (!f)
         return NULL;
-    f->u.conn.host = strdup(host);
-    if (!f->u.conn.host) {
+    state_of(f)->host = strdup(host);
+    if (!state_of(f)->host) {
         pop3a_future_release(f);
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
         return NULL;
     }
-    f->u.conn.port = port;
+    state_of(f)->port = port;
     pop3a_enqueue(c, f);
     return f;
 }
@@ -482,14 +649,14 @@ POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *c, struct bufferevent *bev
     if (!f)
         return NULL;
     if (c->opts.verify_name) {
-        f->u.conn.host = strdup(c->opts.verify_name);
-        if (!f->u.conn.host) {
+        state_of(f)->host = strdup(c->opts.verify_name);
+        if (!state_of(f)->host) {
             pop3a_future_release(f);
             pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
             return NULL;
         }
     }
-    f->u.conn.attach_bev = bev;
+    state_of(f)->attach_bev = bev;
     pop3a_enqueue(c, f);
     return f;
 }

@@ -16,35 +16,32 @@ static pop3a_future *submit(pop3a_client *c, pop3a_cmd cmd, const char *const *a
 {
     if (!pop3a_may_submit(c))
         return NULL;
-    char line[POP3A_CMD_LINE_MAX + 1];
-    int len = pop3a_cmd_format(line, cmd, args, nargs);
-    if (len < 0) {
+    pop3a_cmd_line l;
+    if (pop3a_cmd_line_make(&l, c, cmd, args, nargs) != 0) {
         pop3a_set_error(c, POP3A_ERR_INVALID,
                         "bad argument for %s (CR, LF, NUL, space or too long)",
                         pop3a_cmd_get(cmd)->name);
         return NULL;
     }
-    pop3a_future *f = pop3a_future_alloc(c, POP3A_OP_CMD, done, arg);
+    pop3a_future *f = pop3a_future_alloc(c, &pop3a_cmd_op, done, arg);
     if (f)
-        f->line = malloc((size_t)len);
-    if (f && f->line && c->opts.trace && pop3a_cmd_get(cmd)->secret_from >= 0) {
-        char redacted[POP3A_CMD_LINE_MAX + 1];
-        pop3a_cmd_redacted(redacted, cmd, args, nargs);
-        f->trace_line = strdup(redacted);
+        f->line = malloc(l.len);
+    if (f && f->line && l.has_trace) {
+        f->trace_line = strdup(l.trace);
         if (!f->trace_line) {
             free(f->line);
             f->line = NULL;
         }
     }
     if (!f || !f->line) {
-        OPENSSL_cleanse(line, sizeof line);
+        pop3a_cmd_line_wipe(&l);
         pop3a_future_release(f);
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
         return NULL;
     }
-    memcpy(f->line, line, (size_t)len);
-    f->line_len = (size_t)len;
-    OPENSSL_cleanse(line, sizeof line);
+    memcpy(f->line, l.line, l.len);
+    f->line_len = l.len;
+    pop3a_cmd_line_wipe(&l);
     f->cmd = cmd;
     f->msg = msg;
     f->chunk_cb = chunk;

@@ -1,6 +1,8 @@
 /*
  * The engine's shared internals: the client and future layouts and the calls the
- * engine files (client.c, future.c, connect.c, login.c, wire.c) make to each other.
+ * engine core (client.c, io.c, future.c, submit.c, body_end.c) offers the ops
+ * (op.h: cmd_op.c, connect.c, login.c). The core calls the ops only through
+ * their rows, never by name.
  *
  * Two queues drive a session:
  *  - the submission queue holds every future not yet completed, in the order the
@@ -8,8 +10,8 @@
  *    makes completion order equal submission order;
  *  - the reply queue (c->replies) holds one entry per command line written and
  *    not yet answered, in the order written; the parser is armed from its head.
- * A future is an "op": a plain command writes one line and owns one reply; the
- * connect and login ops write several lines over their life.
+ * Each future has an op (op.h): a plain command writes one line and owns one
+ * reply; the connect and login ops write several lines over their life.
  */
 #ifndef POP3A_CLIENT_INTERNAL_H
 #define POP3A_CLIENT_INTERNAL_H
@@ -21,17 +23,13 @@
 
 #include "capa.h"
 #include "command.h"
+#include "op.h"
 #include "options.h"
 #include "parser.h"
 #include "pop3async/pop3async.h"
-#include "sasl.h"
 
 struct event;
 struct timeval;
-struct evutil_addrinfo;
-struct evdns_getaddrinfo_request;
-
-typedef enum { POP3A_OP_CMD = 0, POP3A_OP_CONNECT, POP3A_OP_LOGIN } pop3a_op_kind;
 
 typedef enum {
     POP3A_FUT_QUEUED = 0, /* not started: nothing of it written yet */
@@ -45,44 +43,12 @@ typedef struct {
     uint32_t uid_off; /* offset of the NUL-terminated uid in the future's arena */
 } pop3a_entry;
 
-/* State of a login op (login.c). */
-typedef struct {
-    char *user;
-    char *secret;        /* password or OAuth token; wiped before free */
-    unsigned requested;  /* the caller's POP3A_MECH_* mask, 0 = default set */
-    unsigned candidates; /* POP3A_MECH_* still to try */
-    unsigned current;    /* the mechanism being tried */
-    int oauth;
-    int pass_pipelined;  /* USER/PASS: PASS written right after USER */
-    int user_failed;     /* USER refused while PASS's reply is still owed */
-    int sasl_error;      /* we cancelled the exchange with "*" */
-    unsigned challenges; /* server challenges seen in this mechanism */
-    int started_any;     /* some mechanism went out to the server */
-    int crypto_missing;  /* some mechanism was skipped: local crypto cannot do it */
-    pop3a_sasl *sasl;
-    char *pending_ir;    /* base64 initial response too long for the AUTH line */
-    size_t pending_ir_len;
-} pop3a_login_state;
-
-/* State of a connect op (connect.c). */
-typedef struct {
-    char *host;
-    uint16_t port;
-    struct evutil_addrinfo *addrs; /* from evdns_getaddrinfo; freed with it */
-    struct evutil_addrinfo *next_addr;
-    struct evdns_getaddrinfo_request *dns_req;
-    int dns_pending;                 /* the lookup has not answered yet */
-    struct bufferevent *attach_bev;  /* pop3a_attach's, until installed */
-    int phase;                       /* connect.c: which step is under way */
-    char last_error[128];            /* why the last address failed */
-    pop3a_capa capa;                 /* CAPA being read */
-} pop3a_connect_state;
-
 struct pop3a_future {
     unsigned refs;
     pop3a_client *client; /* NULL once the done callback has returned */
     pop3a_future *next;   /* submission queue link */
-    pop3a_op_kind op;
+    const pop3a_op *op;
+    void *op_state;       /* the op's own, op->state_size bytes; NULL for none */
     pop3a_future_phase phase;
     pop3a_cmd cmd;
     char *line;        /* the command line to write, CRLF included (plain commands) */
@@ -120,11 +86,6 @@ struct pop3a_future {
     int has_announced;
     uint64_t bare_lfs;  /* body LFs without a CR before them: RFC 1939 counts CRLF */
     int body_last_cr;   /* the last body octet delivered was a CR */
-
-    union {
-        pop3a_login_state login;
-        pop3a_connect_state conn;
-    } u;
 };
 
 /* One reply owed by the server. `tag` tells a multi-line op which of its lines
@@ -163,7 +124,6 @@ struct pop3a_client {
     int has_maildrop_count;  /* ...once a STAT succeeded */
 
     struct event *kick;     /* deferred work: starts, local failures, resumed input */
-    struct event *deadline; /* connect op timer */
     int depth;              /* library frames on the stack; teardown waits for 0 */
     int freeing;
     int disconnecting; /* pop3a_client_disconnect inside a callback: done at leave */
@@ -191,7 +151,8 @@ struct pop3a_client {
 };
 
 /* future.c */
-pop3a_future *pop3a_future_alloc(pop3a_client *c, pop3a_op_kind op, pop3a_done_cb done,
+/* A future of `op`, with its op state allocated; NULL when out of memory. */
+pop3a_future *pop3a_future_alloc(pop3a_client *c, const pop3a_op *op, pop3a_done_cb done,
                                  void *arg);
 void pop3a_future_release(pop3a_future *f); /* drop the library's reference */
 int pop3a_future_set_text(pop3a_future *f, const char *text, size_t len);
@@ -223,9 +184,6 @@ int pop3a_write_line(pop3a_client *c, pop3a_future *f, const char *line, size_t 
                      const char *trace, pop3a_expect expect, int tag);
 /* Owes a reply without writing anything (the greeting). */
 int pop3a_expect_reply(pop3a_client *c, pop3a_future *f, pop3a_expect expect, int tag);
-/* Formats and writes a command for an op (connect/login); -2 for a bad argument. */
-int pop3a_write_cmd(pop3a_client *c, pop3a_future *f, pop3a_cmd cmd, const char *const *args,
-                    size_t nargs, int tag);
 /* The connection is unusable: fail every pending future with st, close, call the
  * close callback. */
 void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why);
@@ -247,6 +205,32 @@ void pop3a_transport_error(pop3a_client *c, short what);
  * freed or the connection failed. */
 int pop3a_body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t len, int final);
 
+/* cmd_line.c: a command line formatted once, for the wire and for the trace */
+typedef struct {
+    char line[POP3A_CMD_LINE_MAX + 1];  /* CRLF included */
+    size_t len;
+    char trace[POP3A_CMD_LINE_MAX + 1]; /* redacted, no CRLF: when has_trace */
+    int has_trace; /* tracing is on and the line holds a secret */
+} pop3a_cmd_line;
+/* Formats cmd for c; -1 for a bad argument (CR, LF, NUL, too long). Wipe the
+ * line (pop3a_cmd_line_wipe) once it is copied or written. */
+int pop3a_cmd_line_make(pop3a_cmd_line *l, const pop3a_client *c, pop3a_cmd cmd,
+                        const char *const *args, size_t nargs);
+void pop3a_cmd_line_wipe(pop3a_cmd_line *l);
+/* Formats and writes a command for an op as it goes (connect, login); -2 for a
+ * bad argument, -1 when it cannot be written. */
+int pop3a_write_cmd(pop3a_client *c, pop3a_future *f, pop3a_cmd cmd, const char *const *args,
+                    size_t nargs, int tag);
+
+/* capa_reply.c: a CAPA reply read into f->capa, counted in f->lines */
+void pop3a_capa_reply_begin(pop3a_future *f); /* its +OK: a fresh list */
+/* One line: POP3A_OK, POP3A_ERR_PROTOCOL past POP3A_MAX_CAPA_LINES (the line
+ * is not added), or POP3A_ERR_NOMEM. */
+pop3a_status pop3a_capa_reply_line(pop3a_future *f, const pop3a_pev *ev);
+/* The reply is complete: f->capa becomes the session's. 0, or -1 when out of
+ * memory (then the session has no capabilities). */
+int pop3a_capa_reply_adopt(pop3a_client *c, const pop3a_future *f);
+
 /* body_end.c: when a RETR/TOP body is really over (see the file's comment) */
 /* +OK of a RETR/TOP: what size the server announced, if any. */
 void pop3a_body_begin(pop3a_client *c, pop3a_future *f, const char *text, size_t len);
@@ -264,19 +248,5 @@ const char *pop3a_body_cut_reason(pop3a_client *c, const char *why, char *buf, s
 void pop3a_body_note_list(pop3a_client *c, const pop3a_future *f);
 /* The connection is gone: forget its state (held future, sizes, timer). */
 void pop3a_body_reset(pop3a_client *c);
-
-/* connect.c */
-void pop3a_connect_start(pop3a_client *c, pop3a_future *f);
-/* A reply for a connect op. Returns 0, or -1 when the client was freed. */
-int pop3a_connect_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev);
-/* A transport event while the connect op owns the connection; returns 1 when it
- * was the connect op's to handle. */
-int pop3a_connect_on_event(pop3a_client *c, short what);
-void pop3a_connect_cleanup(pop3a_future *f);
-
-/* login.c */
-void pop3a_login_start(pop3a_client *c, pop3a_future *f);
-int pop3a_login_on_reply(pop3a_client *c, pop3a_future *f, int tag, const pop3a_pev *ev);
-void pop3a_login_cleanup(pop3a_future *f);
 
 #endif

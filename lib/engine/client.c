@@ -226,10 +226,8 @@ int pop3a_complete(pop3a_client *c, pop3a_future *f, pop3a_status st)
         c->maildrop_count = f->stat_count;
         c->has_maildrop_count = 1;
     }
-    if (f->op == POP3A_OP_LOGIN)
-        pop3a_login_cleanup(f);
-    else if (f->op == POP3A_OP_CONNECT)
-        pop3a_connect_cleanup(f);
+    if (f->op->cleanup)
+        f->op->cleanup(f);
     /* A failure after "+OK message follows" (the connection dropped mid-body)
      * says why it failed, not what the server promised. The reason is the
      * future's own (set where it failed, see fail_pending), never the client's
@@ -328,8 +326,6 @@ static void client_destroy(pop3a_client *c)
     close_transport(c);
     if (c->kick)
         event_free(c->kick);
-    if (c->deadline)
-        event_free(c->deadline);
     if (c->progress_timer)
         event_free(c->progress_timer);
     if (c->own_dns && c->dns)
@@ -356,7 +352,7 @@ static int all_active_pipelinable(const pop3a_client *c)
         h = h->next; /* answered already (body_end.c): what follows it decides */
     if (!h || h == c->next_start)
         return 1; /* nothing started */
-    return h->op == POP3A_OP_CMD && pop3a_cmd_get(h->cmd)->pipelinable;
+    return !h->op->multi_step && pop3a_cmd_get(h->cmd)->pipelinable;
 }
 
 /*
@@ -381,7 +377,7 @@ static int window_has_room(pop3a_client *c)
  * nothing is ever written after it. */
 static int may_overlap(pop3a_client *c, const pop3a_future *f)
 {
-    if (f->op != POP3A_OP_CMD || c->quit_started)
+    if (f->op->multi_step || c->quit_started)
         return 0;
     int ends_batch = f->cmd == POP3A_CMD_QUIT;
     return (pop3a_cmd_get(f->cmd)->pipelinable || ends_batch) &&
@@ -390,46 +386,11 @@ static int may_overlap(pop3a_client *c, const pop3a_future *f)
            window_has_room(c);
 }
 
-static void start_cmd(pop3a_client *c, pop3a_future *f)
-{
-    const pop3a_cmd_info *info = pop3a_cmd_get(f->cmd);
-    /* f->msg is set exactly when the command carries a message number. */
-    pop3a_expect expect = f->msg ? info->reply_arg : info->reply;
-    if (pop3a_write_line(c, f, f->line, f->line_len, f->trace_line, expect, 0) != 0)
-        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot queue a command");
-}
-
 static void start(pop3a_client *c, pop3a_future *f)
 {
     c->next_start = f->next;
     f->phase = POP3A_FUT_ACTIVE;
-    if (f->op == POP3A_OP_CMD && f->cmd == POP3A_CMD_QUIT)
-        c->quit_started = 1;
-    switch (f->op) {
-    case POP3A_OP_CMD:
-        start_cmd(c, f);
-        break;
-    case POP3A_OP_CONNECT:
-        pop3a_connect_start(c, f);
-        break;
-    case POP3A_OP_LOGIN:
-        pop3a_login_start(c, f);
-        break;
-    }
-}
-
-/* Whether f, the next unstarted future, is allowed in the current state. */
-static int state_allows(const pop3a_client *c, const pop3a_future *f)
-{
-    switch (f->op) {
-    case POP3A_OP_CONNECT:
-        return c->state == POP3A_ST_DISCONNECTED;
-    case POP3A_OP_LOGIN:
-        return c->state == POP3A_ST_AUTHORIZATION;
-    case POP3A_OP_CMD:
-        break;
-    }
-    return (pop3a_cmd_get(f->cmd)->states & c->state) != 0;
+    f->op->start(c, f);
 }
 
 void pop3a_pump(pop3a_client *c)
@@ -437,12 +398,12 @@ void pop3a_pump(pop3a_client *c)
     if (c->disconnecting)
         return; /* nothing new goes out on a connection about to be dropped */
     pop3a_future *h = c->head;
-    if (h && h->cancelled && h->op != POP3A_OP_CMD && h->phase == POP3A_FUT_ACTIVE) {
+    if (h && h->cancelled && h->op->multi_step && h->phase == POP3A_FUT_ACTIVE) {
         /* A connection half set up, or half logged in, is of no use to anyone
          * (the server may be waiting for PASS): drop it. */
-        pop3a_fail_connection(c, POP3A_ERR_CLOSED, h->op == POP3A_OP_CONNECT
-                                                       ? "connect cancelled"
-                                                       : "login cancelled");
+        char why[64];
+        snprintf(why, sizeof why, "%s cancelled", h->op->name);
+        pop3a_fail_connection(c, POP3A_ERR_CLOSED, why);
         return;
     }
     while (!c->freeing && c->next_start) {
@@ -459,13 +420,9 @@ void pop3a_pump(pop3a_client *c)
             continue;
         }
         if (alone || after_held) {
-            if (!state_allows(c, f)) {
-                f->local_status = POP3A_ERR_STATE;
-                continue;
-            }
-            if (f->op == POP3A_OP_CMD && f->cmd == POP3A_CMD_PASS && !c->tls_up &&
-                !c->opts.allow_cleartext) {
-                f->local_status = POP3A_ERR_CLEARTEXT; /* secure by default */
+            pop3a_status st = f->op->may_start(c, f);
+            if (st != POP3A_OK) {
+                f->local_status = st;
                 continue;
             }
             start(c, f);
@@ -473,7 +430,7 @@ void pop3a_pump(pop3a_client *c)
         }
         if (!may_overlap(c, f))
             return;
-        if (!state_allows(c, f)) /* completes in order once it is alone */
+        if (f->op->may_start(c, f) != POP3A_OK) /* completes in order once it is alone */
             return;
         start(c, f);
     }

@@ -6,28 +6,33 @@
 
 #include "client_internal.h"
 
-pop3a_future *pop3a_future_alloc(pop3a_client *c, pop3a_op_kind op, pop3a_done_cb done, void *arg)
+pop3a_future *pop3a_future_alloc(pop3a_client *c, const pop3a_op *op, pop3a_done_cb done,
+                                 void *arg)
 {
     pop3a_future *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
+    if (op->state_size) {
+        f->op_state = calloc(1, op->state_size);
+        if (!f->op_state) {
+            free(f);
+            return NULL;
+        }
+    }
     f->refs = 1; /* the library's, dropped after the done callback */
     f->client = c;
     f->op = op;
     f->done_cb = done;
     f->arg = arg;
     pop3a_capa_init(&f->capa);
-    if (op == POP3A_OP_CONNECT)
-        pop3a_capa_init(&f->u.conn.capa);
     return f;
 }
 
 static void future_destroy(pop3a_future *f)
 {
-    if (f->op == POP3A_OP_LOGIN)
-        pop3a_login_cleanup(f);
-    else if (f->op == POP3A_OP_CONNECT)
-        pop3a_connect_cleanup(f);
+    if (f->op->cleanup)
+        f->op->cleanup(f);
+    free(f->op_state);
     if (f->line) {
         /* PASS and APOP lines hold secrets. */
         OPENSSL_cleanse(f->line, f->line_len);

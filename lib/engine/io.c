@@ -19,11 +19,9 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "client_internal.h"
-#include "listing.h"
 #include "session.h"
 #include "tls.h"
 
@@ -32,9 +30,6 @@
 #define POP3A_READ_HIGH_WATER (512u * 1024u)
 /* Large reads: a 2 MiB message is a handful of read(2) calls, not hundreds. */
 #define POP3A_MAX_SINGLE_READ (256 * 1024)
-/* Lines of an over-long listing read and dropped before giving up on the
- * connection: a second or so of reading, not forever. */
-#define POP3A_LISTING_DRAIN_MAX 1000000u
 /* Octets per second below which an unfinished reply counts as stalled
  * (progress_cb): far below any real link, above a 1-byte-per-second loris. */
 #define POP3A_MIN_RATE 8u
@@ -201,27 +196,7 @@ int pop3a_write_line(pop3a_client *c, pop3a_future *f, const char *line, size_t 
     return 0;
 }
 
-int pop3a_write_cmd(pop3a_client *c, pop3a_future *f, pop3a_cmd cmd, const char *const *args,
-                    size_t nargs, int tag)
-{
-    char line[POP3A_CMD_LINE_MAX + 1];
-    char trace[POP3A_CMD_LINE_MAX + 1];
-    int n = pop3a_cmd_format(line, cmd, args, nargs);
-    if (n < 0)
-        return -2;
-    const pop3a_cmd_info *info = pop3a_cmd_get(cmd);
-    const char *tr = NULL;
-    if (c->opts.trace && info->secret_from >= 0) {
-        pop3a_cmd_redacted(trace, cmd, args, nargs);
-        tr = trace;
-    }
-    pop3a_expect expect = nargs ? info->reply_arg : info->reply;
-    int rc = pop3a_write_line(c, f, line, (size_t)n, tr, expect, tag);
-    OPENSSL_cleanse(line, sizeof line); /* may hold a password */
-    return rc;
-}
-
-/* ------------------------------------------------------ plain commands */
+/* ------------------------------------- replies traced, pause, cancel, chunks */
 
 static void trace_status(pop3a_client *c, const pop3a_pev *ev)
 {
@@ -274,86 +249,6 @@ POP3A_EXPORT void pop3a_future_cancel(pop3a_future *f)
         pop3a_kick(f->client);
 }
 
-static int single_line_result(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
-{
-    uint32_t n;
-    uint64_t size;
-    const char *uid;
-    size_t uid_len;
-    switch (f->cmd) {
-    case POP3A_CMD_STAT:
-        if (pop3a_parse_stat(ev->data, ev->len, &f->stat_count, &f->stat_octets) != 0)
-            return -1;
-        f->has_stat = 1;
-        return 0;
-    case POP3A_CMD_LIST:
-        if (pop3a_parse_list_line(ev->data, ev->len, &n, &size) != 0 || n != f->msg)
-            return -1;
-        return pop3a_future_add_entry(f, n, size, NULL, 0) ? -1 : 0;
-    case POP3A_CMD_UIDL:
-        if (pop3a_parse_uidl_line(ev->data, ev->len, &n, &uid, &uid_len) != 0 || n != f->msg)
-            return -1;
-        return pop3a_future_add_entry(f, n, 0, uid, uid_len) ? -1 : 0;
-    default:
-        return 0;
-    }
-}
-
-/* One line of a LIST, UIDL or CAPA listing. Past its cap (or after a
- * malformed line) the future is marked failed and the rest of the reply is read
- * and dropped, so the session stays usable. But a server that sends an endless
- * listing would keep us reading forever (the idle timeout never fires while
- * lines arrive), so after POP3A_LISTING_DRAIN_MAX more lines the connection is
- * ended. */
-static int listing_line(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
-{
-    uint32_t n;
-    uint64_t size = 0;
-    const char *uid = NULL;
-    size_t uid_len = 0;
-    size_t cap = f->cmd == POP3A_CMD_CAPA ? POP3A_MAX_CAPA_LINES : pop3a_listing_cap(c);
-    if (++f->lines > cap) {
-        if (f->local_status == POP3A_OK) {
-            f->local_status = POP3A_ERR_PROTOCOL;
-            pop3a_future_set_text(f, "listing longer than the configured maximum", 42);
-        }
-        if (f->lines - cap > POP3A_LISTING_DRAIN_MAX) {
-            pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "endless listing from the server");
-            return -1;
-        }
-    }
-    if (f->local_status != POP3A_OK)
-        return 0; /* already failed: read the rest of the reply and drop it */
-    if (f->cmd == POP3A_CMD_CAPA) {
-        if (pop3a_capa_add_line(&f->capa, ev->data, ev->len) != 0)
-            f->local_status = POP3A_ERR_NOMEM;
-        return 0;
-    }
-    int bad;
-    if (f->cmd == POP3A_CMD_UIDL)
-        bad = pop3a_parse_uidl_line(ev->data, ev->len, &n, &uid, &uid_len);
-    else
-        bad = pop3a_parse_list_line(ev->data, ev->len, &n, &size);
-    if (bad) {
-        f->local_status = POP3A_ERR_PROTOCOL;
-        pop3a_future_set_text(f, "malformed listing line", 22);
-    } else if (pop3a_future_add_entry(f, n, size, uid, uid_len) != 0) {
-        f->local_status = POP3A_ERR_NOMEM;
-    }
-    return 0;
-}
-
-/* QUIT answered: RFC 1939 s6, the server closes after the UPDATE state. */
-static int quit_done(pop3a_client *c, pop3a_future *f, pop3a_status st)
-{
-    pop3a_close_quietly(c);
-    if (pop3a_complete(c, f, st) < 0)
-        return -1;
-    if (c->close_cb)
-        c->close_cb(c, POP3A_OK, c->close_arg);
-    return c->freeing ? -1 : 0;
-}
-
 int pop3a_body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t len, int final)
 {
     if (!final) {
@@ -387,64 +282,6 @@ int pop3a_body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t 
     return -1;
 }
 
-static int cmd_on_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev, int reply_done)
-{
-    switch (ev->kind) {
-    case POP3A_PEV_OK:
-    case POP3A_PEV_ERR:
-        f->resp_code = ev->code;
-        if (pop3a_future_set_text(f, ev->data, ev->len) != 0)
-            f->local_status = POP3A_ERR_NOMEM;
-        f->text_is_ok_line = ev->kind == POP3A_PEV_OK;
-        if (ev->kind == POP3A_PEV_ERR) {
-            if (f->cmd == POP3A_CMD_QUIT)
-                return quit_done(c, f, POP3A_ERR_SERVER);
-            return pop3a_complete(c, f, POP3A_ERR_SERVER);
-        }
-        if (f->cmd == POP3A_CMD_CAPA)
-            pop3a_capa_clear(&f->capa);
-        if (f->cmd == POP3A_CMD_RETR || f->cmd == POP3A_CMD_TOP)
-            pop3a_body_begin(c, f, ev->data, ev->len);
-        if (f->cmd == POP3A_CMD_PASS) /* RFC 1939 s7: the maildrop is ours now */
-            c->state = POP3A_ST_TRANSACTION;
-        if (!reply_done)
-            return 0; /* a multi-line section follows */
-        if (f->local_status == POP3A_OK && single_line_result(c, f, ev) != 0)
-            f->local_status = POP3A_ERR_PROTOCOL;
-        if (f->cmd == POP3A_CMD_QUIT)
-            return quit_done(c, f, f->local_status);
-        return pop3a_complete(c, f, f->local_status);
-    case POP3A_PEV_LINE:
-        return listing_line(c, f, ev);
-    case POP3A_PEV_DATA:
-        return pop3a_body_chunk(c, f, ev->data, ev->len, 0);
-    case POP3A_PEV_END:
-        if (f->local_status == POP3A_OK &&
-            (f->cmd == POP3A_CMD_RETR || f->cmd == POP3A_CMD_TOP)) {
-            if (c->opts.trace) {
-                char note[64];
-                int n = snprintf(note, sizeof note, "(%llu body octets)",
-                                 (unsigned long long)f->octets);
-                pop3a_trace(c, POP3A_TRACE_INFO, note, (size_t)n);
-            }
-            return pop3a_body_end(c, f); /* final chunk and completion, or not yet */
-        }
-        if (f->cmd == POP3A_CMD_LIST && f->local_status == POP3A_OK)
-            pop3a_body_note_list(c, f);
-        if (f->cmd == POP3A_CMD_CAPA && f->local_status == POP3A_OK) {
-            f->has_capa = 1;
-            pop3a_capa_clear(&c->capa);
-            if (pop3a_capa_copy(&c->capa, &f->capa) != 0)
-                f->local_status = POP3A_ERR_NOMEM;
-        }
-        return pop3a_complete(c, f, f->local_status);
-    default:
-        /* A SASL continuation to a plain command. */
-        pop3a_fail_connection(c, POP3A_ERR_PROTOCOL, "unexpected SASL continuation");
-        return -1;
-    }
-}
-
 /* ------------------------------------------------------------ reading */
 
 static int dispatch(pop3a_client *c, const pop3a_pev *ev)
@@ -475,15 +312,7 @@ static int dispatch(pop3a_client *c, const pop3a_pev *ev)
         replies_pop(c);
         pop3a_update_timeouts(c);
     }
-    switch (slot.f->op) {
-    case POP3A_OP_CMD:
-        return cmd_on_reply(c, slot.f, ev, reply_done);
-    case POP3A_OP_CONNECT:
-        return pop3a_connect_on_reply(c, slot.f, slot.tag, ev);
-    case POP3A_OP_LOGIN:
-        return pop3a_login_on_reply(c, slot.f, slot.tag, ev);
-    }
-    return 0;
+    return slot.f->op->on_reply(c, slot.f, slot.tag, ev, reply_done);
 }
 
 void pop3a_process_input(pop3a_client *c)
@@ -758,14 +587,21 @@ void pop3a_transport_error(pop3a_client *c, short what)
     pop3a_fail_connection(c, POP3A_ERR_IO, e ? evutil_socket_error_to_string(e) : "I/O error");
 }
 
+/* The active head's op may claim transport events (op.h). */
+static int head_op_takes_event(pop3a_client *c, short what)
+{
+    pop3a_future *h = c->head;
+    return h && h->phase == POP3A_FUT_ACTIVE && h->op->on_event && h->op->on_event(c, h, what);
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     pop3a_client *c = arg;
     pop3a_enter(c);
     if (bev != c->bev) {
         /* An event from a transport we have already dropped. */
-    } else if (pop3a_connect_on_event(c, what)) {
-        /* the connect op took it */
+    } else if (head_op_takes_event(c, what)) {
+        /* a multi-step op's (the connect op's TCP or TLS handshake) */
     } else if (what & BEV_EVENT_EOF) {
         transport_eof(c);
     } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
