@@ -454,3 +454,26 @@ int example_test_main(int argc, char **argv, const char *name, const char **prog
         p3s_certs_remove();
     return failed == 0 ? 0 : 1;
 }
+
+/* See fetch_all_run.h. */
+void preload_shim(const char *shim_path)
+{
+    static char *saved_asan;
+    if (shim_path) {
+        const char *asan = getenv("ASAN_OPTIONS");
+        saved_asan = asan ? strdup(asan) : NULL;
+        char opts[512];
+        snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "",
+                 asan && *asan ? ":" : "");
+        setenv("ASAN_OPTIONS", opts, 1);
+        setenv("LD_PRELOAD", shim_path, 1);
+        return;
+    }
+    unsetenv("LD_PRELOAD");
+    if (saved_asan)
+        setenv("ASAN_OPTIONS", saved_asan, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(saved_asan);
+    saved_asan = NULL;
+}

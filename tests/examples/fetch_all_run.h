@@ -96,6 +96,13 @@ char *read_file(const char *path, size_t *len);
  * under valgrind and ASan (tu_time_scale), where the child runs slower too. */
 const char *child_timeout_arg(void);
 
+/* Preloads `shim_path` (an LD_PRELOAD shim) into the children run from now on,
+ * or, with NULL, stops and restores the environment. In an ASan build the shim
+ * links the ASan runtime, which then is not first in the child's library list:
+ * its link-order check is turned off for the child, so a plain `meson test`
+ * works in a sanitizer build dir too, with or without --setup asan. */
+void preload_shim(const char *shim_path);
+
 /* run_child with the password in P3TEST_PW, unless `password` is NULL. */
 void run_program(run *r, const char *password, const char *const *argv);
 /* Serves r's loop until `s` (r->srv or another server on r->base) has seen
