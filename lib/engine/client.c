@@ -34,6 +34,7 @@ POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdn
             free(c);
             return NULL;
         }
+        pop3a_tls_share_default_ctx(&c->opts, opts);
     } else {
         pop3a_options_defaults(&c->opts);
     }

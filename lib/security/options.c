@@ -35,6 +35,7 @@ void pop3a_options_release(pop3a_options *o)
     if (o == NULL)
         return;
     SSL_CTX_free(o->ssl_ctx); /* NULL-safe; drops our reference only */
+    SSL_CTX_free(o->default_ctx);
     free(o->ca_file);
     free(o->ca_dir);
     free(o->verify_name);
@@ -57,6 +58,7 @@ int pop3a_options_copy(pop3a_options *dst, const pop3a_options *src)
 {
     *dst = *src;
     dst->ssl_ctx = NULL;
+    dst->default_ctx = NULL;
     int failed = dup_or_null(src->ca_file, &dst->ca_file) | dup_or_null(src->ca_dir, &dst->ca_dir) |
                  dup_or_null(src->verify_name, &dst->verify_name) |
                  dup_or_null(src->cert_file, &dst->cert_file) |
@@ -72,6 +74,13 @@ int pop3a_options_copy(pop3a_options *dst, const pop3a_options *src)
         return -1;
     }
     return 0;
+}
+
+/* A setter that changes what the default context is built from drops it. */
+static void drop_default_ctx(pop3a_options *o)
+{
+    SSL_CTX_free(o->default_ctx);
+    o->default_ctx = NULL;
 }
 
 /* Replaces *slot with a copy of value (NULL clears it). An empty string is
@@ -118,6 +127,7 @@ POP3A_EXPORT int pop3a_options_set_tls(pop3a_options *opts, pop3a_tls_mode mode,
     SSL_CTX_free(opts->ssl_ctx);
     opts->ssl_ctx = ctx;
     opts->tls_mode = mode;
+    drop_default_ctx(opts);
     return 0;
 }
 
@@ -136,6 +146,7 @@ POP3A_EXPORT int pop3a_options_set_ca(pop3a_options *opts, const char *ca_file,
     free(opts->ca_dir);
     opts->ca_file = file;
     opts->ca_dir = dir;
+    drop_default_ctx(opts);
     return 0;
 }
 
@@ -177,6 +188,7 @@ POP3A_EXPORT int pop3a_options_set_client_cert(pop3a_options *opts, const char *
     free(opts->key_file);
     opts->cert_file = cert;
     opts->key_file = key;
+    drop_default_ctx(opts);
     return 0;
 }
 
@@ -185,6 +197,7 @@ POP3A_EXPORT int pop3a_options_set_tls_insecure_skip_verify(pop3a_options *opts,
     if (opts == NULL)
         return -1;
     opts->insecure_skip_verify = yes != 0;
+    drop_default_ctx(opts);
     return 0;
 }
 

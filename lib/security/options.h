@@ -9,6 +9,12 @@
 struct pop3a_options {
     pop3a_tls_mode tls_mode;
     struct ssl_ctx_st *ssl_ctx; /* caller's context, up-ref'd; NULL = build a default */
+    /* Without ssl_ctx: the default context built from these settings for the
+     * first client made from this object, then shared (up-ref'd) by every later
+     * one: each context costs ~26 KiB and loads the trust store, which 10,000
+     * clients must not repeat. Set through a const pointer by
+     * pop3a_tls_share_default_ctx (tls.c, atomically), dropped by the TLS setters. */
+    struct ssl_ctx_st *default_ctx;
     char *ca_file;              /* malloc'd or NULL */
     char *ca_dir;
     char *verify_name;          /* NULL = the host given to pop3a_connect */

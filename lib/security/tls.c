@@ -111,6 +111,8 @@ SSL_CTX *pop3a_tls_ctx_new(const pop3a_options *o, char *err, size_t errlen)
         }
         return o->ssl_ctx;
     }
+    if (o->default_ctx != NULL && SSL_CTX_up_ref(o->default_ctx) == 1)
+        return o->default_ctx; /* shared with the other clients of one options object */
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) {
         set_openssl_err(err, errlen, "SSL_CTX_new failed");
@@ -130,6 +132,33 @@ SSL_CTX *pop3a_tls_ctx_new(const pop3a_options *o, char *err, size_t errlen)
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+void pop3a_tls_share_default_ctx(pop3a_options *dst, const pop3a_options *src)
+{
+    if (src->ssl_ctx != NULL || src->tls_mode == POP3A_TLS_NONE)
+        return; /* the caller's context, or no TLS at all */
+    /* src is always made by pop3a_options_new (heap, never a const object), so
+     * filling its cache through this pointer is defined; the exchange keeps two
+     * threads making clients from one object at once from leaking a context. */
+    SSL_CTX **cache = (SSL_CTX **)&((pop3a_options *)src)->default_ctx;
+    SSL_CTX *ctx = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+    if (ctx == NULL) {
+        char err[128];
+        SSL_CTX *fresh = pop3a_tls_ctx_new(src, err, sizeof err);
+        if (fresh == NULL)
+            return;
+        SSL_CTX *expected = NULL;
+        if (__atomic_compare_exchange_n(cache, &expected, fresh, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            ctx = fresh; /* the cache now holds fresh's one reference */
+        } else {
+            SSL_CTX_free(fresh);
+            ctx = expected;
+        }
+    }
+    if (SSL_CTX_up_ref(ctx) == 1)
+        dst->default_ctx = ctx;
 }
 
 /* ---------------------------------------------------------- per connection */

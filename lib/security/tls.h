@@ -56,4 +56,10 @@ void pop3a_tls_describe_failure(SSL *ssl, unsigned long openssl_err, char *err, 
  * tls-exporter on TLS 1.3, tls-server-end-point otherwise. */
 size_t pop3a_tls_channel_binding(SSL *ssl, const char *type, unsigned char *out, size_t cap);
 
+/* Gives dst (a client's copy of src) src's shared default TLS context, building
+ * it first if src has none yet and TLS will be needed. Best effort: when it
+ * cannot be built, dst gets none and the client builds (and reports) its own
+ * at connect time. */
+void pop3a_tls_share_default_ctx(pop3a_options *dst, const pop3a_options *src);
+
 #endif

@@ -432,6 +432,45 @@ START_TEST(insecure_skip_verify_still_enforces_pin)
 }
 END_TEST
 
+/* Clients made from one options object share one default context (each costs
+ * ~26 KiB and a trust-store load); a TLS setter starts a new one, and a plain
+ * (TLS_NONE) object builds none. */
+START_TEST(clients_of_one_options_object_share_the_default_context)
+{
+    pop3a_options *o = pop3a_options_new();
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(pop3a_options_set_ca(o, cert_path("ca.pem"), NULL), 0);
+    pop3a_options a, b, c;
+    ck_assert_int_eq(pop3a_options_copy(&a, o), 0);
+    pop3a_tls_share_default_ctx(&a, o);
+    ck_assert_int_eq(pop3a_options_copy(&b, o), 0);
+    pop3a_tls_share_default_ctx(&b, o);
+    ck_assert_ptr_nonnull(a.default_ctx);
+    ck_assert_ptr_eq(a.default_ctx, b.default_ctx);
+    char err[128];
+    SSL_CTX *used = pop3a_tls_ctx_new(&b, err, sizeof err); /* what connect uses */
+    ck_assert_ptr_eq(used, a.default_ctx);
+    SSL_CTX_free(used);
+
+    /* New trust anchors: later clients get a context built from them. */
+    ck_assert_int_eq(pop3a_options_set_ca(o, cert_path("ca.pem"), NULL), 0);
+    ck_assert_int_eq(pop3a_options_copy(&c, o), 0);
+    pop3a_tls_share_default_ctx(&c, o);
+    ck_assert_ptr_nonnull(c.default_ctx);
+    ck_assert_ptr_ne(c.default_ctx, a.default_ctx);
+    pop3a_options_release(&c);
+
+    ck_assert_int_eq(pop3a_options_set_tls(o, POP3A_TLS_NONE, NULL), 0);
+    ck_assert_int_eq(pop3a_options_copy(&c, o), 0);
+    pop3a_tls_share_default_ctx(&c, o);
+    ck_assert_ptr_null(c.default_ctx);
+    pop3a_options_release(&c);
+    pop3a_options_release(&a);
+    pop3a_options_release(&b);
+    pop3a_options_free(o);
+}
+END_TEST
+
 /* ---------------------------------------------------------- caller's ctx */
 
 START_TEST(callers_context_is_shared_and_still_verified)
@@ -783,6 +822,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, insecure_skip_verify_accepts_self_signed);
     tcase_add_test(tc, insecure_skip_verify_still_enforces_pin);
     tcase_add_test(tc, callers_context_is_shared_and_still_verified);
+    tcase_add_test(tc, clients_of_one_options_object_share_the_default_context);
     tcase_add_test(tc, client_certificate_is_presented);
     tcase_add_test(tc, client_key_not_matching_certificate_is_an_error);
     tcase_add_test(tc, missing_ca_file_is_an_error);
