@@ -41,6 +41,8 @@ void say_use_syslog(void)
 /* One syslog record per line, without its newline; errors and warnings (what
  * goes to stderr otherwise) at LOG_WARNING, summaries at LOG_INFO. */
 static void say_syslog(int to_stderr, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void say_syslog(int to_stderr, const char *fmt, va_list ap)
 {
     char line[4096];
     vsnprintf(line, sizeof line, fmt, ap);
