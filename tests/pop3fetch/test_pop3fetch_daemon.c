@@ -2,8 +2,9 @@
  * pop3fetch --daemon against the scripted server: the backoff after [IN-USE]
  * (its delays measured by the server, from the connections it accepts), the
  * server's LOGIN-DELAY as the floor of the next poll, SIGHUP starting a new
- * account, and SIGTERM in the middle of a message: exit 0, what was
- * delivered stays delivered, nothing deleted, no QUIT.
+ * account, dropping a removed one and surviving a broken config, and
+ * SIGTERM in the middle of a message: exit 0, what was delivered stays
+ * delivered, nothing deleted, no QUIT.
  *
  * Usage: test_pop3fetch_daemon /path/to/pop3fetch
  */
@@ -265,6 +266,110 @@ START_TEST(sighup_starts_a_new_account)
 }
 END_TEST
 
+/* After alice's first session (poll = 1) the config names only bob: SIGHUP
+ * drops alice, bob starts. SIGTERM comes 1.5 s after bob's session, past
+ * alice's next poll time, and alice never came back. */
+static double bob_done_at;
+
+static void swap_alice_for_bob(run *r, size_t k)
+{
+    char text[1024] = "";
+    if (k == 1) {
+        bob_done_at = now_s();
+        return;
+    }
+    account_text(text, sizeof text, r, "bob", bob_port, 3600, 0, "bob");
+    write_config(r, 0600, text);
+    kill(r->pid, SIGHUP);
+}
+
+static void term_later(run *r)
+{
+    watch_tick(r);
+    if (bob_done_at > 0 && now_s() - bob_done_at >= 1.5) {
+        bob_done_at = -1;
+        kill(r->pid, SIGTERM);
+    }
+}
+
+START_TEST(sighup_removes_an_account)
+{
+    msg m[MAX_MSGS];
+    run r;
+    watch w = {.on_done = swap_alice_for_bob, .n = 2};
+    size_t n = make_mailbox(m);
+    run_init(&r);
+    p3s *alice_again = p3s_new(r.base);
+    ck_assert_ptr_nonnull(alice_again);
+    p3s_hand_over(r.srv, alice_again); /* a second poll of alice would land here */
+    w.srv[1] = p3s_new(r.base);
+    ck_assert_ptr_nonnull(w.srv[1]);
+    bob_port = p3s_listen(w.srv[1], "127.0.0.1");
+    ck_assert_uint_ne(bob_port, 0);
+    script_session_start(r.srv, m, 1);
+    script_retr_all(r.srv, m, 1);
+    script_quit(r.srv, "+OK bye\r\n");
+    script_session_start(w.srv[1], m, 2);
+    script_retr_all(w.srv[1], m, 2);
+    script_quit(w.srv[1], "+OK bye\r\n");
+
+    bob_done_at = 0;
+    const char *config = alice_config(&r, r.port, 1, 0);
+    const char *const args[] = {"--daemon", "--config", config, NULL};
+    w.srv[0] = r.srv;
+    r.tick = term_later;
+    r.tick_arg = &w;
+    setenv("P3TEST_PW", PASSWORD, 1);
+    run_pop3fetch_args(&r, args);
+    serve_until_closed(&r, w.srv[1]);
+    EXIT_IS(&r, 0);
+    SCRIPT_DONE(&r);
+    ck_assert_msg(bob_done_at < 0, "SIGTERM was not sent");
+    ck_assert_msg(!p3s_connected(alice_again), "alice was polled after her removal");
+    STDERR_HAS(&r, "config reloaded: 1 accounts, 1 new, 1 removed");
+    p3s_free(alice_again);
+    free_servers(&w);
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
+/* After the first session the config breaks (an unknown key) and SIGHUP
+ * comes: the daemon says so, keeps the old config, and alice's next poll
+ * (poll = 1) still happens; then SIGTERM. */
+static void break_config_then_term(run *r, size_t k)
+{
+    if (k == 1) {
+        kill(r->pid, SIGTERM);
+        return;
+    }
+    write_config(r, 0600, "[account alice]\nhost = 127.0.0.1\nno_such_key = 1\n");
+    kill(r->pid, SIGHUP);
+}
+
+START_TEST(sighup_with_a_broken_config_keeps_the_old_one)
+{
+    msg m[MAX_MSGS];
+    run r;
+    watch w = {.on_done = break_config_then_term};
+    size_t n = make_mailbox(m);
+    run_init(&r);
+    chain_servers(&r, &w, 2);
+    script_session_start(r.srv, m, 1);
+    script_retr_all(r.srv, m, 1);
+    script_quit(r.srv, "+OK bye\r\n");
+    script_session_start(w.srv[1], m, 1); /* known now: nothing to fetch */
+    script_quit(w.srv[1], "+OK bye\r\n");
+
+    run_daemon(&r, &w, alice_config(&r, r.port, 1, 0));
+    EXIT_IS(&r, 0);
+    STDERR_HAS(&r, "no_such_key");
+    STDERR_HAS(&r, "the config is not valid (above); keeping the old one");
+    assert_maildir(&r, m, 1);
+    free_servers(&w);
+    run_free_mailbox(&r, m, n);
+}
+END_TEST
+
 /* SIGTERM while the second message is half read (--delete): exit 0; the
  * first message is delivered and recorded, the half one leaves no file, and
  * the daemon hangs up with neither DELE nor QUIT, so the server keeps both.
@@ -331,6 +436,8 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, in_use_backs_off_exponentially);
     tcase_add_test(tc, login_delay_is_the_floor_of_the_poll);
     tcase_add_test(tc, sighup_starts_a_new_account);
+    tcase_add_test(tc, sighup_removes_an_account);
+    tcase_add_test(tc, sighup_with_a_broken_config_keeps_the_old_one);
     tcase_add_test(tc, sigterm_mid_message_deletes_nothing);
 }
 
