@@ -568,9 +568,11 @@ static void start_session(struct account *a)
 
 static void on_retry_later(evutil_socket_t fd, short what, void *arg)
 {
+    struct account *a = arg;
     (void)fd;
     (void)what;
-    start_session(arg);
+    if (!a->finished) /* account_stop() may have come in between */
+        start_session(a);
 }
 
 /* Keeps what was delivered (recorded now), lets the client go and starts

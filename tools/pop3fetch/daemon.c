@@ -174,10 +174,12 @@ static struct slot *slot_add(struct daemon *d, struct settings *s)
     return sl;
 }
 
+/* Any slot of that name, also one removed by an earlier reload whose
+ * session still runs (so a name put back never runs twice at once). */
 static struct slot *slot_named(struct daemon *d, const char *name)
 {
     for (struct slot *sl = d->slots; sl; sl = sl->next_slot)
-        if (!sl->removed && strcmp(sl->s.name, name) == 0)
+        if (strcmp(sl->s.name, name) == 0)
             return sl;
     return NULL;
 }
@@ -220,6 +222,7 @@ static void reload(struct daemon *d)
         if (!sl) {
             added += slot_add(d, &list[k]) != NULL;
         } else if (sl->acct) {
+            sl->removed = 0; /* put back before its last session ended? */
             if (sl->has_pending)
                 settings_free(&sl->pending);
             sl->pending = list[k];
