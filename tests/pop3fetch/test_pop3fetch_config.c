@@ -221,6 +221,8 @@ static const struct {
     {{"--tls", "ssl", NULL}, 64, "", "tls: bad value \"ssl\" (implicit, stls or none)"},
     {{"--host", "h", "--config", NULL}, 64, "", "--config: needs a value"},
     {{"--host", "h", NULL}, 64, "", "host and user are required"},
+    {{"--syslog", NULL}, 64, "", "pop3fetch: --syslog: goes with --daemon"},
+    {{"--daemon", "--poll", "5", NULL}, 64, "", "--poll: not an option (poll is a config key)"},
 };
 
 START_TEST(command_line)
