@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <check.h>
 
@@ -159,6 +160,10 @@ void it_describe_diff(char *out, size_t outsz, const char *got, size_t got_len,
  * DIR/stdout and DIR/stderr; returns its exit status, or -1 when it died of
  * a signal or was killed after wait_s seconds. */
 int it_run_child(const char *const *argv, const char *dir, unsigned wait_s);
+/* it_run_child in two halves, for a test that acts on the child while it
+ * runs (signals): the spawn, then the wait (same return as it_run_child). */
+pid_t it_spawn_child(const char *const *argv, const char *dir);
+int it_wait_child(pid_t pid, unsigned wait_s);
 /* rm -r DIR. */
 void it_remove_tree(const char *dir);
 /* STAT count of a harness user's maildrop (a session over verified STLS). */

@@ -14,7 +14,7 @@
 
 extern char **environ;
 
-int it_run_child(const char *const *argv, const char *dir, unsigned wait_s)
+pid_t it_spawn_child(const char *const *argv, const char *dir)
 {
     char out_path[600], err_path[600];
     snprintf(out_path, sizeof out_path, "%s/stdout", dir);
@@ -28,6 +28,11 @@ int it_run_child(const char *const *argv, const char *dir, unsigned wait_s)
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     ck_assert_msg(rc == 0, "posix_spawn %s: %s", argv[0], strerror(rc));
+    return pid;
+}
+
+int it_wait_child(pid_t pid, unsigned wait_s)
+{
     int status;
     for (unsigned waited_ms = 0;; waited_ms += 10) {
         if (waitpid(pid, &status, WNOHANG) == pid)
@@ -40,6 +45,11 @@ int it_run_child(const char *const *argv, const char *dir, unsigned wait_s)
         struct timespec tick = {0, 10 * 1000 * 1000};
         nanosleep(&tick, NULL);
     }
+}
+
+int it_run_child(const char *const *argv, const char *dir, unsigned wait_s)
+{
+    return it_wait_child(it_spawn_child(argv, dir), wait_s);
 }
 
 void it_remove_tree(const char *dir)

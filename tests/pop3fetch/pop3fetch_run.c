@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *pop3fetch_path;
 
@@ -154,4 +155,17 @@ uint64_t wire_bytes(const msg *m, size_t n)
     for (size_t i = 0; i < n; i++)
         b += m[i].body_len;
     return b;
+}
+
+/* WORK/config with `mode`, from printf-style text; returns its path. */
+const char *write_config(const run *r, mode_t mode, const char *text)
+{
+    static char path[160];
+    snprintf(path, sizeof path, "%s/config", r->work);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    ck_assert_int_eq(chmod(path, mode), 0);
+    return path;
 }

@@ -7,6 +7,8 @@
 #ifndef POP3A_TEST_POP3FETCH_RUN_H
 #define POP3A_TEST_POP3FETCH_RUN_H
 
+#include <sys/types.h>
+
 #include "fetch_all_run.h"
 
 /* The pop3fetch under test (argv[1] of the test program). */
@@ -28,6 +30,10 @@ void fresh_server(run *r);
 void run_pop3fetch(run *r, const char *const *extra);
 /* pop3fetch with exactly these arguments after the program name. */
 void run_pop3fetch_args(run *r, const char *const *args);
+
+/* WORK/config with `mode` (0600: it names a password source), holding
+ * `text`; returns its path (a static buffer). */
+const char *write_config(const run *r, mode_t mode, const char *text);
 
 /* The body with CRLF turned into LF (malloc'd). */
 char *lf_body(const msg *m, size_t *len);

@@ -15,19 +15,6 @@
 
 #include "pop3fetch_run.h"
 
-/* WORK/config with `mode`, from printf-style text; returns its path. */
-static const char *write_config(const run *r, mode_t mode, const char *text)
-{
-    static char path[160];
-    snprintf(path, sizeof path, "%s/config", r->work);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-    ck_assert_int_eq(chmod(path, mode), 0);
-    return path;
-}
-
 /* A config for two accounts on the scripted servers at port1 and port2,
  * "good" and "bad", Maildirs OUT/good and OUT/bad. */
 static const char *two_accounts(const run *r, uint16_t port1, uint16_t port2)
@@ -234,6 +221,8 @@ static const struct {
     {{"--tls", "ssl", NULL}, 64, "", "tls: bad value \"ssl\" (implicit, stls or none)"},
     {{"--host", "h", "--config", NULL}, 64, "", "--config: needs a value"},
     {{"--host", "h", NULL}, 64, "", "host and user are required"},
+    {{"--syslog", NULL}, 64, "", "pop3fetch: --syslog: goes with --daemon"},
+    {{"--daemon", "--poll", "5", NULL}, 64, "", "--poll: not an option (poll is a config key)"},
 };
 
 START_TEST(command_line)

@@ -533,7 +533,7 @@ static void p3s_on_accept(evutil_socket_t lfd, short what, void *arg)
     /* Our own connection first, then (p3s_hand_over) one for the next server. */
     p3s *to = s->fd < 0 ? s : s->hand_over;
     if (to != s)
-        s->hand_over = NULL; /* one connection each */
+        s->hand_over = to->hand_over; /* one connection each; `to` may chain on */
     if (!s->hand_over) {
         event_free(s->ev_accept);
         s->ev_accept = NULL;

@@ -43,7 +43,8 @@ struct bufferevent *p3s_pair(p3s *s);
 uint16_t p3s_listen(p3s *s, const char *addr);
 /* After its own connection, the listening server `s` accepts one more and runs
  * `next`'s script on it (a client that reconnects to the same port). `next` is
- * a fresh server (no p3s_pair / p3s_listen of its own); free both. */
+ * a fresh server (no p3s_pair / p3s_listen of its own); free both. `next` may
+ * hand over in turn: s then accepts one connection per server of the chain. */
 void p3s_hand_over(p3s *s, p3s *next);
 
 /* ------------------------------------------------------------ script steps */

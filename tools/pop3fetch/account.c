@@ -50,11 +50,13 @@ struct account {
     uint32_t n_deleted_ok; /* DELEs answered +OK; they count once QUIT is */
 
     int pipelined; /* the server offered PIPELINING, so the library used it */
+    int64_t login_delay; /* the server's CAPA LOGIN-DELAY in seconds, -1 unknown */
     int quit_sent;
     int retried; /* this is the second session, without pipelining */
     uint32_t n_new, n_deleted;
     uint64_t bytes;
     int started, finished, exit_code;
+    int stopped; /* account_stop(): abandoned, not failed */
     char error[1024];
 };
 
@@ -467,12 +469,21 @@ static void on_uidl(pop3a_client *c, pop3a_future *f, void *arg)
     }
 }
 
+/* RFC 2449 section 6.5: the least time between logins, which a daemon's next
+ * poll must respect (read after login too, as the value may differ there). */
+static void note_login_delay(struct account *a, const pop3a_capa *capa)
+{
+    if (capa && (pop3a_capa_flags(capa) & POP3A_CAPA_LOGIN_DELAY))
+        a->login_delay = pop3a_capa_login_delay(capa);
+}
+
 static void on_login(pop3a_client *c, pop3a_future *f, void *arg)
 {
     struct account *a = arg;
     if (stale(a, c))
         return;
     a->pipelined = (pop3a_capa_flags(pop3a_client_capa(c)) & POP3A_CAPA_PIPELINING) != 0;
+    note_login_delay(a, pop3a_client_capa(c));
     if (pop3a_future_status(f) != POP3A_OK) {
         fail_future(a, "login", f);
         return;
@@ -495,6 +506,7 @@ static void on_connect(pop3a_client *c, pop3a_future *f, void *arg)
         fail_future(a, "connect", f);
         return;
     }
+    note_login_delay(a, pop3a_client_capa(c));
     if (a->s->oauth_token_cmd)
         login = pop3a_login_oauth(c, a->s->user, a->secret, 0, on_login, a);
     else
@@ -556,9 +568,11 @@ static void start_session(struct account *a)
 
 static void on_retry_later(evutil_socket_t fd, short what, void *arg)
 {
+    struct account *a = arg;
     (void)fd;
     (void)what;
-    start_session(arg);
+    if (!a->finished) /* account_stop() may have come in between */
+        start_session(a);
 }
 
 /* Keeps what was delivered (recorded now), lets the client go and starts
@@ -591,7 +605,8 @@ struct account *account_new(struct event_base *base, const struct settings *s,
     struct account *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    *a = (struct account){.s = s, .g = g, .base = base, .done_fn = done, .done_arg = arg};
+    *a = (struct account){.s = s, .g = g, .base = base, .done_fn = done, .done_arg = arg,
+                          .login_delay = -1};
     snprintf(a->key, sizeof a->key, "%s@%s:%ld", s->user, s->host, s->port);
     return a;
 }
@@ -602,6 +617,30 @@ void account_start(struct account *a)
     gettimeofday(&a->t0, NULL);
     if (prepare(a) == 0)
         start_session(a);
+}
+
+/*
+ * Abandons the session safely: the message being read is dropped (its tmp
+ * file removed), what was delivered is made durable and recorded, and the
+ * connection closes without QUIT, so the server deletes nothing this session
+ * (RFC 1939 section 6); DELEs already sent are sent again by the next run,
+ * which finds those messages in the state. Not a failure: exit 0.
+ */
+void account_stop(struct account *a)
+{
+    if (!a->started || a->finished)
+        return;
+    store_abort(a->store);
+    a->delivered = 0;
+    record_delivered(a);
+    a->stopped = 1;
+    verbose(a, "stopped: the session ends without QUIT, nothing deleted this time");
+    finish(a);
+}
+
+int64_t account_login_delay(const struct account *a)
+{
+    return a->login_delay;
 }
 
 int account_exit(const struct account *a)
@@ -620,6 +659,8 @@ void account_summary(const struct account *a, char *out, size_t size)
     int n = 0;
     if (a->exit_code)
         n = snprintf(out, size, "%s: error: %s; ", a->s->name, a->error);
+    else if (a->stopped)
+        n = snprintf(out, size, "%s: stopped (nothing deleted this session): ", a->s->name);
     else
         n = snprintf(out, size, "%s: ", a->s->name);
     if (n < 0 || (size_t)n >= size)

@@ -30,6 +30,12 @@ struct account_progress {
 struct account *account_new(struct event_base *base, const struct settings *s,
                             const struct globals *g, account_done_fn done, void *arg);
 void account_start(struct account *a);
+/* Ends a running session at once, safely (no DELE takes effect, what was
+ * delivered is recorded); the done callback still runs. No-op when not
+ * running. */
+void account_stop(struct account *a);
+/* The server's LOGIN-DELAY in seconds (CAPA), or -1 when it named none. */
+int64_t account_login_delay(const struct account *a);
 /* 0 or the sysexits.h code of its failure (once done). */
 int account_exit(const struct account *a);
 /* "<name>: <n> new, <bytes> bytes, <n> deleted, <s> s", or the error. */

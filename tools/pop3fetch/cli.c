@@ -15,6 +15,7 @@
 static void usage(FILE *to)
 {
     fputs("usage: pop3fetch [--config FILE] [--account NAME]... [--jobs N]\n"
+          "                 [--daemon [--syslog]]\n"
           "       pop3fetch --host H [--port P] --user U\n"
           "                 (--password-file F | --password-env VAR | --password-cmd CMD |\n"
           "                  --oauth-token-cmd CMD)\n"
@@ -26,6 +27,8 @@ static void usage(FILE *to)
           "Fetches new mail from POP3 accounts (messages whose UIDL is not in the state)\n"
           "and delivers it; --delete removes each message once it is delivered durably.\n"
           "TLS is implicit on port 995 and STLS (required) on any other port, verified.\n"
+          "--daemon polls each account every `poll` seconds (default 300) until\n"
+          "SIGTERM; SIGHUP reloads the config.\n"
           "Exit status (sysexits.h): 0 all fine; 75 try again later; 77 credentials\n"
           "refused; 78 configuration error; others as pop3fetch(1) says.\n",
           to);
@@ -53,6 +56,8 @@ static int global_flag(struct cli *c, const char *arg)
         c->g.trace = 1;
     else if (strcmp(arg, "--daemon") == 0)
         c->g.daemon = 1;
+    else if (strcmp(arg, "--syslog") == 0)
+        c->g.syslog = 1;
     else
         return 0;
     return 1;
@@ -109,8 +114,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
                 return bad(arg, strncmp(err, "unknown key", 11) == 0 ? "not an option" : err);
         }
     }
-    if (c->g.daemon)
-        return bad("--daemon", "not supported yet");
+    if (c->g.syslog && !c->g.daemon)
+        return bad("--syslog", "goes with --daemon");
     if (c->g.quiet && c->g.verbose)
         return bad("--quiet", "cannot go with --verbose");
     if (c->has_host && (c->config || c->n_names))

@@ -11,6 +11,7 @@ struct globals {
     int quiet, verbose, trace;
     long jobs; /* accounts at once, default 8 */
     int daemon;
+    int syslog; /* --syslog: the daemon logs to syslog, not stderr */
 };
 
 struct cli {

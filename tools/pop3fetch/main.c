@@ -2,7 +2,7 @@
  * pop3fetch: fetches mail from POP3 accounts into a Maildir, an mbox or an
  * MDA, keeping a UIDL state per account (pop3fetch(1)). This file only wires
  * the parts together: the command line or the config file gives the
- * accounts, run.c runs them.
+ * accounts, run.c runs them once, daemon.c again and again.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,83 +10,11 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "accounts.h"
 #include "cli.h"
-#include "config.h"
+#include "daemon.h"
+#include "progress.h"
 #include "run.h"
-#include "settings.h"
-
-/* The accounts the config file names (all, or those of --account), each
- * with the command-line flags over its own keys over [defaults]. */
-static int accounts_from_config(const struct cli *c, const struct config *cfg,
-                                struct settings **out, size_t *n_out)
-{
-    char err[512];
-    size_t n = c->n_names ? c->n_names : cfg->n_accounts;
-    struct settings *list = calloc(n ? n : 1, sizeof *list);
-    if (!list)
-        return fputs("pop3fetch: out of memory\n", stderr), EX_OSERR;
-    *out = list;
-    for (size_t i = 0; i < n; i++) {
-        const struct settings *acct = NULL;
-        settings_init(&list[i]);
-        *n_out = i + 1;
-        if (c->n_names) {
-            for (size_t k = 0; k < cfg->n_accounts && !acct; k++)
-                if (strcmp(cfg->accounts[k].name, c->names[i]) == 0)
-                    acct = &cfg->accounts[k];
-            if (!acct) {
-                fprintf(stderr, "pop3fetch: --account %s: no [account %s] in the config\n",
-                        c->names[i], c->names[i]);
-                return EX_USAGE;
-            }
-        } else {
-            acct = &cfg->accounts[i];
-        }
-        if (settings_inherit(&list[i], &c->flags) != 0 ||
-            settings_inherit(&list[i], acct) != 0 ||
-            settings_inherit(&list[i], &cfg->defaults) != 0 ||
-            !(list[i].name = strdup(acct->name)))
-            return fputs("pop3fetch: out of memory\n", stderr), EX_OSERR;
-        if (settings_finish(&list[i], err, sizeof err) != 0) {
-            fprintf(stderr, "pop3fetch: [account %s]: %s\n", acct->name, err);
-            return EX_CONFIG;
-        }
-    }
-    return 0;
-}
-
-static int load_accounts(struct cli *c, struct settings **list, size_t *n)
-{
-    char err[1024], tried[1024];
-    if (c->has_host) {
-        if (!(*list = calloc(1, sizeof **list)))
-            return EX_OSERR;
-        **list = c->flags; /* moved: cli_free then frees nothing twice */
-        settings_init(&c->flags);
-        *n = 1;
-        if (settings_finish(*list, err, sizeof err) != 0) {
-            fprintf(stderr, "pop3fetch: %s (see --help)\n", err);
-            return EX_USAGE;
-        }
-        return 0;
-    }
-    char *path = c->config ? strdup(c->config) : config_default_path(tried, sizeof tried);
-    if (!path) {
-        fprintf(stderr, "pop3fetch: no --host and no config file (%s)\n%s",
-                c->config ? "out of memory" : tried,
-                "usage: pop3fetch --host H --user U ... or pop3fetch --config FILE (--help)\n");
-        return EX_USAGE;
-    }
-    struct config cfg;
-    int rc = config_load(path, &cfg, err, sizeof err);
-    free(path);
-    if (rc == 0)
-        rc = accounts_from_config(c, &cfg, list, n);
-    else
-        fprintf(stderr, "pop3fetch: %s\n", err);
-    config_free(&cfg);
-    return rc;
-}
 
 int main(int argc, char **argv)
 {
@@ -95,15 +23,21 @@ int main(int argc, char **argv)
     size_t n = 0;
     int rc = cli_parse(argc, argv, &c);
     if (rc < 0)
-        rc = load_accounts(&c, &list, &n);
+        rc = accounts_load(&c, &list, &n);
     if (rc == 0 && list) {
         /* a server that hangs up must give EPIPE, not kill us; so must an MDA */
         signal(SIGPIPE, SIG_IGN);
-        rc = run_accounts(list, n, &c.g);
+        if (c.g.daemon) {
+            if (c.g.syslog)
+                say_use_syslog();
+            rc = daemon_run(&c, list, n); /* takes the list */
+            list = NULL;
+            n = 0;
+        } else {
+            rc = run_accounts(list, n, &c.g);
+        }
     }
-    for (size_t i = 0; i < n; i++)
-        settings_free(&list[i]);
-    free(list);
+    accounts_free(list, n);
     cli_free(&c);
     return fflush(stdout) == 0 ? rc : EX_IOERR;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -20,6 +21,7 @@ static struct {
     struct account **accounts;
     size_t n;
     int drawn; /* a progress line is on the screen */
+    int syslog; /* say() goes to syslog (--syslog) */
     struct timeval t0;
 } P;
 
@@ -30,9 +32,33 @@ static void clear_line(void)
     P.drawn = 0;
 }
 
+void say_use_syslog(void)
+{
+    openlog("pop3fetch", LOG_PID, LOG_MAIL);
+    P.syslog = 1;
+}
+
+/* One syslog record per line, without its newline; errors and warnings (what
+ * goes to stderr otherwise) at LOG_WARNING, summaries at LOG_INFO. */
+static void say_syslog(int to_stderr, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void say_syslog(int to_stderr, const char *fmt, va_list ap)
+{
+    char line[4096];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    syslog(to_stderr ? LOG_WARNING : LOG_INFO, "%s", line);
+}
+
 void say(int to_stderr, const char *fmt, ...)
 {
     va_list ap;
+    if (P.syslog) {
+        va_start(ap, fmt);
+        say_syslog(to_stderr, fmt, ap);
+        va_end(ap);
+        return;
+    }
     clear_line();
     va_start(ap, fmt);
     vfprintf(to_stderr ? stderr : stdout, fmt, ap);

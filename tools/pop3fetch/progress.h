@@ -14,6 +14,8 @@ struct account;
 int progress_start(struct event_base *base, struct account **accounts, size_t n, int enabled);
 void progress_stop(void);
 /* printf to `to` (stdout or stderr), first clearing the progress line. */
+/* From now on say() writes to syslog (facility mail), one record a line. */
+void say_use_syslog(void);
 void say(int to_stderr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
