@@ -30,7 +30,8 @@
  *     its results, alive longer; pop3a_future_unref() releases that reference.
  *  3. Chunks are valid only during the chunk callback, are not NUL-terminated and
  *     may be any size from 1 byte. `final` is 1 exactly once, on success, possibly
- *     with len 0. After an error no chunk comes. Returning #POP3A_CHUNK_PAUSE stops
+ *     with len 0 (freeing the client there still fails the future, contract 6).
+ *     After an error no chunk comes. Returning #POP3A_CHUNK_PAUSE stops
  *     reading until pop3a_future_resume(); any value other than CONTINUE/PAUSE
  *     aborts: the reply cannot be abandoned halfway, so the connection is closed,
  *     this future fails with #POP3A_ERR_CANCELLED and every other pending one with
@@ -48,8 +49,15 @@
  *     #POP3A_ERR_CLOSED, the close callback gets #POP3A_ERR_CLOSED) and the
  *     client is disconnected, ready for pop3a_connect() again.
  *  6. pop3a_client_free() is safe from inside any callback: teardown happens when
- *     the outermost library frame returns. Pending futures complete with
- *     #POP3A_ERR_CLOSED; submits from those callbacks return NULL.
+ *     the outermost library frame returns. Every future whose done callback has
+ *     not run yet is pending and completes with #POP3A_ERR_CLOSED, whichever
+ *     callback freed the client: a RETR/TOP freed from its final chunk callback
+ *     too (its body was whole, but its done callback, where a caller acts on
+ *     it, says CLOSED), and a future whose reply line was being traced. Only
+ *     futures a lost connection is already failing keep that failure's status
+ *     (#POP3A_ERR_EOF, ...). No chunk comes after the free; submits from the
+ *     remaining callbacks return NULL. The future whose done callback frees the
+ *     client keeps its own status.
  *  7. A lost connection fails every pending future once, then calls the close
  *     callback. The client is never freed behind the caller's back.
  *

@@ -251,6 +251,10 @@ POP3A_EXPORT void pop3a_future_cancel(pop3a_future *f)
 
 int pop3a_body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t len, int final)
 {
+    /* Freed from another callback (a trace line): no chunk after the free
+     * (contract 6); teardown completes f with CLOSED. */
+    if (c->freeing)
+        return -1;
     if (!final) {
         f->octets += len;
         pop3a_body_count(f, data, len);
@@ -258,6 +262,9 @@ int pop3a_body_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t 
     if (f->cancelled || !f->chunk_cb)
         return 0;
     int rc = f->chunk_cb(c, f, data, len, final, f->arg);
+    /* Freed from this callback, the final one included: f's done callback has
+     * not run, so f is pending and teardown completes it with CLOSED like the
+     * rest (contract 6), never OK: done is where a caller acts on a body. */
     if (c->freeing)
         return -1;
     if (rc == POP3A_CHUNK_CONTINUE)
@@ -307,6 +314,9 @@ static int dispatch(pop3a_client *c, const pop3a_pev *ev)
         trace_status(c, ev);
     else if (ev->kind == POP3A_PEV_LINE && c->opts.trace)
         pop3a_trace(c, POP3A_TRACE_RECEIVED, ev->data, ev->len);
+    if (c->freeing)
+        return -1; /* freed from the trace callback: the reply's future is
+                    * pending, teardown completes it with CLOSED (contract 6) */
     if (reply_done) {
         c->progress_replies++;
         replies_pop(c);

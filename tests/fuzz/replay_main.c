@@ -5,6 +5,7 @@
  *
  * Usage: replay_<target> PATH...   (a PATH is a file or a directory of files)
  * Exit status 0 when every input ran; a failed invariant aborts, as in fuzzing.
+ * A PATH that holds no input fails: a replay of nothing proves nothing.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -107,9 +108,15 @@ int main(int argc, char **argv)
 {
     unsigned count = 0;
     int rc = 0;
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
+        unsigned before = count;
         if (run_path(argv[i], &count) != 0)
             rc = 1;
+        if (count == before) {
+            fprintf(stderr, "%s: no inputs to replay\n", argv[i]);
+            rc = 1;
+        }
+    }
     printf("%u inputs replayed\n", count);
     return rc;
 }

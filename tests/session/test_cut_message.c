@@ -85,7 +85,7 @@ START_TEST(premature_terminator_never_completes)
         ck_assert_uint_le(retr.body_len, false_end);
         if (mode != ALONE) {
             ASSERT_ONCE(retr2);
-            ck_assert_int_ne(retr2.status, POP3A_OK);
+            ASSERT_STATUS(retr2, POP3A_ERR_PROTOCOL);
         }
         ck_assert_int_eq(e.close_calls, 1);
         ck_assert_int_eq(e.close_why, POP3A_ERR_PROTOCOL);

@@ -143,6 +143,58 @@ START_TEST(free_client_inside_chunk_callback)
 }
 END_TEST
 
+/* Contract 6 from the final chunk callback of a RETR answered with
+ * `status_line` and "hello": the whole body came, but the RETR's done callback
+ * had not run when the client was freed, so it completes with CLOSED like
+ * everything else pending (the done callback is where a caller acts on a body,
+ * e.g. DELEs it, and a freed client can act on nothing). */
+static void free_in_final_chunk(const char *status_line, int dele_is_sent)
+{
+    tu_env e;
+    env_init_login_script(&e, CAPA_BASIC);
+    script_retr_1(e.srv, 0, status_line, "hello\r\n");
+    if (dele_is_sent) { /* a body held for proof of its end lets DELE go out */
+        p3s_expect(e.srv, "DELE 1");
+        p3s_send(e.srv, "+OK deleted\r\n");
+    }
+    p3s_expect_eof(e.srv); /* and nothing more is sent */
+    tu_rec retr, dele, noop;
+    RECS_INIT(NULL, 2, &retr, &dele, &noop);
+    session_logged_in(&e);
+    act_at_chunk(&retr, TU_ACT_FREE_CLIENT, TU_AT_FINAL_CHUNK);
+    retr.client_slot = &e.client;
+    ck_assert_ptr_nonnull(pop3a_retr(e.client, 1, tu_chunk, tu_done, &retr));
+    ck_assert_ptr_nonnull(pop3a_dele(e.client, 1, tu_done, &dele));
+    ck_assert_ptr_nonnull(pop3a_noop(e.client, tu_done, &noop));
+    WAIT_DONE(&e, noop);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    ck_assert_ptr_null(e.client);
+    ASSERT_ONCE_STATUS(retr, POP3A_ERR_CLOSED);
+    ck_assert_str_eq(retr.text, "client freed");
+    ASSERT_BODY(retr, "hello\r\n");
+    ASSERT_ONCE_STATUS(dele, POP3A_ERR_CLOSED);
+    ASSERT_ONCE_STATUS(noop, POP3A_ERR_CLOSED);
+    ck_assert_int_eq(e.close_calls, 0); /* freeing is not a connection loss */
+    tu_rec_clear(&retr);
+    tu_env_free(&e);
+}
+
+/* The size announced matches: the final chunk comes with the terminator. */
+START_TEST(free_client_inside_final_chunk_callback)
+{
+    free_in_final_chunk("+OK 7 octets\r\n", 0);
+}
+END_TEST
+
+/* No size announced: the final chunk waits for the next reply (body_end.c),
+ * here DELE's, which the free then leaves undelivered. */
+START_TEST(free_client_inside_final_chunk_of_held_body)
+{
+    free_in_final_chunk("+OK\r\n", 1);
+}
+END_TEST
+
 /* Contract 6 from a done callback. */
 START_TEST(free_client_inside_done_callback)
 {
@@ -443,6 +495,8 @@ static Suite *callbacks_suite(void)
     tcase_add_test(tc, done_never_called_inside_submit);
     tcase_add_test(tc, completion_order_is_submission_order);
     tcase_add_test(tc, free_client_inside_chunk_callback);
+    tcase_add_test(tc, free_client_inside_final_chunk_callback);
+    tcase_add_test(tc, free_client_inside_final_chunk_of_held_body);
     tcase_add_test(tc, free_client_inside_done_callback);
     tcase_add_test(tc, free_client_with_work_pending);
     tcase_add_test(tc, cancel_inside_chunk_callback);

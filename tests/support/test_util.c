@@ -137,7 +137,9 @@ int tu_chunk(pop3a_client *client, pop3a_future *future, const char *data, size_
         r->final_count++;
     if (len)
         tu_rec_append(r, data, len);
-    if ((unsigned)r->chunk_calls != r->action_at_chunk)
+    unsigned at = final && r->action_at_chunk == TU_AT_FINAL_CHUNK ? TU_AT_FINAL_CHUNK
+                                                                   : (unsigned)r->chunk_calls;
+    if (at != r->action_at_chunk)
         return POP3A_CHUNK_CONTINUE;
     switch (r->chunk_action) {
     case TU_ACT_PAUSE:

@@ -57,6 +57,9 @@ typedef enum {
     TU_ACT_SUBMIT_NOOP  /* done: pop3a_noop(...) from inside, result in submitted */
 } tu_action;
 
+/* action_at_chunk for "at the final chunk", however many chunks came before. */
+#define TU_AT_FINAL_CHUNK 0xffffffffu
+
 typedef struct tu_rec tu_rec;
 struct tu_rec {
     /* set up by the test (tu_rec_init zeroes everything) */
@@ -64,7 +67,7 @@ struct tu_rec {
     tu_order *order;         /* may be NULL */
     const int *in_submit;    /* when non-NULL and set during a callback: a violation */
     tu_action chunk_action;  /* what to do at chunk call number action_at_chunk */
-    unsigned action_at_chunk;
+    unsigned action_at_chunk; /* or TU_AT_FINAL_CHUNK: at the call with final = 1 */
     tu_action done_action;
     pop3a_client **client_slot; /* for TU_ACT_FREE_CLIENT */
     pop3a_future *victim;       /* for TU_ACT_CANCEL */
