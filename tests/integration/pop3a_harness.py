@@ -99,7 +99,10 @@ def stuff(msg):
 
 
 def wait(base, hosts, port, tls_port, timeout):
-    """Ready = every host:port sends '+OK' (POP3S after a verified handshake)."""
+    """Ready = every host:port sends '+OK' (POP3S after a verified handshake),
+    and a login works (the "probe" user): a server that greets but cannot
+    authenticate (seen under nested podman) is not ready, so the caller falls
+    back to another runner."""
     ca = os.path.join(base, "ca.pem")
     todo = {(h, p, p == tls_port) for h in hosts for p in (port, tls_port)}
     deadline = time.monotonic() + timeout
@@ -123,7 +126,29 @@ def wait(base, hosts, port, tls_port, timeout):
     for t in sorted(todo):
         print("dovecot-env: not ready %s:%d tls=%s: %s" % (t + (last.get(t),)),
               file=sys.stderr)
-    return 1 if todo else 0
+    if todo:
+        return 1
+    return login_probe(hosts[0], tls_port, ca, min(deadline, time.monotonic() + 20))
+
+
+def login_probe(host, port, ca, deadline):
+    """USER/PASS as "probe" over POP3S until it works or the deadline passes."""
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            c = Conn(host, port, True, ca, timeout=2)
+            try:
+                c.cmd("USER probe")
+                c.cmd("PASS probepw")
+                c.cmd("QUIT")
+                return 0
+            finally:
+                c.close()
+        except (OSError, EOFError, RuntimeError) as e:
+            last = e
+        time.sleep(0.2)
+    print("dovecot-env: greets but cannot log in: %s" % last, file=sys.stderr)
+    return 1
 
 # ----------------------------------------------------------- processes ---
 
