@@ -702,7 +702,7 @@ class Bench:
         kinds = (("plain", [], []),
                  ("POP3S, one SSL_CTX shared by all clients", ["tls"],
                   ["--tls-ca", os.path.join(certs, "ca.pem"), "--shared-tls-ctx"]),
-                 ("POP3S, one SSL_CTX per client (library default)", ["tls"],
+                 ("POP3S, library default context (one per options object)", ["tls"],
                   ["--tls-ca", os.path.join(certs, "ca.pem")]))
         rows = []
         for name, srv_args, cli_args in kinds:
