@@ -275,6 +275,59 @@ START_TEST(implicit_tls_never_checks_the_proxy_name)
 }
 END_TEST
 
+/* A cancel while the proxy has not answered drops the connection to the
+ * proxy: nothing leaks (ASan, valgrind), the proxy sees EOF. */
+START_TEST(cancel_during_the_proxy_handshake_drops_it)
+{
+    tu_env e;
+    tu_env_init(&e);
+    const char *u = listen_proxy(&e, 1, NULL);
+    expect_no_auth_offer(e.srv);
+    p3s_expect_eof(e.srv);
+    tu_rec conn;
+    RECS_INIT(NULL, 0, &conn);
+    ck_assert_int_eq(pop3a_options_set_proxy(e.opts, u), 0);
+    e.client = pop3a_client_new(e.base, NULL, e.opts);
+    ck_assert_ptr_nonnull(e.client);
+    pop3a_future *f = pop3a_connect(e.client, "mail.example", 110, tu_done, &conn);
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 200 && p3s_bytes_received(e.srv) < 3; i++)
+        run_for(e.base, 5);
+    ck_assert_uint_eq(p3s_bytes_received(e.srv), 3);
+    pop3a_future_cancel(f);
+    WAIT_DONE(&e, conn);
+    ASSERT_ONCE_STATUS(conn, POP3A_ERR_CANCELLED);
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    tu_env_free(&e);
+}
+END_TEST
+
+/* Under implicit TLS the server speaks only after the handshake: bytes that
+ * came with the proxy's reply were not the target's, and are refused. */
+START_TEST(bytes_before_tls_through_the_tunnel_are_refused)
+{
+    tu_env e;
+    tu_env_init(&e);
+    ck_assert_int_eq(pop3a_options_set_tls(e.opts, POP3A_TLS_IMPLICIT, NULL), 0);
+    const char *u = listen_proxy(&e, 1, NULL);
+    expect_no_auth_offer(e.srv);
+    p3s_send_bytes(e.srv, "\x05\x00", 2);
+    p3s_expect_bytes(e.srv, CONNECT_MAIL, CONNECT_MAIL_LEN);
+    p3s_send_bytes(e.srv, V4_REPLY PLAIN_GREETING, REPLY_LEN + strlen(PLAIN_GREETING));
+    p3s_expect_eof(e.srv);
+    tu_rec conn;
+    RECS_INIT(NULL, 0, &conn);
+    proxy_connect(&e, u, "mail.example", 110, &conn);
+    WAIT_DONE(&e, conn);
+    ASSERT_ONCE_STATUS(conn, POP3A_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(conn.text, "before TLS"));
+    WAIT_SCRIPT(&e);
+    SCRIPT_DONE(e.srv);
+    tu_env_free(&e);
+}
+END_TEST
+
 START_TEST(set_proxy_refuses_bad_urls_and_keeps_the_old)
 {
     pop3a_options *o = pop3a_options_new();
@@ -300,6 +353,8 @@ static Suite *proxy_script_suite(void)
     tcase_add_test(tc, longest_reply_then_greeting_in_one_write);
     tcase_add_test(tc, implicit_tls_checks_the_target_name);
     tcase_add_test(tc, implicit_tls_never_checks_the_proxy_name);
+    tcase_add_test(tc, cancel_during_the_proxy_handshake_drops_it);
+    tcase_add_test(tc, bytes_before_tls_through_the_tunnel_are_refused);
     tcase_add_test(tc, set_proxy_refuses_bad_urls_and_keeps_the_old);
     suite_add_tcase(s, tc);
     return s;
