@@ -312,6 +312,29 @@ POP3A_EXPORT int pop3a_options_set_tls(pop3a_options *opts, pop3a_tls_mode mode,
 POP3A_EXPORT int pop3a_options_set_ca(pop3a_options *opts, const char *ca_file,
                                       const char *ca_dir);
 /**
+ * @brief Connect through a SOCKS5 proxy (RFC 1928), with RFC 1929 user name
+ *        and password authentication when the URL has them.
+ *
+ * "socks5h://[user:pass@]host:port" sends the target's name to the proxy,
+ * which resolves it (no DNS query leaves this host: what Tor needs);
+ * "socks5://..." resolves the target here and sends its address. An IPv6
+ * proxy is written in brackets ("socks5h://[::1]:1080"); user and pass may
+ * be percent-encoded. TLS (implicit or STLS) runs over the tunnel: SNI and
+ * the certificate's name are checked against the target given to
+ * pop3a_connect(), never against the proxy. The connect timeout covers the
+ * proxy's handshake; the proxy password never appears in a trace.
+ * pop3a_attach() ignores the proxy (the caller made the transport).
+ * @param opts the options.
+ * @param url the proxy URL, parsed and copied; NULL removes the proxy.
+ * @return 0, or -1, keeping the old value, for a NULL @p opts, an unknown
+ *         scheme, a missing or bad port (1..65535), CR, LF, NUL, a space or
+ *         a path in the URL, a user or password that is empty or longer than
+ *         255 octets, or out of memory.
+ * @par Threads
+ *     Any thread, one call at a time per options object.
+ */
+POP3A_EXPORT int pop3a_options_set_proxy(pop3a_options *opts, const char *url);
+/**
  * @brief Name checked against the certificate (and sent as SNI).
  * @param opts the options.
  * @param name the name, copied; NULL restores the default: the host given to

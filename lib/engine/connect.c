@@ -21,10 +21,18 @@
 #include "apop.h"
 #include "client_internal.h"
 #include "session.h"
+#include "socks5_step.h"
 #include "tls.h"
 
 enum { TAG_GREETING = 1, TAG_CAPA, TAG_STLS };
-enum { PHASE_RESOLVING = 1, PHASE_TCP, PHASE_STLS_HANDSHAKE, PHASE_PROTOCOL };
+enum {
+    PHASE_RESOLVING = 1,
+    PHASE_TCP,
+    PHASE_PROXY,           /* the SOCKS5 handshake on the connection to the proxy */
+    PHASE_TUNNEL_HANDSHAKE, /* implicit TLS through the proxy's tunnel */
+    PHASE_STLS_HANDSHAKE,
+    PHASE_PROTOCOL
+};
 
 /* RFC 8305 s5: the recommended Connection Attempt Delay. */
 #define ATTEMPT_DELAY_MS 250u
@@ -33,8 +41,16 @@ enum { PHASE_RESOLVING = 1, PHASE_TCP, PHASE_STLS_HANDSHAKE, PHASE_PROTOCOL };
 
 /* The connect op's own state (f->op_state). */
 typedef struct {
-    char *host;
+    char *host; /* the target: SNI and the certificate's name are checked against it */
     uint16_t port;
+    /* Whom TCP connects to: the target, or the proxy (c->opts.proxy). */
+    const char *dial_host;
+    uint16_t dial_port;
+    /* socks5:// (not socks5h): the target is resolved here first, and its
+     * first address is what the proxy is asked for. */
+    int target_family; /* 0 until resolved, else 4 or 6 */
+    uint8_t target_addr[16];
+    pop3a_socks5_step socks5;
     struct evutil_addrinfo *addrs; /* from evdns_getaddrinfo; freed with it */
     struct evutil_addrinfo *next_addr;
     struct evdns_getaddrinfo_request *dns_req;
@@ -148,9 +164,33 @@ static void no_address_left(pop3a_client *c, pop3a_future *f)
 {
     connect_state *cs = state_of(f);
     char why[256];
-    snprintf(why, sizeof why, "cannot connect to %s port %u: %s", cs->host, cs->port,
+    snprintf(why, sizeof why, "cannot connect to %s%s port %u: %s",
+             c->opts.proxy ? "the proxy " : "", cs->dial_host, cs->dial_port,
              cs->last_error[0] ? cs->last_error : "no address");
     pop3a_fail_connection(c, POP3A_ERR_IO, why);
+}
+
+static int start_tls_filter(pop3a_client *c, pop3a_future *f, int phase);
+
+/* The proxy's tunnel to the target is up: it is the session's transport now,
+ * and under implicit TLS the handshake (with the target's name) starts. */
+static void tunnel_up(pop3a_client *c, pop3a_future *f, struct bufferevent *bev)
+{
+    pop3a_install_bev(c, bev);
+    if (c->opts.tls_mode != POP3A_TLS_IMPLICIT) {
+        transport_up(c, f);
+        /* The greeting may have come with the proxy's reply. */
+        if (!c->freeing && pop3a_input_pending(c) > 0)
+            pop3a_process_input(c);
+        return;
+    }
+    /* A TLS server never speaks first: bytes here were not the target's. */
+    if (pop3a_input_pending(c) > 0) {
+        pop3a_fail_connection(c, POP3A_ERR_PROTOCOL,
+                              "data received after the proxy's reply, before TLS");
+        return;
+    }
+    start_tls_filter(c, f, PHASE_TUNNEL_HANDSHAKE);
 }
 
 /* An attempt connected: it becomes the session's transport, the rest go. */
@@ -161,6 +201,13 @@ static void attempt_won(pop3a_client *c, pop3a_future *f, int i)
     cs->attempts[i] = cs->attempts[--cs->n_attempts];
     cs->attempts[cs->n_attempts] = NULL;
     drop_attempts(cs);
+    if (c->opts.proxy) {
+        cs->phase = PHASE_PROXY;
+        const char *name = c->opts.proxy->remote_dns ? cs->host : NULL;
+        pop3a_socks5_step_start(c, f, &cs->socks5, bev, name, cs->target_family,
+                                cs->target_addr, cs->port, tunnel_up);
+        return;
+    }
     c->ssl = bufferevent_openssl_get_ssl(bev); /* NULL unless implicit TLS */
     pop3a_install_bev(c, bev);
     transport_up(c, f);
@@ -212,7 +259,8 @@ static int attempt_new(pop3a_client *c, pop3a_future *f, const struct evutil_add
     connect_state *cs = state_of(f);
     int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
     struct bufferevent *bev;
-    if (c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
+    /* Through a proxy, TLS starts once the tunnel is up (tunnel_up). */
+    if (c->opts.tls_mode == POP3A_TLS_IMPLICIT && !c->opts.proxy) {
         SSL *ssl = new_ssl(c, f);
         if (!ssl)
             return -1; /* new_ssl failed the connection */
@@ -283,6 +331,38 @@ static void start_attempts(pop3a_client *c, pop3a_future *f)
     }
 }
 
+static void resolve(pop3a_client *c, pop3a_future *f);
+
+/* socks5:// resolves the target here: its first address is kept for the
+ * CONNECT request, then the proxy's name is resolved and dialled. */
+static void keep_target_address(pop3a_client *c, pop3a_future *f, struct evutil_addrinfo *res)
+{
+    connect_state *cs = state_of(f);
+    if (res->ai_family == AF_INET6) {
+        memcpy(cs->target_addr, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
+        cs->target_family = 6;
+    } else {
+        memcpy(cs->target_addr, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
+        cs->target_family = 4;
+    }
+    evutil_freeaddrinfo(res);
+    cs->dial_host = c->opts.proxy->host;
+    cs->dial_port = c->opts.proxy->port;
+    resolve(c, f);
+}
+
+static void addresses_known(pop3a_client *c, pop3a_future *f, struct evutil_addrinfo *res)
+{
+    connect_state *cs = state_of(f);
+    if (c->opts.proxy && !c->opts.proxy->remote_dns && cs->target_family == 0) {
+        keep_target_address(c, f, res);
+        return;
+    }
+    cs->addrs = res;
+    cs->next_addr = res;
+    start_attempts(c, f);
+}
+
 static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
     if (result == EVUTIL_EAI_CANCEL)
@@ -294,13 +374,11 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
     pop3a_enter(c);
     if (result != 0) {
         char why[256];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", state_of(f)->host,
+        snprintf(why, sizeof why, "cannot resolve %s: %s", state_of(f)->dial_host,
                  evutil_gai_strerror(result));
         pop3a_fail_connection(c, POP3A_ERR_DNS, why);
     } else {
-        state_of(f)->addrs = res;
-        state_of(f)->next_addr = res;
-        start_attempts(c, f);
+        addresses_known(c, f, res);
     }
     pop3a_leave(c);
 }
@@ -322,18 +400,16 @@ static int resolve_numeric(pop3a_client *c, pop3a_future *f, const char *port)
 {
     struct evutil_addrinfo hints = tcp_hints(EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV);
     struct evutil_addrinfo *res = NULL;
-    if (evutil_getaddrinfo(state_of(f)->host, port, &hints, &res) != 0)
+    if (evutil_getaddrinfo(state_of(f)->dial_host, port, &hints, &res) != 0)
         return -1;
-    state_of(f)->addrs = res;
-    state_of(f)->next_addr = res;
-    start_attempts(c, f);
+    addresses_known(c, f, res);
     return 0;
 }
 
 static void resolve(pop3a_client *c, pop3a_future *f)
 {
     char port[8];
-    snprintf(port, sizeof port, "%u", state_of(f)->port);
+    snprintf(port, sizeof port, "%u", state_of(f)->dial_port);
     if (resolve_numeric(c, f, port) == 0)
         return;
     if (!c->dns) {
@@ -359,7 +435,7 @@ static void resolve(pop3a_client *c, pop3a_future *f)
      * already have completed f: our reference keeps it readable until here. */
     pop3a_future_ref(f);
     struct evdns_getaddrinfo_request *req =
-        evdns_getaddrinfo(c->dns, state_of(f)->host, port, &hints, dns_cb, f);
+        evdns_getaddrinfo(c->dns, state_of(f)->dial_host, port, &hints, dns_cb, f);
     if (state_of(f)->dns_pending)
         state_of(f)->dns_req = req;
     pop3a_future_release(f);
@@ -383,6 +459,12 @@ static void connect_start(pop3a_client *c, pop3a_future *f)
     evtimer_add(cs->deadline, &tv);
     c->state = POP3A_ST_CONNECTING;
     pop3a_capa_clear(&c->capa);
+    cs->dial_host = cs->host;
+    cs->dial_port = cs->port;
+    if (c->opts.proxy && c->opts.proxy->remote_dns) {
+        cs->dial_host = c->opts.proxy->host; /* socks5h: no DNS query for the target */
+        cs->dial_port = c->opts.proxy->port;
+    }
     if (state_of(f)->attach_bev) {
         struct bufferevent *bev = state_of(f)->attach_bev;
         state_of(f)->attach_bev = NULL;
@@ -406,7 +488,8 @@ static void connect_start(pop3a_client *c, pop3a_future *f)
  * claims the STLS handshake's (the TCP attempts have attempt_event_cb). */
 static int connect_on_event(pop3a_client *c, pop3a_future *f, short what)
 {
-    if (state_of(f)->phase != PHASE_STLS_HANDSHAKE)
+    if (state_of(f)->phase != PHASE_STLS_HANDSHAKE &&
+        state_of(f)->phase != PHASE_TUNNEL_HANDSHAKE)
         return 0;
     if (what & BEV_EVENT_CONNECTED) {
         transport_up(c, f);
@@ -440,6 +523,18 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
         return -1;
     }
     pop3a_consume_current(c);
+    if (start_tls_filter(c, f, PHASE_STLS_HANDSHAKE) != 0)
+        return -1;
+    /* What the server said before TLS may have been forged: forget it. */
+    pop3a_capa_clear(&c->capa);
+    return 0;
+}
+
+/* TLS over the session's current transport (after STLS, or through a
+ * proxy's tunnel): the filter becomes the transport; connect_on_event sees
+ * its handshake end. */
+static int start_tls_filter(pop3a_client *c, pop3a_future *f, int phase)
+{
     SSL *ssl = new_ssl(c, f);
     if (!ssl)
         return -1;
@@ -456,9 +551,7 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
     }
     allow_dirty_close(tls);
     c->ssl = ssl;
-    state_of(f)->phase = PHASE_STLS_HANDSHAKE;
-    /* What the server said before TLS may have been forged: forget it. */
-    pop3a_capa_clear(&c->capa);
+    state_of(f)->phase = phase;
     pop3a_install_bev(c, tls);
     return 0;
 }
@@ -569,6 +662,7 @@ static void connect_cleanup(pop3a_future *f)
         cs->deadline = NULL;
     }
     drop_attempts(cs);
+    pop3a_socks5_step_cleanup(&cs->socks5);
     if (cs->stagger) {
         event_free(cs->stagger);
         cs->stagger = NULL;

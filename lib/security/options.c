@@ -41,6 +41,9 @@ void pop3a_options_release(pop3a_options *o)
     free(o->verify_name);
     free(o->cert_file);
     free(o->key_file);
+    if (o->proxy)
+        OPENSSL_cleanse(o->proxy, sizeof *o->proxy); /* the proxy password */
+    free(o->proxy);
     memset(o, 0, sizeof *o);
 }
 
@@ -59,10 +62,18 @@ int pop3a_options_copy(pop3a_options *dst, const pop3a_options *src)
     *dst = *src;
     dst->ssl_ctx = NULL;
     dst->default_ctx = NULL;
+    dst->proxy = NULL;
     int failed = dup_or_null(src->ca_file, &dst->ca_file) | dup_or_null(src->ca_dir, &dst->ca_dir) |
                  dup_or_null(src->verify_name, &dst->verify_name) |
                  dup_or_null(src->cert_file, &dst->cert_file) |
                  dup_or_null(src->key_file, &dst->key_file);
+    if (!failed && src->proxy != NULL) {
+        dst->proxy = malloc(sizeof *dst->proxy);
+        if (dst->proxy)
+            *dst->proxy = *src->proxy;
+        else
+            failed = 1;
+    }
     if (!failed && src->ssl_ctx != NULL) {
         if (SSL_CTX_up_ref(src->ssl_ctx) == 1)
             dst->ssl_ctx = src->ssl_ctx;
@@ -128,6 +139,27 @@ POP3A_EXPORT int pop3a_options_set_tls(pop3a_options *opts, pop3a_tls_mode mode,
     opts->ssl_ctx = ctx;
     opts->tls_mode = mode;
     drop_default_ctx(opts);
+    return 0;
+}
+
+POP3A_EXPORT int pop3a_options_set_proxy(pop3a_options *opts, const char *url)
+{
+    if (opts == NULL)
+        return -1;
+    pop3a_socks5_url *proxy = NULL;
+    if (url != NULL) {
+        proxy = malloc(sizeof *proxy);
+        if (proxy == NULL)
+            return -1;
+        if (pop3a_socks5_url_parse(url, proxy) != 0) {
+            free(proxy); /* the parser cleared it */
+            return -1;
+        }
+    }
+    if (opts->proxy)
+        OPENSSL_cleanse(opts->proxy, sizeof *opts->proxy);
+    free(opts->proxy);
+    opts->proxy = proxy;
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "pop3async/pop3async.h"
+#include "socks5.h"
 
 struct pop3a_options {
     pop3a_tls_mode tls_mode;
@@ -31,6 +32,7 @@ struct pop3a_options {
     pop3a_size_check size_check;
     uint32_t scram_max_iterations;
     int allow_cleartext;
+    pop3a_socks5_url *proxy;    /* malloc'd or NULL; holds the proxy password */
     pop3a_trace_cb trace;
     void *trace_arg;
 };

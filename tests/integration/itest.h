@@ -177,6 +177,7 @@ Suite *it_suite_tls(void);
 Suite *it_suite_load(void);
 Suite *it_suite_fetch_all(void);
 Suite *it_suite_external(void);
+Suite *it_suite_proxy(void);
 
 /* 1 when a socket can be bound to [::1] on this machine. */
 int it_machine_has_ipv6_loopback(void);

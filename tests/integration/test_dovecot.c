@@ -27,6 +27,7 @@ int main(void)
         srunner_add_suite(sr, it_suite_mailbox());
         srunner_add_suite(sr, it_suite_load());
         srunner_add_suite(sr, it_suite_fetch_all());
+        srunner_add_suite(sr, it_suite_proxy());
     }
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

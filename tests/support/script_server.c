@@ -114,6 +114,11 @@ void p3s_expect(p3s *s, const char *line)
     p3s_push_data(s, STEP_EXPECT, line, strlen(line));
 }
 
+void p3s_expect_bytes(p3s *s, const void *data, size_t len)
+{
+    p3s_push_data(s, STEP_EXPECT_BYTES, data, len);
+}
+
 void p3s_expect_prefix(p3s *s, const char *prefix)
 {
     p3s_push_data(s, STEP_EXPECT_PREFIX, prefix, strlen(prefix));
@@ -316,6 +321,24 @@ static int p3s_run_expect(p3s *s, const step *st)
     return 1;
 }
 
+/* Runs an expect-bytes step; 1 when it is finished (matched or failed), 0 to wait. */
+static int p3s_run_expect_bytes(p3s *s, const step *st)
+{
+    size_t have = evbuffer_get_length(s->in);
+    char want[600], got[600];
+    p3s_escape(want, sizeof want, st->data, st->len);
+    if (have < st->len && !s->peer_eof)
+        return 0;
+    size_t n = have < st->len ? have : st->len;
+    const char *p = (const char *)evbuffer_pullup(s->in, (ev_ssize_t)n);
+    p3s_escape(got, sizeof got, p ? p : "", n);
+    if (n < st->len || memcmp(p, st->data, n) != 0)
+        p3s_fail(s, "step %zu: expected bytes \"%s\", got \"%s\"%s", s->cur, want, got,
+                 n < st->len ? " and EOF" : "");
+    evbuffer_drain(s->in, n);
+    return 1;
+}
+
 static void p3s_fail_silence(p3s *s, const step *st)
 {
     char got[600];
@@ -386,6 +409,10 @@ static int p3s_run_step(p3s *s, const step *st)
     case STEP_EXPECT:
     case STEP_EXPECT_PREFIX:
         if (!p3s_run_expect(s, st))
+            return 0;
+        break;
+    case STEP_EXPECT_BYTES:
+        if (!p3s_run_expect_bytes(s, st))
             return 0;
         break;
     case STEP_DELAY:

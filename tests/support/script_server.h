@@ -57,6 +57,9 @@ void p3s_send_bytes(p3s *s, const void *data, size_t len);
  * client ends with a bare LF is a mismatch too: RFC 1939 section 3 says CRLF. */
 void p3s_expect(p3s *s, const char *line);
 void p3s_expect_prefix(p3s *s, const char *prefix);
+/* The next `len` octets from the client must be exactly these (copied): for a
+ * binary exchange before POP3, as when the server plays a SOCKS5 proxy. */
+void p3s_expect_bytes(p3s *s, const void *data, size_t len);
 /* Wait `ms` milliseconds (after earlier sends have been written) before the next step. */
 void p3s_delay(p3s *s, unsigned ms);
 /* Half-close: pending output is written, then FIN. The server keeps draining what

@@ -32,7 +32,8 @@ typedef enum {
     STEP_EOF,
     STEP_START_TLS,
     STEP_CLOSE_DIRTY,
-    STEP_RESPOND
+    STEP_RESPOND,
+    STEP_EXPECT_BYTES
 } step_kind;
 
 typedef struct {
