@@ -10,6 +10,27 @@
 
 const char *pop3fetch_path;
 
+int pop3fetch_test_main(int argc, char **argv, const char *extra_arg, const char *name,
+                        void (*add)(TCase *tc))
+{
+    if (argc != (extra_arg ? 3 : 2)) {
+        fprintf(stderr, "usage: %s /path/to/pop3fetch%s%s\n", argv[0], extra_arg ? " " : "",
+                extra_arg ? extra_arg : "");
+        return 2;
+    }
+    pop3fetch_path = argv[1];
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 60);
+    add(tc);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY, default normal */
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids)
 {
     char line[256];

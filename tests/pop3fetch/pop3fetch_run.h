@@ -14,6 +14,13 @@
 /* The pop3fetch under test (argv[1] of the test program). */
 extern const char *pop3fetch_path;
 
+/* The main() of every pop3fetch test program: argv[1] is the pop3fetch under
+ * test (into pop3fetch_path), then one more argument when `extra_arg` names
+ * it for the usage line; `add` adds the tests to the one TCase (60 s) of the
+ * suite `name`. Returns the exit status. */
+int pop3fetch_test_main(int argc, char **argv, const char *extra_arg, const char *name,
+                        void (*add)(TCase *tc));
+
 /* Expects UIDL and LIST, answers them for m[0..n) with unique-ids
  * uids[i] (NULL: "uid-<i+1>"). */
 void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids);

@@ -501,11 +501,8 @@ START_TEST(progress_on_a_terminal_at_most_ten_redraws_a_second)
 }
 END_TEST
 
-static Suite *pop3fetch_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("pop3fetch");
-    TCase *tc = tcase_create("session");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, keep_mode_delivers_once_then_fetches_nothing);
     tcase_add_test(tc, delete_marks_every_delivered_message_then_quits);
     tcase_add_test(tc, second_run_fetches_only_new_uidls);
@@ -520,20 +517,9 @@ static Suite *pop3fetch_suite(void)
     tcase_add_test(tc, two_password_sources_are_a_usage_error);
     tcase_add_test(tc, progress_on_a_terminal_at_most_ten_redraws_a_second);
     tcase_add_test(tc, trace_and_verbose_never_show_the_password);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s /path/to/pop3fetch\n", argv[0]);
-        return 2;
-    }
-    pop3fetch_path = argv[1];
-    SRunner *sr = srunner_create(pop3fetch_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pop3fetch_test_main(argc, argv, NULL, "pop3fetch", add_tests);
 }

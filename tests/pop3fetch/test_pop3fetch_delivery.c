@@ -238,30 +238,16 @@ START_TEST(mda_timeout_fails_the_delivery)
 }
 END_TEST
 
-static Suite *delivery_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("pop3fetch_delivery");
-    TCase *tc = tcase_create("delivery");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, mbox_quotes_from_lines_across_chunks);
     tcase_add_loop_test(tc, mbox_lock_held_by_another_fails_without_deleting, 0, 2);
     tcase_add_test(tc, mbox_write_failure_truncates_back);
     tcase_add_loop_test(tc, mda_gets_the_bytes_as_received, 0, 2);
     tcase_add_test(tc, mda_timeout_fails_the_delivery);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s /path/to/pop3fetch\n", argv[0]);
-        return 2;
-    }
-    pop3fetch_path = argv[1];
-    SRunner *sr = srunner_create(delivery_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pop3fetch_test_main(argc, argv, NULL, "pop3fetch_delivery", add_tests);
 }

@@ -159,21 +159,12 @@ START_TEST(misbehaving_server)
 }
 END_TEST
 
+static void add_tests(TCase *tc)
+{
+    tcase_add_loop_test(tc, misbehaving_server, 0, sizeof cases / sizeof cases[0]);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s /path/to/pop3fetch\n", argv[0]);
-        return 2;
-    }
-    pop3fetch_path = argv[1];
-    Suite *s = suite_create("pop3fetch_hostile");
-    TCase *tc = tcase_create("hostile");
-    tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, misbehaving_server, 0, sizeof cases / sizeof cases[0]);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pop3fetch_test_main(argc, argv, NULL, "pop3fetch_hostile", add_tests);
 }

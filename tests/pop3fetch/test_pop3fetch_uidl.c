@@ -226,31 +226,17 @@ START_TEST(uidls_gone_from_the_server_are_forgotten)
 }
 END_TEST
 
-static Suite *uidl_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("pop3fetch_uidl");
-    TCase *tc = tcase_create("uidl");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, server_without_uidl_fetches_everything);
     tcase_add_loop_test(tc, bad_uidl_listing_falls_back_to_message_numbers, 0,
                         sizeof bad_listings / sizeof bad_listings[0]);
     tcase_add_test(tc, maildir_files_of_a_killed_run_are_recorded_not_fetched_again);
     tcase_add_test(tc, all_fetches_what_the_state_knows);
     tcase_add_test(tc, uidls_gone_from_the_server_are_forgotten);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s /path/to/pop3fetch\n", argv[0]);
-        return 2;
-    }
-    pop3fetch_path = argv[1];
-    SRunner *sr = srunner_create(uidl_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pop3fetch_test_main(argc, argv, NULL, "pop3fetch_uidl", add_tests);
 }
