@@ -154,7 +154,7 @@ static void fail_future(struct account *a, const char *what, pop3a_future *f)
     }
     const char *text = pop3a_future_text(f);
     /* For a failed connect the client has more (OpenSSL's reason...). */
-    const char *detail = a->client && strcmp(what, "connect") == 0
+    const char *detail = a->client && strncmp(what, "connect", 7) == 0
                              ? pop3a_client_errstr(a->client) : "";
     int more = detail[0] && strcmp(detail, text) != 0;
     fail(a, exit_for_status(st, pop3a_future_resp_code(f)), "%s at %s:%ld: %s%s%s%s%s%s", what,
@@ -503,7 +503,8 @@ static void on_connect(pop3a_client *c, pop3a_future *f, void *arg)
     if (stale(a, c))
         return;
     if (pop3a_future_status(f) != POP3A_OK) {
-        fail_future(a, "connect", f);
+        /* The proxy's URL is not named: it may hold its password. */
+        fail_future(a, a->s->proxy ? "connect (through the SOCKS5 proxy)" : "connect", f);
         return;
     }
     note_login_delay(a, pop3a_client_capa(c));
@@ -560,7 +561,8 @@ static void start_session(struct account *a)
         fail(a, EX_OSERR, "cannot set up the client (out of memory?)");
         return;
     }
-    verbose(a, "connecting to %s:%ld%s", a->s->host, a->s->port,
+    verbose(a, "connecting to %s:%ld%s%s", a->s->host, a->s->port,
+            a->s->proxy ? " through a SOCKS5 proxy" : "",
             a->retried ? " (without pipelining)" : "");
     if (!pop3a_connect(a->client, a->s->host, (uint16_t)a->s->port, on_connect, a))
         fail_submit(a, "connect");
