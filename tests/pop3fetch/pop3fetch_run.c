@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
 const char *pop3fetch_path;
 
 int pop3fetch_test_main(int argc, char **argv, const char *extra_arg, const char *name,
@@ -189,4 +191,20 @@ const char *write_config(const run *r, mode_t mode, const char *text)
     fclose(f);
     ck_assert_int_eq(chmod(path, mode), 0);
     return path;
+}
+
+void state_uids(const run *r, char *out, size_t size)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    size_t n = 0;
+    out[0] = '\0';
+    if (sqlite3_open_v2(path_in(r->work, "state.sqlite"), &db, SQLITE_OPEN_READONLY, NULL) ==
+            SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT uid FROM uidl ORDER BY uid", -1, &q, NULL) == SQLITE_OK)
+        while (sqlite3_step(q) == SQLITE_ROW && n < size)
+            n += (size_t)snprintf(out + n, size - n, "%s%s", n ? " " : "",
+                                  (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
 }

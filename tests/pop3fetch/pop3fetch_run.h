@@ -49,6 +49,9 @@ char *lf_body(const msg *m, size_t *len);
 void assert_maildir(const run *r, const msg *m, size_t n);
 /* Files in OUT/<sub> ("new", "tmp"). */
 size_t maildir_count(const run *r, const char *sub);
+/* The UIDLs recorded in WORK/state.sqlite, sorted, space-separated ("" when
+ * none, or no state file). */
+void state_uids(const run *r, char *out, size_t size);
 /* The summary prefix for alice: "alice@127.0.0.1: <n> new, <b> bytes, <d> deleted, ". */
 void summary_prefix(char *out, size_t size, size_t n_new, uint64_t bytes, size_t deleted);
 uint64_t wire_bytes(const msg *m, size_t n);
