@@ -10,28 +10,9 @@
 
 #include <sqlite3.h>
 
-const char *pop3fetch_path;
+#include "test_util.h"
 
-int pop3fetch_test_main(int argc, char **argv, const char *extra_arg, const char *name,
-                        void (*add)(TCase *tc))
-{
-    if (argc != (extra_arg ? 3 : 2)) {
-        fprintf(stderr, "usage: %s /path/to/pop3fetch%s%s\n", argv[0], extra_arg ? " " : "",
-                extra_arg ? extra_arg : "");
-        return 2;
-    }
-    pop3fetch_path = argv[1];
-    Suite *s = suite_create(name);
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, 60);
-    add(tc);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY, default normal */
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+const char *pop3fetch_path;
 
 void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids)
 {
@@ -59,6 +40,18 @@ void script_session_start(p3s *s, const msg *m, size_t n)
 {
     script_login(s, 0);
     script_listings(s, m, n, NULL);
+}
+
+const char *short_timeout_arg(void)
+{
+    static char seconds[16];
+    snprintf(seconds, sizeof seconds, "%u", tu_time_scale());
+    return seconds;
+}
+
+unsigned beyond_short_timeout_ms(void)
+{
+    return 3000 * tu_time_scale();
 }
 
 void fresh_server(run *r)

@@ -14,18 +14,19 @@
 /* The pop3fetch under test (argv[1] of the test program). */
 extern const char *pop3fetch_path;
 
-/* The main() of every pop3fetch test program: argv[1] is the pop3fetch under
- * test (into pop3fetch_path), then one more argument when `extra_arg` names
- * it for the usage line; `add` adds the tests to the one TCase (60 s) of the
- * suite `name`. Returns the exit status. */
-int pop3fetch_test_main(int argc, char **argv, const char *extra_arg, const char *name,
-                        void (*add)(TCase *tc));
+/* Every test program's main() is example_test_main (fetch_all_run.h) with
+ * &pop3fetch_path: argv[1] is the pop3fetch under test. */
 
 /* Expects UIDL and LIST, answers them for m[0..n) with unique-ids
  * uids[i] (NULL: "uid-<i+1>"). */
 void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids);
 /* script_login without PIPELINING, then script_listings with the default ids. */
 void script_session_start(p3s *s, const msg *m, size_t n);
+
+/* For the tests of a timeout: --timeout 1, stretched like every deadline
+ * under valgrind and ASan (tu_time_scale), and a silence surely longer. */
+const char *short_timeout_arg(void);
+unsigned beyond_short_timeout_ms(void);
 
 /* Another scripted server on the run's loop for the next run (the old one
  * served its one connection). */

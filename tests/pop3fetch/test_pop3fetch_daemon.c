@@ -449,5 +449,5 @@ static void add_tests(TCase *tc)
 
 int main(int argc, char **argv)
 {
-    return pop3fetch_test_main(argc, argv, NULL, "pop3fetch_daemon", add_tests);
+    return example_test_main(argc, argv, "pop3fetch_daemon", &pop3fetch_path, 0, add_tests);
 }

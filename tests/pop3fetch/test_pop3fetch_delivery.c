@@ -228,12 +228,15 @@ START_TEST(mda_timeout_fails_the_delivery)
     script_login(r.srv, 0);
     script_listings(r.srv, m, 1, NULL);
     script_retr(r.srv, 1, &m[0]);
-    const char *const extra[] = {"--mda", "sleep 30", "--timeout", "1", "--delete", NULL};
+    const char *const extra[] = {"--mda", "sleep 60", "--timeout", short_timeout_arg(),
+                                 "--delete", NULL};
+    char want[64];
     run_pop3fetch(&r, extra);
     EXIT_IS(&r, 74);
     SCRIPT_DONE(&r);
     ck_assert_uint_eq(p3s_bytes_unread(r.srv), 0);
-    STDERR_HAS(&r, "MDA \"sleep 30\" took more than 1 s");
+    snprintf(want, sizeof want, "MDA \"sleep 60\" took more than %s s", short_timeout_arg());
+    STDERR_HAS(&r, want);
     run_free_mailbox(&r, m, 1);
 }
 END_TEST
@@ -249,5 +252,5 @@ static void add_tests(TCase *tc)
 
 int main(int argc, char **argv)
 {
-    return pop3fetch_test_main(argc, argv, NULL, "pop3fetch_delivery", add_tests);
+    return example_test_main(argc, argv, "pop3fetch_delivery", &pop3fetch_path, 0, add_tests);
 }

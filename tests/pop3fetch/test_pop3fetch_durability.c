@@ -134,7 +134,11 @@ static void add_tests(TCase *tc)
 
 int main(int argc, char **argv)
 {
-    shim_path = argc == 3 ? argv[2] : NULL;
-    return pop3fetch_test_main(argc, argv, "/path/to/syscall_log.so", "pop3fetch_durability",
-                               add_tests);
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s /path/to/pop3fetch /path/to/syscall_log.so\n", argv[0]);
+        return 2;
+    }
+    shim_path = argv[2];
+    return example_test_main(argc, argv, "pop3fetch_durability", &pop3fetch_path, 0,
+                             add_tests);
 }
