@@ -14,6 +14,18 @@
 
 const char *pop3fetch_path;
 
+void script_list(p3s *s, const msg *m, size_t n)
+{
+    char line[64];
+    p3s_expect(s, "LIST");
+    p3s_send(s, "+OK\r\n");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
+        p3s_send(s, line);
+    }
+    p3s_send(s, ".\r\n");
+}
+
 void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids)
 {
     char line[256];
@@ -27,13 +39,7 @@ void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids)
         p3s_send(s, line);
     }
     p3s_send(s, ".\r\n");
-    p3s_expect(s, "LIST");
-    p3s_send(s, "+OK\r\n");
-    for (size_t i = 0; i < n; i++) {
-        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
-        p3s_send(s, line);
-    }
-    p3s_send(s, ".\r\n");
+    script_list(s, m, n);
 }
 
 void script_session_start(p3s *s, const msg *m, size_t n)

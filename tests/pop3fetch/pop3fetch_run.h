@@ -17,6 +17,8 @@ extern const char *pop3fetch_path;
 /* Every test program's main() is example_test_main (fetch_all_run.h) with
  * &pop3fetch_path: argv[1] is the pop3fetch under test. */
 
+/* Expects LIST, answers it for m[0..n). */
+void script_list(p3s *s, const msg *m, size_t n);
 /* Expects UIDL and LIST, answers them for m[0..n) with unique-ids
  * uids[i] (NULL: "uid-<i+1>"). */
 void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids);

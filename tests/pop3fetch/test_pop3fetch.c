@@ -216,13 +216,7 @@ START_TEST(pipelining_breakage_retries_once_without)
     p3s_expect(again, "UIDL");
     p3s_expect_silence(again, 50); /* LIST only after UIDL's reply */
     p3s_send(again, "+OK\r\n1 uid-1\r\n2 uid-2\r\n3 uid-3\r\n4 uid-4\r\n.\r\n");
-    p3s_expect(again, "LIST");
-    p3s_send(again, "+OK\r\n");
-    for (size_t i = 0; i < n; i++) {
-        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
-        p3s_send(again, line);
-    }
-    p3s_send(again, ".\r\n");
+    script_list(again, m, n);
     for (size_t i = 2; i <= n; i++)
         script_retr(again, i, &m[i - 1]);
     for (size_t i = 1; delete_after && i <= n; i++) {

@@ -29,19 +29,12 @@ START_TEST(server_without_uidl_fetches_everything)
 {
     msg m[MAX_MSGS];
     run r;
-    char line[64];
     size_t n = make_mailbox(m);
     run_init(&r);
     script_login(r.srv, 0);
     p3s_expect(r.srv, "UIDL");
     p3s_send(r.srv, "-ERR command not implemented\r\n");
-    p3s_expect(r.srv, "LIST");
-    p3s_send(r.srv, "+OK\r\n");
-    for (size_t i = 0; i < n; i++) {
-        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
-        p3s_send(r.srv, line);
-    }
-    p3s_send(r.srv, ".\r\n");
+    script_list(r.srv, m, n);
     script_retr_quit(r.srv, m, n);
     run_pop3fetch(&r, NULL);
     EXIT_IS(&r, 0);
@@ -83,13 +76,7 @@ START_TEST(bad_uidl_listing_falls_back_to_message_numbers)
         p3s_send(r.srv, line);
     }
     p3s_send(r.srv, ".\r\n");
-    p3s_expect(r.srv, "LIST");
-    p3s_send(r.srv, "+OK\r\n");
-    for (size_t i = 0; i < n; i++) {
-        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
-        p3s_send(r.srv, line);
-    }
-    p3s_send(r.srv, ".\r\n");
+    script_list(r.srv, m, n);
     script_retr_quit(r.srv, m, n);
     run_pop3fetch(&r, NULL);
     EXIT_IS(&r, 0);
