@@ -181,13 +181,7 @@ END_TEST
  * first time (then the state has it). */
 static void script_login_delay_session(p3s *s, const msg *m, int fetch)
 {
-    p3s_send(s, "+OK ready\r\n");
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "+OK\r\nUSER\r\nLOGIN-DELAY 2\r\n.\r\n");
-    p3s_expect(s, "USER alice");
-    p3s_send(s, "+OK\r\n");
-    p3s_expect(s, "PASS " PASSWORD);
-    p3s_send(s, "+OK\r\n");
+    script_login_capa(s, "+OK\r\nUSER\r\nLOGIN-DELAY 2\r\n.\r\n");
     script_listings(s, m, 1, NULL);
     if (fetch)
         script_retr_all(s, m, 1);

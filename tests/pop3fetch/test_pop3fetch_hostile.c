@@ -85,13 +85,7 @@ static void silent_after_greeting(p3s *s, const msg *m)
 
 static void no_capa(p3s *s, const msg *m)
 {
-    p3s_send(s, "+OK old server\r\n");
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "-ERR unknown command\r\n");
-    p3s_expect(s, "USER alice");
-    p3s_send(s, "+OK\r\n");
-    p3s_expect(s, "PASS " PASSWORD);
-    p3s_send(s, "+OK\r\n");
+    script_login_capa(s, "-ERR unknown command\r\n");
     script_listings(s, m, 2, NULL);
     script_retr_all(s, m, 2);
     deleted_and_quit(s, "+OK bye\r\n");
