@@ -41,6 +41,20 @@ static void script_capa_quit(p3s *s)
     p3s_expect_eof(s);
 }
 
+/* Connects through the proxy at u to mail.example:110: the connect fails
+ * with `want` and a text holding `text` and `more` (unless NULL). */
+static void connect_fails(tu_env *e, const char *u, pop3a_status want, const char *text,
+                          const char *more)
+{
+    tu_rec conn;
+    RECS_INIT(NULL, 0, &conn);
+    proxy_connect(e, u, "mail.example", 110, &conn);
+    WAIT_DONE(e, conn);
+    ASSERT_ONCE_STATUS(conn, want);
+    ck_assert_msg(strstr(conn.text, text) && (!more || strstr(conn.text, more)),
+                  "\"%s\", want \"%s\" and \"%s\"", conn.text, text, more ? more : "");
+}
+
 /* Connects through the proxy at u to target:110 and quits: both OK, and the
  * script ran to its end. */
 static void connect_and_quit(tu_env *e, const char *u, const char *target)
@@ -160,13 +174,7 @@ START_TEST(hostile_reply_fails_the_connect)
         p3s_close(e.srv);
     else
         p3s_expect_eof(e.srv); /* the client gave up and closed */
-    tu_rec conn;
-    RECS_INIT(NULL, 0, &conn);
-    proxy_connect(&e, u, "mail.example", 110, &conn);
-    WAIT_DONE(&e, conn);
-    ASSERT_ONCE_STATUS(conn, POP3A_ERR_IO);
-    ck_assert_msg(strstr(conn.text, "SOCKS5 proxy: ") && strstr(conn.text, b->want),
-                  "case %d: \"%s\", want \"%s\"", _i, conn.text, b->want);
+    connect_fails(&e, u, POP3A_ERR_IO, "SOCKS5 proxy: ", b->want);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
     tu_env_free(&e);
@@ -181,12 +189,7 @@ START_TEST(silent_proxy_times_out)
     ck_assert_int_eq(pop3a_options_set_timeouts(e.opts, 200, 3000), 0);
     const char *u = listen_proxy(&e, 1, NULL);
     expect_no_auth_offer(e.srv);
-    tu_rec conn;
-    RECS_INIT(NULL, 0, &conn);
-    proxy_connect(&e, u, "mail.example", 110, &conn);
-    WAIT_DONE(&e, conn);
-    ASSERT_ONCE_STATUS(conn, POP3A_ERR_TIMEOUT);
-    ck_assert_ptr_nonnull(strstr(conn.text, "200 ms"));
+    connect_fails(&e, u, POP3A_ERR_TIMEOUT, "200 ms", NULL);
     tu_env_free(&e);
 }
 END_TEST
@@ -310,12 +313,7 @@ START_TEST(bytes_before_tls_through_the_tunnel_are_refused)
     p3s_expect_bytes(e.srv, CONNECT_MAIL, CONNECT_MAIL_LEN);
     p3s_send_bytes(e.srv, V4_REPLY PLAIN_GREETING, REPLY_LEN + strlen(PLAIN_GREETING));
     p3s_expect_eof(e.srv);
-    tu_rec conn;
-    RECS_INIT(NULL, 0, &conn);
-    proxy_connect(&e, u, "mail.example", 110, &conn);
-    WAIT_DONE(&e, conn);
-    ASSERT_ONCE_STATUS(conn, POP3A_ERR_PROTOCOL);
-    ck_assert_ptr_nonnull(strstr(conn.text, "before TLS"));
+    connect_fails(&e, u, POP3A_ERR_PROTOCOL, "before TLS", NULL);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
     tu_env_free(&e);
