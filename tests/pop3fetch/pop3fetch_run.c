@@ -8,7 +8,34 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
+#include "test_util.h"
+
 const char *pop3fetch_path;
+
+void script_login_capa(p3s *s, const char *capa_reply)
+{
+    p3s_send(s, "+OK ready\r\n");
+    p3s_expect(s, "CAPA");
+    p3s_send(s, capa_reply);
+    p3s_expect(s, "USER alice");
+    p3s_send(s, "+OK\r\n");
+    p3s_expect(s, "PASS " PASSWORD);
+    p3s_send(s, "+OK\r\n");
+}
+
+void script_list(p3s *s, const msg *m, size_t n)
+{
+    char line[64];
+    p3s_expect(s, "LIST");
+    p3s_send(s, "+OK\r\n");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
+        p3s_send(s, line);
+    }
+    p3s_send(s, ".\r\n");
+}
 
 void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids)
 {
@@ -23,19 +50,25 @@ void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids)
         p3s_send(s, line);
     }
     p3s_send(s, ".\r\n");
-    p3s_expect(s, "LIST");
-    p3s_send(s, "+OK\r\n");
-    for (size_t i = 0; i < n; i++) {
-        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
-        p3s_send(s, line);
-    }
-    p3s_send(s, ".\r\n");
+    script_list(s, m, n);
 }
 
 void script_session_start(p3s *s, const msg *m, size_t n)
 {
     script_login(s, 0);
     script_listings(s, m, n, NULL);
+}
+
+const char *short_timeout_arg(void)
+{
+    static char seconds[16];
+    snprintf(seconds, sizeof seconds, "%u", tu_time_scale());
+    return seconds;
+}
+
+unsigned beyond_short_timeout_ms(void)
+{
+    return 3000 * tu_time_scale();
 }
 
 void fresh_server(run *r)
@@ -168,4 +201,20 @@ const char *write_config(const run *r, mode_t mode, const char *text)
     fclose(f);
     ck_assert_int_eq(chmod(path, mode), 0);
     return path;
+}
+
+void state_uids(const run *r, char *out, size_t size)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    size_t n = 0;
+    out[0] = '\0';
+    if (sqlite3_open_v2(path_in(r->work, "state.sqlite"), &db, SQLITE_OPEN_READONLY, NULL) ==
+            SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT uid FROM uidl ORDER BY uid", -1, &q, NULL) == SQLITE_OK)
+        while (sqlite3_step(q) == SQLITE_ROW && n < size)
+            n += (size_t)snprintf(out + n, size - n, "%s%s", n ? " " : "",
+                                  (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
 }

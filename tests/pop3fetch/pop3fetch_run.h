@@ -14,11 +14,24 @@
 /* The pop3fetch under test (argv[1] of the test program). */
 extern const char *pop3fetch_path;
 
+/* Every test program's main() is example_test_main (fetch_all_run.h) with
+ * &pop3fetch_path: argv[1] is the pop3fetch under test. */
+
+/* Greeting, CAPA answered with capa_reply (whole lines), USER alice, PASS
+ * accepted: script_login for a server with other capabilities. */
+void script_login_capa(p3s *s, const char *capa_reply);
+/* Expects LIST, answers it for m[0..n). */
+void script_list(p3s *s, const msg *m, size_t n);
 /* Expects UIDL and LIST, answers them for m[0..n) with unique-ids
  * uids[i] (NULL: "uid-<i+1>"). */
 void script_listings(p3s *s, const msg *m, size_t n, const char *const *uids);
 /* script_login without PIPELINING, then script_listings with the default ids. */
 void script_session_start(p3s *s, const msg *m, size_t n);
+
+/* For the tests of a timeout: --timeout 1, stretched like every deadline
+ * under valgrind and ASan (tu_time_scale), and a silence surely longer. */
+const char *short_timeout_arg(void);
+unsigned beyond_short_timeout_ms(void);
 
 /* Another scripted server on the run's loop for the next run (the old one
  * served its one connection). */
@@ -42,6 +55,9 @@ char *lf_body(const msg *m, size_t *len);
 void assert_maildir(const run *r, const msg *m, size_t n);
 /* Files in OUT/<sub> ("new", "tmp"). */
 size_t maildir_count(const run *r, const char *sub);
+/* The UIDLs recorded in WORK/state.sqlite, sorted, space-separated ("" when
+ * none, or no state file). */
+void state_uids(const run *r, char *out, size_t size);
 /* The summary prefix for alice: "alice@127.0.0.1: <n> new, <b> bytes, <d> deleted, ". */
 void summary_prefix(char *out, size_t size, size_t n_new, uint64_t bytes, size_t deleted);
 uint64_t wire_bytes(const msg *m, size_t n);

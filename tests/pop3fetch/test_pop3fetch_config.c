@@ -114,9 +114,9 @@ static const struct {
     const char *text, *error;
 } refused[] = {
     {0644, "[account a]\nhost = h\nuser = u\npassword_env = X\nmaildir = /tmp/x\n",
-     "names a password source but group or others can read or write it (mode 644)"},
+     "or a proxy password but group or others can read or write it (mode 644)"},
     {0640, "[account a]\nhost = h\nuser = u\npassword_cmd = pass show x\nmaildir = /tmp/x\n",
-     "names a password source but group or others can read or write it (mode 640)"},
+     "or a proxy password but group or others can read or write it (mode 640)"},
     {0600, "[defaults]\nhost = h\n\n[account a\nuser = u\n", ":4: syntax error"},
     {0600, "[account a]\nhost = h\nuser = u\nhots = typo\n", ":4: unknown key \"hots\""},
     {0600, "[account a]\nhost = h\ndelete = yes\n",
@@ -132,6 +132,15 @@ static const struct {
      "[account a]\nhost = h\nuser = u\npassword_env = X\nmaildir = /x\n"
      "fingerprint = ab:cd\n",
      "[account a]: fingerprint: want 64 hex digits"},
+    {0600, "[account a]\nhost = h\nuser = u\npassword_env = X\nmaildir = /x\n"
+           "proxy = http://pxuser:Pr0xyS3cret@127.0.0.1:1\n",
+     "[account a]: proxy: not a socks5h:// or socks5:// URL with a port"},
+    {0600, "[account a]\nhost = h\nuser = u\npassword_env = X\nmaildir = /x\n"
+           "proxy = socks5h://127.0.0.1:1\nproxy_env = P3TEST_PROXY\n",
+     "[account a]: only one of proxy and proxy_env"},
+    {0600, "[account a]\nhost = h\nuser = u\npassword_env = X\nmaildir = /x\n"
+           "proxy_env = P3TEST_UNSET_PROXY\n",
+     "[account a]: proxy_env P3TEST_UNSET_PROXY: not set or empty"},
 };
 
 START_TEST(bad_config_is_refused_with_file_and_line)
@@ -148,6 +157,7 @@ START_TEST(bad_config_is_refused_with_file_and_line)
     snprintf(want, sizeof want, "%s%s", refused[_i].error[0] == ':' ? config : "",
              refused[_i].error);
     STDERR_HAS(&r, want);
+    ck_assert(strstr(r.stderr_text, "Pr0xyS3cret") == NULL); /* a proxy URL is not echoed */
     ck_assert_int_eq(p3s_connected(r.srv), 0);
     run_free_mailbox(&r, m, n);
 }
@@ -240,31 +250,17 @@ START_TEST(command_line)
 }
 END_TEST
 
-static Suite *config_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("pop3fetch_config");
-    TCase *tc = tcase_create("config");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, every_account_runs_and_the_worst_exit_wins);
     tcase_add_test(tc, account_flag_runs_only_that_account);
     tcase_add_loop_test(tc, bad_config_is_refused_with_file_and_line, 0,
                         sizeof refused / sizeof refused[0]);
     tcase_add_loop_test(tc, default_config_path, 0, 3);
     tcase_add_loop_test(tc, command_line, 0, sizeof command_lines / sizeof command_lines[0]);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s /path/to/pop3fetch\n", argv[0]);
-        return 2;
-    }
-    pop3fetch_path = argv[1];
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return example_test_main(argc, argv, "pop3fetch_config", &pop3fetch_path, 0, add_tests);
 }

@@ -181,13 +181,7 @@ END_TEST
  * first time (then the state has it). */
 static void script_login_delay_session(p3s *s, const msg *m, int fetch)
 {
-    p3s_send(s, "+OK ready\r\n");
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "+OK\r\nUSER\r\nLOGIN-DELAY 2\r\n.\r\n");
-    p3s_expect(s, "USER alice");
-    p3s_send(s, "+OK\r\n");
-    p3s_expect(s, "PASS " PASSWORD);
-    p3s_send(s, "+OK\r\n");
+    script_login_capa(s, "+OK\r\nUSER\r\nLOGIN-DELAY 2\r\n.\r\n");
     script_listings(s, m, 1, NULL);
     if (fetch)
         script_retr_all(s, m, 1);
@@ -221,6 +215,22 @@ END_TEST
  * Maildir) and the daemon gets SIGHUP; after bob's session, SIGTERM. */
 static uint16_t bob_port;
 
+/* Bob's server as w->srv[1] on bob_port; alice's session (r->srv) delivers
+ * message 1, bob's messages 1 and 2. */
+static void script_alice_and_bob(run *r, watch *w, const msg *m)
+{
+    w->srv[1] = p3s_new(r->base);
+    ck_assert_ptr_nonnull(w->srv[1]);
+    bob_port = p3s_listen(w->srv[1], "127.0.0.1");
+    ck_assert_uint_ne(bob_port, 0);
+    script_session_start(r->srv, m, 1);
+    script_retr_all(r->srv, m, 1);
+    script_quit(r->srv, "+OK bye\r\n");
+    script_session_start(w->srv[1], m, 2);
+    script_retr_all(w->srv[1], m, 2);
+    script_quit(w->srv[1], "+OK bye\r\n");
+}
+
 static void add_bob_then_term(run *r, size_t k)
 {
     char text[2048] = "";
@@ -244,16 +254,7 @@ START_TEST(sighup_starts_a_new_account)
     watch w = {.on_done = add_bob_then_term, .n = 2};
     size_t n = make_mailbox(m);
     run_init(&r);
-    w.srv[1] = p3s_new(r.base);
-    ck_assert_ptr_nonnull(w.srv[1]);
-    bob_port = p3s_listen(w.srv[1], "127.0.0.1");
-    ck_assert_uint_ne(bob_port, 0);
-    script_session_start(r.srv, m, 1);
-    script_retr_all(r.srv, m, 1);
-    script_quit(r.srv, "+OK bye\r\n");
-    script_session_start(w.srv[1], m, 2);
-    script_retr_all(w.srv[1], m, 2);
-    script_quit(w.srv[1], "+OK bye\r\n");
+    script_alice_and_bob(&r, &w, m);
 
     run_daemon(&r, &w, alice_config(&r, r.port, 3600, 0));
     EXIT_IS(&r, 0);
@@ -308,16 +309,7 @@ START_TEST(sighup_removes_an_account)
     p3s *alice_again = p3s_new(r.base);
     ck_assert_ptr_nonnull(alice_again);
     p3s_hand_over(r.srv, alice_again); /* a second poll of alice would land here */
-    w.srv[1] = p3s_new(r.base);
-    ck_assert_ptr_nonnull(w.srv[1]);
-    bob_port = p3s_listen(w.srv[1], "127.0.0.1");
-    ck_assert_uint_ne(bob_port, 0);
-    script_session_start(r.srv, m, 1);
-    script_retr_all(r.srv, m, 1);
-    script_quit(r.srv, "+OK bye\r\n");
-    script_session_start(w.srv[1], m, 2);
-    script_retr_all(w.srv[1], m, 2);
-    script_quit(w.srv[1], "+OK bye\r\n");
+    script_alice_and_bob(&r, &w, m);
 
     bob_done_at = 0;
     const char *config = alice_config(&r, r.port, 1, 0);

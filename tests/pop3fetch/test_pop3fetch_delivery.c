@@ -228,40 +228,29 @@ START_TEST(mda_timeout_fails_the_delivery)
     script_login(r.srv, 0);
     script_listings(r.srv, m, 1, NULL);
     script_retr(r.srv, 1, &m[0]);
-    const char *const extra[] = {"--mda", "sleep 30", "--timeout", "1", "--delete", NULL};
+    const char *const extra[] = {"--mda", "sleep 60", "--timeout", short_timeout_arg(),
+                                 "--delete", NULL};
+    char want[64];
     run_pop3fetch(&r, extra);
     EXIT_IS(&r, 74);
     SCRIPT_DONE(&r);
     ck_assert_uint_eq(p3s_bytes_unread(r.srv), 0);
-    STDERR_HAS(&r, "MDA \"sleep 30\" took more than 1 s");
+    snprintf(want, sizeof want, "MDA \"sleep 60\" took more than %s s", short_timeout_arg());
+    STDERR_HAS(&r, want);
     run_free_mailbox(&r, m, 1);
 }
 END_TEST
 
-static Suite *delivery_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("pop3fetch_delivery");
-    TCase *tc = tcase_create("delivery");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, mbox_quotes_from_lines_across_chunks);
     tcase_add_loop_test(tc, mbox_lock_held_by_another_fails_without_deleting, 0, 2);
     tcase_add_test(tc, mbox_write_failure_truncates_back);
     tcase_add_loop_test(tc, mda_gets_the_bytes_as_received, 0, 2);
     tcase_add_test(tc, mda_timeout_fails_the_delivery);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s /path/to/pop3fetch\n", argv[0]);
-        return 2;
-    }
-    pop3fetch_path = argv[1];
-    SRunner *sr = srunner_create(delivery_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return example_test_main(argc, argv, "pop3fetch_delivery", &pop3fetch_path, 0, add_tests);
 }

@@ -127,22 +127,18 @@ START_TEST(dele_only_after_data_name_and_state_are_on_disk)
 }
 END_TEST
 
+static void add_tests(TCase *tc)
+{
+    tcase_add_test(tc, dele_only_after_data_name_and_state_are_on_disk);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
         fprintf(stderr, "usage: %s /path/to/pop3fetch /path/to/syscall_log.so\n", argv[0]);
         return 2;
     }
-    pop3fetch_path = argv[1];
     shim_path = argv[2];
-    Suite *s = suite_create("pop3fetch_durability");
-    TCase *tc = tcase_create("durability");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, dele_only_after_data_name_and_state_are_on_disk);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return example_test_main(argc, argv, "pop3fetch_durability", &pop3fetch_path, 0,
+                             add_tests);
 }

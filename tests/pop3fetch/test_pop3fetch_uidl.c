@@ -29,19 +29,12 @@ START_TEST(server_without_uidl_fetches_everything)
 {
     msg m[MAX_MSGS];
     run r;
-    char line[64];
     size_t n = make_mailbox(m);
     run_init(&r);
     script_login(r.srv, 0);
     p3s_expect(r.srv, "UIDL");
     p3s_send(r.srv, "-ERR command not implemented\r\n");
-    p3s_expect(r.srv, "LIST");
-    p3s_send(r.srv, "+OK\r\n");
-    for (size_t i = 0; i < n; i++) {
-        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
-        p3s_send(r.srv, line);
-    }
-    p3s_send(r.srv, ".\r\n");
+    script_list(r.srv, m, n);
     script_retr_quit(r.srv, m, n);
     run_pop3fetch(&r, NULL);
     EXIT_IS(&r, 0);
@@ -83,13 +76,7 @@ START_TEST(bad_uidl_listing_falls_back_to_message_numbers)
         p3s_send(r.srv, line);
     }
     p3s_send(r.srv, ".\r\n");
-    p3s_expect(r.srv, "LIST");
-    p3s_send(r.srv, "+OK\r\n");
-    for (size_t i = 0; i < n; i++) {
-        snprintf(line, sizeof line, "%zu %zu\r\n", i + 1, m[i].body_len);
-        p3s_send(r.srv, line);
-    }
-    p3s_send(r.srv, ".\r\n");
+    script_list(r.srv, m, n);
     script_retr_quit(r.srv, m, n);
     run_pop3fetch(&r, NULL);
     EXIT_IS(&r, 0);
@@ -226,31 +213,17 @@ START_TEST(uidls_gone_from_the_server_are_forgotten)
 }
 END_TEST
 
-static Suite *uidl_suite(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("pop3fetch_uidl");
-    TCase *tc = tcase_create("uidl");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, server_without_uidl_fetches_everything);
     tcase_add_loop_test(tc, bad_uidl_listing_falls_back_to_message_numbers, 0,
                         sizeof bad_listings / sizeof bad_listings[0]);
     tcase_add_test(tc, maildir_files_of_a_killed_run_are_recorded_not_fetched_again);
     tcase_add_test(tc, all_fetches_what_the_state_knows);
     tcase_add_test(tc, uidls_gone_from_the_server_are_forgotten);
-    suite_add_tcase(s, tc);
-    return s;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s /path/to/pop3fetch\n", argv[0]);
-        return 2;
-    }
-    pop3fetch_path = argv[1];
-    SRunner *sr = srunner_create(uidl_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return example_test_main(argc, argv, "pop3fetch_uidl", &pop3fetch_path, 0, add_tests);
 }

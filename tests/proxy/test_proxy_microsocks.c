@@ -18,64 +18,51 @@ static const char *proxy_url(const ms_proxy *p, int remote_dns, const char *auth
     return url;
 }
 
-/* Greeting, CAPA and QUIT through microsocks; the connect's status. */
-static void pop3_through(int remote_dns, const char *ms_user, const char *ms_pass,
-                         const char *auth, pop3a_status want, const char *want_text)
+/* Rows: microsocks with or without credentials, the URL's, and the
+ * connect's outcome. */
+static const struct {
+    int remote_dns;
+    const char *ms_user, *ms_pass; /* microsocks wants these; NULL: no auth */
+    const char *auth;              /* in the URL */
+    pop3a_status want;
+    const char *want_text; /* in the connect's text when it fails */
+} throughs[] = {
+    {1, NULL, NULL, NULL, POP3A_OK, NULL},
+    {0, NULL, NULL, NULL, POP3A_OK, NULL},
+    {1, "pxuser", "pxpass", "pxuser:pxpass@", POP3A_OK, NULL},
+    {1, "pxuser", "pxpass", "pxuser:nope@", POP3A_ERR_IO, "refused the user name and password"},
+    {1, "pxuser", "pxpass", NULL, POP3A_ERR_IO, "none of our authentication methods"},
+};
+
+/* Greeting, CAPA and QUIT through microsocks, or the connect refused. */
+START_TEST(pop3_through_microsocks)
 {
     ms_proxy p;
-    ck_assert_int_eq(ms_start(&p, ms_user, ms_pass), 0);
+    ck_assert_int_eq(ms_start(&p, throughs[_i].ms_user, throughs[_i].ms_pass), 0);
     tu_env e;
     tu_env_init(&e);
     uint16_t port = p3s_listen(e.srv, "127.0.0.1");
     ck_assert_uint_ne(port, 0);
-    if (want == POP3A_OK)
+    if (throughs[_i].want == POP3A_OK)
         script_pop3_quit(e.srv);
     tu_rec conn, quit;
     RECS_INIT(NULL, 0, &conn, &quit);
-    proxy_connect(&e, proxy_url(&p, remote_dns, auth), "127.0.0.1", port, &conn);
-    if (want == POP3A_OK) {
+    proxy_connect(&e, proxy_url(&p, throughs[_i].remote_dns, throughs[_i].auth), "127.0.0.1",
+                  port, &conn);
+    if (throughs[_i].want == POP3A_OK) {
         ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
         WAIT_DONE_AND_SCRIPT(&e, quit);
         ASSERT_ONCE_OK(conn);
         ASSERT_ONCE_OK(quit);
     } else {
         WAIT_DONE(&e, conn);
-        ASSERT_ONCE_STATUS(conn, want);
-        ck_assert_msg(strstr(conn.text, want_text), "\"%s\", want \"%s\"", conn.text, want_text);
+        ASSERT_ONCE_STATUS(conn, throughs[_i].want);
+        ck_assert_msg(strstr(conn.text, throughs[_i].want_text), "\"%s\", want \"%s\"",
+                      conn.text, throughs[_i].want_text);
         ck_assert(!p3s_connected(e.srv)); /* the proxy never reached the target */
     }
     tu_env_free(&e);
     ms_stop(&p);
-}
-
-START_TEST(socks5h_without_auth)
-{
-    pop3_through(1, NULL, NULL, NULL, POP3A_OK, NULL);
-}
-END_TEST
-
-START_TEST(socks5_without_auth)
-{
-    pop3_through(0, NULL, NULL, NULL, POP3A_OK, NULL);
-}
-END_TEST
-
-START_TEST(socks5h_with_auth)
-{
-    pop3_through(1, "pxuser", "pxpass", "pxuser:pxpass@", POP3A_OK, NULL);
-}
-END_TEST
-
-START_TEST(wrong_password_is_refused)
-{
-    pop3_through(1, "pxuser", "pxpass", "pxuser:nope@", POP3A_ERR_IO,
-                 "refused the user name and password");
-}
-END_TEST
-
-START_TEST(missing_credentials_are_refused)
-{
-    pop3_through(1, "pxuser", "pxpass", NULL, POP3A_ERR_IO, "none of our authentication methods");
 }
 END_TEST
 
@@ -129,11 +116,7 @@ static Suite *proxy_microsocks_suite(void)
 {
     Suite *s = suite_create("proxy_microsocks");
     TCase *tc = tcase_create("microsocks");
-    tcase_add_test(tc, socks5h_without_auth);
-    tcase_add_test(tc, socks5_without_auth);
-    tcase_add_test(tc, socks5h_with_auth);
-    tcase_add_test(tc, wrong_password_is_refused);
-    tcase_add_test(tc, missing_credentials_are_refused);
+    tcase_add_loop_test(tc, pop3_through_microsocks, 0, sizeof throughs / sizeof throughs[0]);
     tcase_add_test(tc, unreachable_target_is_reported);
     tcase_add_test(tc, implicit_tls_through_microsocks);
     suite_add_tcase(s, tc);

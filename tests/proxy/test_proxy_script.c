@@ -31,6 +31,43 @@ static void expect_no_auth_offer(p3s *s)
     p3s_expect_bytes(s, "\x05\x01\x00", 3);
 }
 
+/* The POP3 part after a CONNECT reply that carried the greeting: CAPA, QUIT. */
+static void script_capa_quit(p3s *s)
+{
+    p3s_expect(s, "CAPA");
+    p3s_send(s, "+OK\r\n" CAPA_BASIC ".\r\n");
+    p3s_expect(s, "QUIT");
+    p3s_send(s, "+OK bye\r\n");
+    p3s_expect_eof(s);
+}
+
+/* Connects through the proxy at u to mail.example:110: the connect fails
+ * with `want` and a text holding `text` and `more` (unless NULL). */
+static void connect_fails(tu_env *e, const char *u, pop3a_status want, const char *text,
+                          const char *more)
+{
+    tu_rec conn;
+    RECS_INIT(NULL, 0, &conn);
+    proxy_connect(e, u, "mail.example", 110, &conn);
+    WAIT_DONE(e, conn);
+    ASSERT_ONCE_STATUS(conn, want);
+    ck_assert_msg(strstr(conn.text, text) && (!more || strstr(conn.text, more)),
+                  "\"%s\", want \"%s\" and \"%s\"", conn.text, text, more ? more : "");
+}
+
+/* Connects through the proxy at u to target:110 and quits: both OK, and the
+ * script ran to its end. */
+static void connect_and_quit(tu_env *e, const char *u, const char *target)
+{
+    tu_rec conn, quit;
+    RECS_INIT(NULL, 0, &conn, &quit);
+    proxy_connect(e, u, target, 110, &conn);
+    ck_assert_ptr_nonnull(pop3a_quit(e->client, tu_done, &quit));
+    WAIT_DONE_AND_SCRIPT(e, quit);
+    ASSERT_ONCE_OK(conn);
+    ASSERT_ONCE_OK(quit);
+}
+
 START_TEST(socks5h_sends_the_name_and_pop3_runs_through)
 {
     tu_env e;
@@ -43,19 +80,9 @@ START_TEST(socks5h_sends_the_name_and_pop3_runs_through)
     p3s_expect_bytes(e.srv, CONNECT_MAIL, CONNECT_MAIL_LEN);
     /* The reply and the greeting in one write: the greeting is not lost. */
     p3s_send_bytes(e.srv, V4_REPLY PLAIN_GREETING, REPLY_LEN + strlen(PLAIN_GREETING));
-    p3s_expect(e.srv, "CAPA");
-    p3s_send(e.srv, "+OK\r\n" CAPA_BASIC ".\r\n");
-    p3s_expect(e.srv, "QUIT");
-    p3s_send(e.srv, "+OK bye\r\n");
-    p3s_expect_eof(e.srv);
-    tu_rec conn, quit;
-    RECS_INIT(NULL, 0, &conn, &quit);
+    script_capa_quit(e.srv);
     /* mail.example does not resolve: only the proxy may look it up. */
-    proxy_connect(&e, u, "mail.example", 110, &conn);
-    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
-    WAIT_DONE_AND_SCRIPT(&e, quit);
-    ASSERT_ONCE_OK(conn);
-    ASSERT_ONCE_OK(quit);
+    connect_and_quit(&e, u, "mail.example");
     ck_assert(tu_trace_has(&tr, "SOCKS5 proxy: tunnel to the target is up"));
     tu_env_free(&e);
     tu_trace_clear(&tr);
@@ -72,12 +99,7 @@ START_TEST(socks5_resolves_here_and_sends_the_address)
     p3s_expect_bytes(e.srv, "\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x6e", 10);
     p3s_send_bytes(e.srv, V4_REPLY, REPLY_LEN);
     script_pop3_quit(e.srv);
-    tu_rec conn, quit;
-    RECS_INIT(NULL, 0, &conn, &quit);
-    proxy_connect(&e, u, "127.0.0.1", 110, &conn);
-    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
-    WAIT_DONE_AND_SCRIPT(&e, quit);
-    ASSERT_ONCE_OK(conn);
+    connect_and_quit(&e, u, "127.0.0.1");
     tu_env_free(&e);
 }
 END_TEST
@@ -96,12 +118,7 @@ START_TEST(auth_is_sent_when_chosen_and_the_password_never_traced)
     p3s_expect_bytes(e.srv, CONNECT_MAIL, CONNECT_MAIL_LEN);
     p3s_send_bytes(e.srv, V4_REPLY, REPLY_LEN);
     script_pop3_quit(e.srv);
-    tu_rec conn, quit;
-    RECS_INIT(NULL, 0, &conn, &quit);
-    proxy_connect(&e, u, "mail.example", 110, &conn);
-    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
-    WAIT_DONE_AND_SCRIPT(&e, quit);
-    ASSERT_ONCE_OK(conn);
+    connect_and_quit(&e, u, "mail.example");
     ck_assert(tu_trace_has(&tr, "user name and password sent"));
     ck_assert(!tu_trace_has(&tr, "Pr0xyS3cret"));
     tu_env_free(&e);
@@ -157,13 +174,7 @@ START_TEST(hostile_reply_fails_the_connect)
         p3s_close(e.srv);
     else
         p3s_expect_eof(e.srv); /* the client gave up and closed */
-    tu_rec conn;
-    RECS_INIT(NULL, 0, &conn);
-    proxy_connect(&e, u, "mail.example", 110, &conn);
-    WAIT_DONE(&e, conn);
-    ASSERT_ONCE_STATUS(conn, POP3A_ERR_IO);
-    ck_assert_msg(strstr(conn.text, "SOCKS5 proxy: ") && strstr(conn.text, b->want),
-                  "case %d: \"%s\", want \"%s\"", _i, conn.text, b->want);
+    connect_fails(&e, u, POP3A_ERR_IO, "SOCKS5 proxy: ", b->want);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
     tu_env_free(&e);
@@ -178,12 +189,7 @@ START_TEST(silent_proxy_times_out)
     ck_assert_int_eq(pop3a_options_set_timeouts(e.opts, 200, 3000), 0);
     const char *u = listen_proxy(&e, 1, NULL);
     expect_no_auth_offer(e.srv);
-    tu_rec conn;
-    RECS_INIT(NULL, 0, &conn);
-    proxy_connect(&e, u, "mail.example", 110, &conn);
-    WAIT_DONE(&e, conn);
-    ASSERT_ONCE_STATUS(conn, POP3A_ERR_TIMEOUT);
-    ck_assert_ptr_nonnull(strstr(conn.text, "200 ms"));
+    connect_fails(&e, u, POP3A_ERR_TIMEOUT, "200 ms", NULL);
     tu_env_free(&e);
 }
 END_TEST
@@ -205,17 +211,8 @@ START_TEST(longest_reply_then_greeting_in_one_write)
     memcpy(big + 260, "\x04\x38", 2);
     memcpy(big + 262, PLAIN_GREETING, strlen(PLAIN_GREETING));
     p3s_send_bytes(e.srv, big, 262 + strlen(PLAIN_GREETING));
-    p3s_expect(e.srv, "CAPA");
-    p3s_send(e.srv, "+OK\r\n" CAPA_BASIC ".\r\n");
-    p3s_expect(e.srv, "QUIT");
-    p3s_send(e.srv, "+OK bye\r\n");
-    p3s_expect_eof(e.srv);
-    tu_rec conn, quit;
-    RECS_INIT(NULL, 0, &conn, &quit);
-    proxy_connect(&e, u, "mail.example", 110, &conn);
-    ck_assert_ptr_nonnull(pop3a_quit(e.client, tu_done, &quit));
-    WAIT_DONE_AND_SCRIPT(&e, quit);
-    ASSERT_ONCE_OK(conn);
+    script_capa_quit(e.srv);
+    connect_and_quit(&e, u, "mail.example");
     tu_env_free(&e);
 }
 END_TEST
@@ -316,12 +313,7 @@ START_TEST(bytes_before_tls_through_the_tunnel_are_refused)
     p3s_expect_bytes(e.srv, CONNECT_MAIL, CONNECT_MAIL_LEN);
     p3s_send_bytes(e.srv, V4_REPLY PLAIN_GREETING, REPLY_LEN + strlen(PLAIN_GREETING));
     p3s_expect_eof(e.srv);
-    tu_rec conn;
-    RECS_INIT(NULL, 0, &conn);
-    proxy_connect(&e, u, "mail.example", 110, &conn);
-    WAIT_DONE(&e, conn);
-    ASSERT_ONCE_STATUS(conn, POP3A_ERR_PROTOCOL);
-    ck_assert_ptr_nonnull(strstr(conn.text, "before TLS"));
+    connect_fails(&e, u, POP3A_ERR_PROTOCOL, "before TLS", NULL);
     WAIT_SCRIPT(&e);
     SCRIPT_DONE(e.srv);
     tu_env_free(&e);

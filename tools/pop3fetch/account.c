@@ -33,6 +33,7 @@ struct account {
     struct timeval t0, t1;
 
     char *secret;
+    struct secret_job *secret_job; /* a password/token command running */
     struct state *state;
     struct store *store;
     pop3a_client *client;
@@ -43,6 +44,11 @@ struct account {
     size_t next;   /* next todo index to queue a RETR for */
     size_t cur;    /* todo index of the RETR being read */
     int delivered; /* cur's message is committed to the store */
+    /* An async store (MDA) may still be committing cur's message when its
+     * RETR completes: the message counts once both are in. */
+    int committing, retr_done;
+    uint64_t retr_octets;
+    pop3a_future *paused; /* the RETR paused while the store is backlogged */
     uint32_t pending_msgs[BATCH]; /* delivered, not yet synced/recorded/marked */
     const char *pending_uids[BATCH];
     size_t n_pending;
@@ -83,10 +89,13 @@ static void finish(struct account *a)
         return;
     a->finished = 1;
     gettimeofday(&a->t1, NULL);
+    a->paused = NULL; /* failed with the client */
     pop3a_client_free(a->client);
     a->client = NULL;
     secret_free(a->secret);
     a->secret = NULL;
+    secret_job_free(a->secret_job);
+    a->secret_job = NULL;
     if (a->uidl)
         pop3a_future_unref(a->uidl);
     a->uidl = NULL;
@@ -154,7 +163,7 @@ static void fail_future(struct account *a, const char *what, pop3a_future *f)
     }
     const char *text = pop3a_future_text(f);
     /* For a failed connect the client has more (OpenSSL's reason...). */
-    const char *detail = a->client && strcmp(what, "connect") == 0
+    const char *detail = a->client && strncmp(what, "connect", 7) == 0
                              ? pop3a_client_errstr(a->client) : "";
     int more = detail[0] && strcmp(detail, text) != 0;
     fail(a, exit_for_status(st, pop3a_future_resp_code(f)), "%s at %s:%ld: %s%s%s%s%s%s", what,
@@ -272,13 +281,15 @@ static void add_pending(struct account *a, const struct item *it)
 }
 
 /* Keeps up to RETR_AHEAD RETRs queued, topping up once half are done, so the
- * library gets batches it can pipeline in a few writes. */
+ * library gets batches it can pipeline in a few writes. An async store (an
+ * MDA) gets one at a time: the next message is asked for once the last one
+ * is settled, so no transfer waits on a busy MDA with its data unread. */
 static void queue_retrs(struct account *a)
 {
-    size_t queued = a->next - a->cur, n = 0;
-    if (a->next >= a->plan.n_todo || queued > RETR_AHEAD / 2)
+    size_t queued = a->next - a->cur, n = 0, ahead = a->store->async ? 1 : RETR_AHEAD;
+    if (a->next >= a->plan.n_todo || queued > ahead / 2)
         return;
-    for (; queued + n < RETR_AHEAD && a->next + n < a->plan.n_todo; n++)
+    for (; queued + n < ahead && a->next + n < a->plan.n_todo; n++)
         a->batch[n] = todo_item(a, a->next + n)->msg;
     size_t ok = pop3a_retr_many(a->client, a->batch, n, on_chunk, on_retr, a);
     a->next += ok;
@@ -300,9 +311,18 @@ static int on_chunk(pop3a_client *c, pop3a_future *f, const char *data, size_t l
     if (len > 0 && store_write(a->store, data, len) != 0)
         goto failed;
     if (final) {
-        if (store_commit(a->store) != 0)
+        int rc = store_commit(a->store);
+        if (rc < 0)
             goto failed;
-        a->delivered = 1;
+        if (rc == STORE_PENDING)
+            a->committing = 1;
+        else
+            a->delivered = 1;
+        return POP3A_CHUNK_CONTINUE;
+    }
+    if (a->store->backlogged) { /* until the store says READY */
+        a->paused = f;
+        return POP3A_CHUNK_PAUSE;
     }
     return POP3A_CHUNK_CONTINUE;
 failed:
@@ -311,28 +331,16 @@ failed:
     return POP3A_CHUNK_ABORT; /* closes the connection: no QUIT, nothing deleted */
 }
 
-static void on_retr(pop3a_client *c, pop3a_future *f, void *arg)
+/* cur's message is in the store and its RETR done: count it, batch it for
+ * the state and DELE, and go on. */
+static void message_delivered(struct account *a, uint64_t octets)
 {
-    struct account *a = arg;
-    char what[48];
-    (void)c;
-    if (stale(a, c))
-        return;
     const struct item *it = todo_item(a, a->cur);
-    snprintf(what, sizeof what, "RETR %" PRIu32, pop3a_future_msg(f));
-    if (pop3a_future_status(f) != POP3A_OK || !a->delivered) {
-        store_abort(a->store);
-        if (pop3a_future_status(f) != POP3A_OK)
-            fail_future(a, what, f);
-        else
-            fail(a, EX_SOFTWARE, "%s: no final chunk", what);
-        return;
-    }
     a->delivered = 0;
     a->n_new++;
-    a->bytes += pop3a_future_octets(f);
+    a->bytes += octets;
     verbose(a, "message %" PRIu32 " (%s): %" PRIu64 " bytes delivered", it->msg,
-            it->uid ? it->uid : "no UIDL", pop3a_future_octets(f));
+            it->uid ? it->uid : "no UIDL", octets);
     a->cur++;
     add_pending(a, it);
     if (gone(a))
@@ -344,6 +352,59 @@ static void on_retr(pop3a_client *c, pop3a_future *f, void *arg)
         return;
     }
     queue_retrs(a);
+}
+
+static void on_retr(pop3a_client *c, pop3a_future *f, void *arg)
+{
+    struct account *a = arg;
+    char what[48];
+    (void)c;
+    if (stale(a, c))
+        return;
+    snprintf(what, sizeof what, "RETR %" PRIu32, pop3a_future_msg(f));
+    if (pop3a_future_status(f) == POP3A_OK && a->committing) {
+        a->retr_done = 1; /* the store's STORE_EV_COMMITTED finishes it */
+        a->retr_octets = pop3a_future_octets(f);
+        return;
+    }
+    if (pop3a_future_status(f) != POP3A_OK || !a->delivered) {
+        store_abort(a->store);
+        a->committing = 0;
+        if (pop3a_future_status(f) != POP3A_OK)
+            fail_future(a, what, f);
+        else
+            fail(a, EX_SOFTWARE, "%s: no final chunk", what);
+        return;
+    }
+    message_delivered(a, pop3a_future_octets(f));
+}
+
+/* From an async store (the MDA), on the loop. */
+static void on_store_event(void *arg, int event)
+{
+    struct account *a = arg;
+    pop3a_future *paused = a->paused;
+    if (a->finished)
+        return;
+    switch (event) {
+    case STORE_EV_READY:
+        a->paused = NULL;
+        if (paused)
+            pop3a_future_resume(paused);
+        return;
+    case STORE_EV_FAILED:
+        a->committing = a->retr_done = 0;
+        fail_delivery(a, a->store->err);
+        return;
+    case STORE_EV_COMMITTED:
+        a->committing = 0;
+        a->delivered = 1;
+        if (a->retr_done) {
+            a->retr_done = 0;
+            message_delivered(a, a->retr_octets);
+        }
+        return;
+    }
 }
 
 static void on_dele(pop3a_client *c, pop3a_future *f, void *arg)
@@ -503,7 +564,8 @@ static void on_connect(pop3a_client *c, pop3a_future *f, void *arg)
     if (stale(a, c))
         return;
     if (pop3a_future_status(f) != POP3A_OK) {
-        fail_future(a, "connect", f);
+        /* The proxy's URL is not named: it may hold its password. */
+        fail_future(a, a->s->proxy ? "connect (through the SOCKS5 proxy)" : "connect", f);
         return;
     }
     note_login_delay(a, pop3a_client_capa(c));
@@ -517,16 +579,12 @@ static void on_connect(pop3a_client *c, pop3a_future *f, void *arg)
 
 /* --------------------------------------------------------------- set up */
 
-/* Everything before the network; 0 or -1 after fail(). */
-static int prepare(struct account *a)
+/* The state and the store; 0 or -1 after fail(). */
+static int open_state_and_store(struct account *a)
 {
     const struct settings *s = a->s;
     char err[600];
     int busy;
-    if (!(a->secret = secret_get(s, err, sizeof err))) {
-        fail(a, EX_CONFIG, "%s", err);
-        return -1;
-    }
     char *path = s->state ? strdup(s->state) : state_default_path(a->key);
     if (!path) {
         fail(a, EX_OSERR, "out of memory");
@@ -538,11 +596,53 @@ static int prepare(struct account *a)
         fail(a, busy ? EX_TEMPFAIL : EX_CANTCREAT, "%s", err);
         return -1;
     }
-    if (!(a->store = store_open(s, err, sizeof err))) {
+    if (!(a->store = store_open(s, a->base, err, sizeof err))) {
         fail(a, EX_CANTCREAT, "%s", err);
         return -1;
     }
+    a->store->notify = on_store_event;
+    a->store->notify_arg = a;
     return 0;
+}
+
+static void start_session(struct account *a);
+
+/* The secret is in: everything else before the network, then connect. */
+static void secret_ready(struct account *a)
+{
+    if (open_state_and_store(a) == 0)
+        start_session(a);
+}
+
+static void on_secret(void *arg, char *secret, const char *err)
+{
+    struct account *a = arg;
+    secret_job_free(a->secret_job);
+    a->secret_job = NULL;
+    if (!secret) {
+        fail(a, EX_CONFIG, "%s", err);
+        return;
+    }
+    a->secret = secret;
+    secret_ready(a);
+}
+
+/* A command runs from the loop (other accounts go on meanwhile); a file or
+ * a variable is read at once. */
+static void get_secret(struct account *a)
+{
+    char err[600];
+    if (secret_is_command(a->s)) {
+        a->secret_job = secret_cmd_start(a->base, a->s, on_secret, a, err, sizeof err);
+        if (!a->secret_job)
+            fail(a, EX_CONFIG, "%s", err);
+        return;
+    }
+    if (!(a->secret = secret_get(a->s, err, sizeof err))) {
+        fail(a, EX_CONFIG, "%s", err);
+        return;
+    }
+    secret_ready(a);
 }
 
 /* A client (without pipelining on a retry) and its connect. */
@@ -560,7 +660,8 @@ static void start_session(struct account *a)
         fail(a, EX_OSERR, "cannot set up the client (out of memory?)");
         return;
     }
-    verbose(a, "connecting to %s:%ld%s", a->s->host, a->s->port,
+    verbose(a, "connecting to %s:%ld%s%s", a->s->host, a->s->port,
+            a->s->proxy ? " through a SOCKS5 proxy" : "",
             a->retried ? " (without pipelining)" : "");
     if (!pop3a_connect(a->client, a->s->host, (uint16_t)a->s->port, on_connect, a))
         fail_submit(a, "connect");
@@ -591,7 +692,8 @@ static void retry_without_pipelining(struct account *a)
     plan_free(&a->plan);
     a->no_uidl = 0;
     a->next = a->cur = a->n_pending = 0;
-    a->delivered = 0;
+    a->delivered = a->committing = a->retr_done = 0;
+    a->paused = NULL;
     a->n_deleted_ok = 0;
     a->pipelined = 0;
     a->retried = 1;
@@ -615,8 +717,7 @@ void account_start(struct account *a)
 {
     a->started = 1;
     gettimeofday(&a->t0, NULL);
-    if (prepare(a) == 0)
-        start_session(a);
+    get_secret(a);
 }
 
 /*
@@ -630,8 +731,8 @@ void account_stop(struct account *a)
 {
     if (!a->started || a->finished)
         return;
-    store_abort(a->store);
-    a->delivered = 0;
+    store_abort(a->store); /* an MDA still running is killed: not delivered */
+    a->delivered = a->committing = a->retr_done = 0;
     record_delivered(a);
     a->stopped = 1;
     verbose(a, "stopped: the session ends without QUIT, nothing deleted this time");
@@ -687,6 +788,7 @@ void account_free(struct account *a)
         pop3a_client_free(a->client);
         store_close(a->store);
         state_close(a->state);
+        secret_job_free(a->secret_job);
         if (a->uidl)
             pop3a_future_unref(a->uidl);
     }

@@ -21,12 +21,15 @@ static void usage(FILE *to)
           "                  --oauth-token-cmd CMD)\n"
           "                 [--tls implicit|stls|none] [--ca-file F] [--fingerprint SHA256HEX]\n"
           "                 [--allow-cleartext]\n"
+          "                 [--proxy socks5h://HOST:PORT | --proxy-env VAR]\n"
           "                 (--maildir DIR | --mbox FILE | --mda CMD) [--delete] [--all]\n"
           "                 [--state FILE] [--timeout S]\n"
           "       common: [--quiet] [--verbose] [--trace] [--help] [--version]\n"
           "Fetches new mail from POP3 accounts (messages whose UIDL is not in the state)\n"
           "and delivers it; --delete removes each message once it is delivered durably.\n"
           "TLS is implicit on port 995 and STLS (required) on any other port, verified.\n"
+          "--proxy connects through SOCKS5 (socks5h: the proxy resolves the host);\n"
+          "proxy credentials only in the config file or the --proxy-env variable.\n"
           "--daemon polls each account every `poll` seconds (default 300) until\n"
           "SIGTERM; SIGHUP reloads the config.\n"
           "Exit status (sysexits.h): 0 all fine; 75 try again later; 77 credentials\n"
@@ -105,6 +108,10 @@ int cli_parse(int argc, char **argv, struct cli *c)
             c->g.jobs = strtol(value, &end, 10);
             if (errno || *end || end == value || c->g.jobs < 1 || c->g.jobs > JOBS_MAX)
                 return bad(arg, "a number from 1 to 1000");
+        } else if (strcmp(key, "proxy") == 0 && proxy_url_has_credentials(value)) {
+            /* argv is readable by every user (ps, /proc): not for a password */
+            return bad(arg, "no USER:PASS@ on the command line: put the URL in the config "
+                            "file's proxy key or in a variable named by --proxy-env");
         } else if (strcmp(key, "poll") == 0) {
             return bad(arg, "not an option (poll is a config key)");
         } else {

@@ -44,6 +44,7 @@ pop3a_options *client_options(const struct settings *s, int trace, int one_at_a_
         pop3a_options_set_timeouts(o, ms, ms) != 0 ||
         (trace && pop3a_options_set_trace(o, on_trace, (void *)s) != 0) ||
         (one_at_a_time && pop3a_options_set_pipelining(o, 1) != 0) ||
+        (s->proxy && pop3a_options_set_proxy(o, s->proxy) != 0) ||
         (s->fingerprint && (fingerprint_parse(s->fingerprint, pin) != 0 ||
                             pop3a_options_set_tls_pin_sha256(o, pin) != 0))) {
         pop3a_options_free(o);

@@ -59,7 +59,7 @@ static int on_pair(void *user, const char *sect, const char *key, const char *va
         snprintf(err, sizeof err, "section [%s] is neither [defaults] nor [account NAME]", sect);
         return fail(p, err);
     }
-    if (settings_key_is_secret(key))
+    if (settings_pair_is_secret(key, value))
         p->names_secret = 1;
     if (settings_set(p->current, key, value, err, sizeof err) != 0)
         return fail(p, err);
@@ -90,10 +90,12 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errsz)
         return EX_CONFIG;
     }
     /* A password source in a file others can read tells them where the secret
-     * is, or (password_cmd) lets them see what runs with it. */
+     * is, or (password_cmd) lets them see what runs with it; a proxy URL may
+     * hold the proxy's password itself. */
     if (p.names_secret && (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH))) {
-        snprintf(err, errsz, "%s: names a password source but group or others can read or "
-                 "write it (mode %03o): chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+        snprintf(err, errsz, "%s: names a password source or a proxy password but group or "
+                 "others can read or write it (mode %03o): chmod 600 it", path,
+                 (unsigned)(st.st_mode & 0777));
         return EX_CONFIG;
     }
     if (cfg->n_accounts == 0) {

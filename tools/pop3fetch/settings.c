@@ -34,6 +34,8 @@ static const struct key keys[] = {
     {"tls", K_TLS, F(tls), 0, 0},
     {"ca_file", K_STR, F(ca_file), 0, 0},
     {"fingerprint", K_STR, F(fingerprint), 0, 0},
+    {"proxy", K_STR, F(proxy), 0, 0},
+    {"proxy_env", K_STR, F(proxy_env), 0, 0},
     {"allow_cleartext", K_BOOL, F(allow_cleartext), 0, 0},
     {"maildir", K_DELIVER, F(target), 0, DELIVER_MAILDIR},
     {"mbox", K_DELIVER, F(target), 0, DELIVER_MBOX},
@@ -81,9 +83,17 @@ int settings_key_is_bool(const char *key)
     return k && k->type == K_BOOL;
 }
 
-int settings_key_is_secret(const char *key)
+int proxy_url_has_credentials(const char *url)
 {
-    return strncmp(key, "password_", 9) == 0 || strcmp(key, "oauth_token_cmd") == 0;
+    const char *host = strstr(url, "://");
+    return host && strchr(host, '@') != NULL;
+}
+
+int settings_pair_is_secret(const char *key, const char *value)
+{
+    return strncmp(key, "password_", 9) == 0 || strcmp(key, "oauth_token_cmd") == 0 ||
+           strcmp(key, "proxy_env") == 0 ||
+           (strcmp(key, "proxy") == 0 && proxy_url_has_credentials(value));
 }
 
 static int parse_long(const char *v, long max, long *out)
@@ -195,6 +205,37 @@ static int expand_home(char **path)
     return 0;
 }
 
+/* proxy_env's variable into proxy, then the library's own check of the URL,
+ * so a bad one is a configuration error before any connection. The URL is
+ * never quoted back: it may hold the proxy's password. */
+static int finish_proxy(struct settings *s, char *err, size_t errsz)
+{
+    if (s->proxy && s->proxy_env) {
+        snprintf(err, errsz, "only one of proxy and proxy_env");
+        return -1;
+    }
+    if (s->proxy_env) {
+        const char *v = getenv(s->proxy_env);
+        if (!v || !v[0]) {
+            snprintf(err, errsz, "proxy_env %s: not set or empty", s->proxy_env);
+            return -1;
+        }
+        if (!(s->proxy = strdup(v))) {
+            snprintf(err, errsz, "out of memory");
+            return -1;
+        }
+    }
+    if (!s->proxy)
+        return 0;
+    pop3a_options *probe = pop3a_options_new();
+    int bad = !probe || pop3a_options_set_proxy(probe, s->proxy) != 0;
+    pop3a_options_free(probe);
+    if (bad)
+        snprintf(err, errsz, "%s: not a socks5h:// or socks5:// URL with a port",
+                 s->proxy_env ? "proxy_env" : "proxy");
+    return bad ? -1 : 0;
+}
+
 int settings_finish(struct settings *s, char *err, size_t errsz)
 {
     int secrets = !!s->password_file + !!s->password_env + !!s->password_cmd +
@@ -217,6 +258,8 @@ int settings_finish(struct settings *s, char *err, size_t errsz)
         snprintf(err, errsz, "needs one of maildir, mbox and mda");
         return -1;
     }
+    if (finish_proxy(s, err, errsz) != 0)
+        return -1;
     if ((s->deliver != DELIVER_MDA && expand_home(&s->target) != 0) ||
         expand_home(&s->state) != 0 || expand_home(&s->password_file) != 0 ||
         expand_home(&s->ca_file) != 0) {

@@ -18,6 +18,9 @@ struct settings {
     char *password_file, *password_env, *password_cmd, *oauth_token_cmd;
     int tls; /* pop3a_tls_mode, -1 unset (implicit) */
     char *ca_file, *fingerprint;
+    /* SOCKS5 proxy URL; proxy_env names a variable holding one. Credentials
+     * in the URL only from the config file or the variable, never argv. */
+    char *proxy, *proxy_env;
     int allow_cleartext;
     deliver_kind deliver;
     char *target; /* the Maildir directory, the mbox file or the MDA command */
@@ -36,13 +39,18 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
                  size_t errsz);
 /* 1 when `key` is a boolean (a command-line flag without a value). */
 int settings_key_is_bool(const char *key);
-/* 1 when the key names a secret source (password_* or oauth_token_cmd). */
-int settings_key_is_secret(const char *key);
+/* 1 when the pair names a secret source (password_*, oauth_token_cmd,
+ * proxy_env) or holds one (a proxy URL with USER:PASS@). */
+int settings_pair_is_secret(const char *key, const char *value);
+/* 1 when a proxy URL carries credentials (USER:PASS@ after the scheme). */
+int proxy_url_has_credentials(const char *url);
 
 /* Copies into s every field s lacks and `from` has. 0, or -1 out of memory. */
 int settings_inherit(struct settings *s, const struct settings *from);
 /* Fills the defaults (port, TLS, keep) and checks the account is complete:
- * host, user, exactly one secret source and one delivery. 0, or -1 with err. */
+ * host, user, exactly one secret source and one delivery, at most one of
+ * proxy and proxy_env (whose variable is read now into proxy), a proxy URL
+ * the library takes. 0, or -1 with err (which never holds the proxy URL). */
 int settings_finish(struct settings *s, char *err, size_t errsz);
 
 #endif

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-struct store *store_open(const struct settings *s, char *err, size_t errsz)
+struct store *store_open(const struct settings *s, struct event_base *base, char *err,
+                         size_t errsz)
 {
     switch (s->deliver) {
     case DELIVER_MAILDIR:
@@ -14,8 +15,8 @@ struct store *store_open(const struct settings *s, char *err, size_t errsz)
     case DELIVER_MBOX:
         return store_mbox_open(s->target, err, errsz);
     case DELIVER_MDA:
-        return store_mda_open(s->target, s->mda_crlf, s->timeout_s > 0 ? s->timeout_s : 60,
-                              err, errsz);
+        return store_mda_open(base, s->target, s->mda_crlf,
+                              s->timeout_s > 0 ? s->timeout_s : 60, err, errsz);
     case DELIVER_UNSET:
         break;
     }
@@ -68,8 +69,17 @@ int store_commit(struct store *st)
     if (st->pending_cr && st->ops->write(st, &cr, 1) != 0) /* a last lone CR */
         return -1;
     st->pending_cr = 0;
-    st->open = 0;
-    return st->ops->commit(st);
+    int rc = st->ops->commit(st);
+    if (rc != STORE_PENDING) /* pending: still open, so an abort stops it */
+        st->open = 0;
+    return rc;
+}
+
+void store_notify(struct store *st, int event)
+{
+    if (event != STORE_EV_READY)
+        st->open = 0;
+    st->notify(st->notify_arg, event);
 }
 
 void store_abort(struct store *st)
