@@ -9,6 +9,8 @@
 
 #include <openssl/evp.h>
 
+#include "alloc.h"
+
 /* The timestamp is an RFC 822 msg-id; no real one comes near this, and a cap
  * keeps a hostile greeting from choosing what we hash at any length. */
 #define TIMESTAMP_MAX 255
@@ -76,7 +78,7 @@ static int md5_two_parts(const char *a, size_t a_len, const char *b, size_t b_le
                          unsigned char out[16])
 {
     EVP_MD *md = EVP_MD_fetch(NULL, "MD5", NULL); /* NULL in a FIPS-only setup */
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx = POP3A_MAY_FAIL(EVP_MD_CTX_new(), NULL);
     unsigned int out_len = 0;
     int ok = md != NULL && ctx != NULL && EVP_DigestInit_ex2(ctx, md, NULL) == 1 &&
              EVP_DigestUpdate(ctx, a, a_len) == 1 && EVP_DigestUpdate(ctx, b, b_len) == 1 &&
