@@ -89,13 +89,15 @@ static SSL *new_ssl(pop3a_client *c, pop3a_future *f)
     if (!c->ssl_ctx) {
         c->ssl_ctx = pop3a_tls_ctx_new(&c->opts, err, sizeof err);
         if (!c->ssl_ctx) {
-            pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+            pop3a_fail_connection(c, pop3a_tls_err_is_nomem(err) ? POP3A_ERR_NOMEM : POP3A_ERR_TLS,
+                                  err);
             return NULL;
         }
     }
     SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, state_of(f)->host, err, sizeof err);
     if (!ssl) {
-        pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+        pop3a_fail_connection(c, pop3a_tls_err_is_nomem(err) ? POP3A_ERR_NOMEM : POP3A_ERR_TLS,
+                              err);
         return NULL;
     }
     /* OpenSSL 3 reports a close without close_notify as an SSL error, which

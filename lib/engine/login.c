@@ -357,6 +357,8 @@ static int on_sasl_challenge(pop3a_client *c, pop3a_future *f, const pop3a_pev *
     }
     size_t in_len = 0;
     unsigned char *in = pop3a_b64_decode(ev->data, ev->len, &in_len);
+    if (!in && pop3a_b64_valid(ev->data, ev->len))
+        return -1; /* out of memory, not a bad challenge to cancel */
     unsigned char *out = NULL;
     size_t out_len = 0;
     pop3a_sasl_rc rc = in ? pop3a_sasl_step(ls->sasl, in, in_len, &out, &out_len)

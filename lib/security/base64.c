@@ -92,6 +92,11 @@ static int b64_check(const char *in, size_t len)
     return pad;
 }
 
+int pop3a_b64_valid(const char *in, size_t len)
+{
+    return (in != NULL || len == 0) && b64_check(in, len) >= 0;
+}
+
 unsigned char *pop3a_b64_decode(const char *in, size_t len, size_t *out_len)
 {
     if (in == NULL && len > 0)

@@ -346,8 +346,12 @@ static void set_server_error(pop3a_scram *sc, const char *v, size_t len)
     set_error(sc, sc->error_owned);
 }
 
+/* parse_server_first's answer when it ran out of memory rather than found a fault. */
+static const char scram_nomem[] = "SCRAM: out of memory";
+
 /* Parses server-first-message (RFC 5802 section 7); returns a static reason on
- * failure, NULL on success (f->salt then owned by the caller). */
+ * failure (scram_nomem: no memory), NULL on success (f->salt then owned by the
+ * caller). */
 static const char *parse_server_first(pop3a_scram *sc, const char *msg, size_t len,
                                       server_first *f)
 {
@@ -365,6 +369,8 @@ static const char *parse_server_first(pop3a_scram *sc, const char *msg, size_t l
     if (take_attr(&p, end, 's', &v, &vlen) < 0 || vlen == 0)
         return "SCRAM: malformed salt in the server-first message";
     f->salt = pop3a_b64_decode(v, vlen, &f->salt_len);
+    if (f->salt == NULL && pop3a_b64_valid(v, vlen))
+        return scram_nomem;
     if (f->salt == NULL || f->salt_len == 0)
         return "SCRAM: the salt is not valid base64";
     if (f->salt_len > MAX_SALT)
@@ -449,11 +455,10 @@ static pop3a_sasl_rc build_client_final(pop3a_scram *sc, const char *server_firs
     const char *am[] = {sc->client_first_bare, ",", server_first_msg, ",", without_proof};
     if ((auth_message = concat(am, 5)) == NULL)
         goto out;
-    if (compute_keys(sc, f, auth_message, &k) < 0) {
-        set_error(sc, "SCRAM: key derivation failed in OpenSSL");
-        rc = POP3A_SASL_ERROR;
+    /* The digest was checked and the iterations capped: what is left to fail
+     * in OpenSSL's PBKDF2 and HMAC is its allocations. */
+    if (compute_keys(sc, f, auth_message, &k) < 0)
         goto out;
-    }
     if ((proof_b64 = pop3a_b64_encode(k.proof, sc->hlen, NULL)) == NULL)
         goto out;
     const char *fin[] = {without_proof, ",p=", proof_b64};
@@ -480,6 +485,10 @@ static pop3a_sasl_rc on_server_first(pop3a_scram *sc, const char *msg, size_t le
     server_first f;
     memset(&f, 0, sizeof f);
     const char *why = parse_server_first(sc, msg, len, &f);
+    if (why == scram_nomem) {
+        pop3a_free(f.salt);
+        return POP3A_SASL_NOMEM;
+    }
     if (why != NULL) {
         pop3a_free(f.salt);
         set_error(sc, why);
@@ -518,6 +527,8 @@ static pop3a_sasl_rc on_server_final(pop3a_scram *sc, const char *msg, size_t le
     }
     size_t siglen = 0;
     unsigned char *sig = pop3a_b64_decode(v, vlen, &siglen);
+    if (sig == NULL && pop3a_b64_valid(v, vlen))
+        return POP3A_SASL_NOMEM; /* not a wrong signature: we could not look */
     int ok = sig != NULL && siglen == sc->hlen &&
              CRYPTO_memcmp(sig, sc->server_signature, sc->hlen) == 0;
     pop3a_free(sig);
