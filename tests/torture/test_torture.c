@@ -18,7 +18,8 @@
  * library waited on a failure it already knew.
  *
  * POP3A_TORTURE_STRIDE=k runs every k-th N (default 1: all of them);
- * POP3A_TORTURE_ONLY=N runs just that one (for a debugger).
+ * POP3A_TORTURE_ONLY=N runs just that one and POP3A_TORTURE_ROW=i only the
+ * i-th scenario (for a debugger: break in lib/protocol/torture.c).
  */
 #include <check.h>
 #include <inttypes.h>
@@ -65,6 +66,14 @@ static const char *const bodies[N_MSGS + 1] = {
 };
 
 typedef struct run run;
+
+/* How a session gets to the TRANSACTION state: the rows of the sweep. */
+typedef struct {
+    const char *name;
+    pop3a_tls_mode tls;
+    unsigned mech;
+    void (*script_login)(run *r, SSL_CTX *tls); /* the server's side up to "+OK" logged in */
+} scenario;
 
 /* One future the driver submitted. */
 typedef struct {
@@ -222,8 +231,8 @@ static void guard_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(r->base);
 }
 
-/* The server's side of the whole session, byte for byte. */
-static void script(run *r, SSL_CTX *tls)
+/* STLS, CAPA again under TLS, SCRAM-SHA-256 (the full path of issue 11). */
+static void script_stls_scram(run *r, SSL_CTX *tls)
 {
     p3s *s = r->srv;
     p3s_send(s, "+OK POP3 torture ready <1896.697170952@dbc.mr.net>\r\n");
@@ -240,6 +249,45 @@ static void script(run *r, SSL_CTX *tls)
     p3s_respond(s, scram_final, &r->scram);
     p3s_expect(s, "");
     p3s_send(s, "+OK Logged in.\r\n");
+}
+
+/* POP3S from the first byte, APOP with the greeting's timestamp. */
+static void script_pop3s_apop(run *r, SSL_CTX *tls)
+{
+    p3s *s = r->srv;
+    p3s_tls_implicit(s, tls);
+    p3s_send(s, "+OK POP3 torture ready <1896.697170952@dbc.mr.net>\r\n");
+    p3s_expect(s, "CAPA");
+    p3s_send(s, "+OK\r\nPIPELINING\r\nTOP\r\nUIDL\r\n.\r\n");
+    p3s_expect_prefix(s, "APOP alice ");
+    p3s_send(s, "+OK maildrop locked\r\n");
+}
+
+/* Plain text allowed, no PIPELINING (one command at a time), USER/PASS. */
+static void script_plain_user(run *r, SSL_CTX *tls)
+{
+    (void)tls;
+    p3s *s = r->srv;
+    p3s_send(s, "+OK POP3 torture ready\r\n");
+    p3s_expect(s, "CAPA");
+    p3s_send(s, "+OK\r\nUSER\r\nTOP\r\nUIDL\r\n.\r\n");
+    p3s_expect(s, "USER alice");
+    p3s_send(s, "+OK\r\n");
+    p3s_expect(s, "PASS " SASL_SRV_SECRET);
+    p3s_send(s, "+OK maildrop locked\r\n");
+}
+
+static const scenario scenarios[] = {
+    {"STLS + SCRAM-SHA-256", POP3A_TLS_STLS, POP3A_MECH_SCRAM_SHA_256, script_stls_scram},
+    {"POP3S + APOP", POP3A_TLS_IMPLICIT, POP3A_MECH_APOP, script_pop3s_apop},
+    {"plain + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, script_plain_user},
+};
+
+/* The server's side of the whole session, byte for byte. */
+static void script(run *r, const scenario *sc, SSL_CTX *tls)
+{
+    p3s *s = r->srv;
+    sc->script_login(r, tls);
     char line[128];
     p3s_expect(s, "LIST");
     p3s_send(s, "+OK 3 messages\r\n");
@@ -270,14 +318,15 @@ static void script(run *r, SSL_CTX *tls)
 }
 
 /* The client's side: options, client, and every command queued at once. */
-static void client_side(run *r, uint16_t port)
+static void client_side(run *r, const scenario *sc, uint16_t port)
 {
     pop3a_options *o = pop3a_options_new();
     if (!o) {
         sync_failure(r, "pop3a_options_new");
         return;
     }
-    if (pop3a_options_set_tls(o, POP3A_TLS_STLS, NULL) != 0 ||
+    if (pop3a_options_set_tls(o, sc->tls, NULL) != 0 ||
+        pop3a_options_allow_cleartext(o, sc->tls == POP3A_TLS_NONE) != 0 ||
         pop3a_options_set_ca(o, p3s_cert("ca.pem"), NULL) != 0 ||
         pop3a_options_set_timeouts(o, SESSION_TIMEOUT_MS, SESSION_TIMEOUT_MS) != 0) {
         sync_failure(r, "pop3a_options_set_*");
@@ -293,7 +342,7 @@ static void client_side(run *r, uint16_t port)
     if (submitted(r, &r->conn, "connect",
                   pop3a_connect(r->client, "127.0.0.1", port, on_done, &r->conn)) ||
         submitted(r, &r->login, "login",
-                  pop3a_login(r->client, "alice", SASL_SRV_SECRET, POP3A_MECH_SCRAM_SHA_256,
+                  pop3a_login(r->client, "alice", SASL_SRV_SECRET, sc->mech,
                               on_done, &r->login)) ||
         submitted(r, &r->list, "LIST", pop3a_list(r->client, 0, on_done, &r->list)) ||
         submitted(r, &r->uidl, "UIDL", pop3a_uidl(r->client, 0, on_done, &r->uidl)))
@@ -366,7 +415,8 @@ static void check_clean(run *r)
 
 /* One session with failure point fail_at failing (0: none). Returns the number
  * of failure points it passed; *violation gets the first broken rule. */
-static unsigned long run_once(unsigned long fail_at, SSL_CTX *tls, char *violation, size_t cap)
+static unsigned long run_once(const scenario *sc, unsigned long fail_at, SSL_CTX *tls,
+                              char *violation, size_t cap)
 {
     run *r = calloc(1, sizeof *r);
     ck_assert_ptr_nonnull(r);
@@ -379,12 +429,12 @@ static unsigned long run_once(unsigned long fail_at, SSL_CTX *tls, char *violati
     ck_assert(r->resume && r->guard);
     struct timeval guard = {HANG_GUARD_S * (time_t)time_scale(), 0};
     evtimer_add(r->guard, &guard);
-    script(r, tls);
+    script(r, sc, tls);
     uint16_t port = p3s_listen(r->srv, "127.0.0.1");
     ck_assert_uint_ne(port, 0);
 
     pop3a_torture_arm(fail_at);
-    client_side(r, port);
+    client_side(r, sc, port);
     while (r->outstanding > 0 && !r->hung)
         event_base_loop(r->base, EVLOOP_ONCE);
     if (r->hung)
@@ -415,47 +465,52 @@ static unsigned long run_once(unsigned long fail_at, SSL_CTX *tls, char *violati
     return points;
 }
 
-/* The sweep: a clean run counts the failure points, then each fails once. A
- * few points past the count as well: a run may pass a few more than the clean
- * one when reads split differently. */
+/* The sweep of one scenario (_i): a clean run counts the failure points, then
+ * each fails once. A few points past the count as well: a run may pass a few
+ * more than the clean one when reads split differently. */
 START_TEST(every_failure_point_fails_cleanly)
 {
-    ck_assert_ptr_nonnull(p3s_certs_make());
+    const scenario *sc = &scenarios[_i];
+    if (getenv("POP3A_TORTURE_ROW") && env_ulong("POP3A_TORTURE_ROW", 0) != (unsigned long)_i)
+        return;
     SSL_CTX *tls = p3s_tls_server_ctx("leaf");
     ck_assert_ptr_nonnull(tls);
     char why[512];
-    unsigned long total = run_once(0, tls, why, sizeof why);
-    ck_assert_msg(why[0] == '\0', "clean run: %s", why);
+    unsigned long total = run_once(sc, 0, tls, why, sizeof why);
+    ck_assert_msg(why[0] == '\0', "%s, clean run: %s", sc->name, why);
     ck_assert_uint_gt(total, 0);
-    unsigned long stride = env_ulong("POP3A_TORTURE_STRIDE", 1), only =
-        env_ulong("POP3A_TORTURE_ONLY", 0);
+    unsigned long stride = env_ulong("POP3A_TORTURE_STRIDE", 1);
+    unsigned long only = env_ulong("POP3A_TORTURE_ONLY", 0);
     unsigned long first = only ? only : 1, last = only ? only : total + 8, runs = 0, bad = 0;
     for (unsigned long n = first; n <= last; n += stride ? stride : 1) {
-        run_once(n, tls, why, sizeof why);
+        run_once(sc, n, tls, why, sizeof why);
         runs++;
         if (why[0]) {
             bad++;
-            fprintf(stderr, "N=%lu: %s\n", n, why);
+            fprintf(stderr, "%s, N=%lu: %s\n", sc->name, n, why);
         }
     }
-    printf("torture: N_total=%lu, %lu runs (stride %lu), %lu failed\n", total, runs,
-           stride ? stride : 1, bad);
+    printf("torture %s: N_total=%lu, %lu runs (stride %lu), %lu failed\n", sc->name, total,
+           runs, stride ? stride : 1, bad);
     SSL_CTX_free(tls);
-    p3s_certs_remove();
-    ck_assert_msg(bad == 0, "%lu of %lu runs broke a rule (see above)", bad, runs);
+    ck_assert_msg(bad == 0, "%s: %lu of %lu runs broke a rule (see above)", sc->name, bad, runs);
 }
 END_TEST
 
 int main(void)
 {
+    if (!p3s_certs_make())
+        return EXIT_FAILURE;
     Suite *s = suite_create("torture");
     TCase *tc = tcase_create("sweep");
     tcase_set_timeout(tc, 600.0 * time_scale());
-    tcase_add_test(tc, every_failure_point_fails_cleanly);
+    tcase_add_loop_test(tc, every_failure_point_fails_cleanly, 0,
+                        (int)(sizeof scenarios / sizeof scenarios[0]));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    p3s_certs_remove();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
