@@ -602,10 +602,14 @@ static int on_greeting(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
     c->apop_ts = NULL;
     if (pop3a_apop_find_timestamp(ev->data, ev->len, &ts, &ts_len) == 0) {
         c->apop_ts = pop3a_malloc(ts_len + 1);
-        if (c->apop_ts) {
-            memcpy(c->apop_ts, ts, ts_len);
-            c->apop_ts[ts_len] = '\0';
+        if (!c->apop_ts) {
+            /* Not silently a server without APOP: a login would then fail
+             * UNSUPPORTED (or fall back) for a reason that is ours. */
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+            return -1;
         }
+        memcpy(c->apop_ts, ts, ts_len);
+        c->apop_ts[ts_len] = '\0';
     }
     pop3a_future_set_text(f, ev->data, ev->len);
     c->state = POP3A_ST_AUTHORIZATION; /* CAPA is allowed from here on */

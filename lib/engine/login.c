@@ -252,9 +252,11 @@ static mech_rc start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
     }
     if (mech == POP3A_MECH_APOP) {
         char hex[33];
-        /* Its arguments are all set here: a failure is MD5 itself missing. */
-        if (pop3a_apop_digest(c->apop_ts, strlen(c->apop_ts), ls->secret, hex) != 0)
-            return MECH_UNAVAILABLE;
+        /* Its arguments are all set here: a failure is MD5 itself missing, or
+         * no memory for the digest. */
+        int drc = pop3a_apop_digest(c->apop_ts, strlen(c->apop_ts), ls->secret, hex);
+        if (drc != 0)
+            return drc == -2 ? MECH_NOMEM : MECH_UNAVAILABLE;
         const char *a[] = {ls->user, hex};
         mech_rc rc = written(pop3a_write_cmd(c, f, POP3A_CMD_APOP, a, 2, TAG_APOP));
         OPENSSL_cleanse(hex, sizeof hex);

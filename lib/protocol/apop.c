@@ -83,10 +83,12 @@ static int md5_two_parts(const char *a, size_t a_len, const char *b, size_t b_le
     int ok = md != NULL && ctx != NULL && EVP_DigestInit_ex2(ctx, md, NULL) == 1 &&
              EVP_DigestUpdate(ctx, a, a_len) == 1 && EVP_DigestUpdate(ctx, b, b_len) == 1 &&
              EVP_DigestFinal_ex(ctx, out, &out_len) == 1 && out_len == 16;
+    /* Without a context MD5 may well be there: that is out of memory. */
+    int rc = ok ? 0 : md != NULL && ctx == NULL ? -2 : -1;
 
     EVP_MD_CTX_free(ctx);
     EVP_MD_free(md);
-    return ok ? 0 : -1;
+    return rc;
 }
 
 int pop3a_apop_digest(const char *timestamp, size_t ts_len, const char *secret, char hex[33])
@@ -95,8 +97,9 @@ int pop3a_apop_digest(const char *timestamp, size_t ts_len, const char *secret, 
 
     if (timestamp == NULL || secret == NULL || hex == NULL)
         return -1;
-    if (md5_two_parts(timestamp, ts_len, secret, strlen(secret), bin) != 0)
-        return -1;
+    int rc = md5_two_parts(timestamp, ts_len, secret, strlen(secret), bin);
+    if (rc != 0)
+        return rc;
     to_hex(bin, sizeof bin, hex);
     return 0;
 }
