@@ -44,9 +44,10 @@ static int send_auth(pop3a_client *c, pop3a_socks5_step *st)
     const pop3a_socks5_url *px = c->opts.proxy;
     uint8_t req[POP3A_SOCKS5_MAX_REQUEST];
     size_t n = pop3a_socks5_auth_request(req, px->user, px->pass);
+    /* Before sending: a failed send fails the connection, and st goes with it. */
+    st->stage = STAGE_AUTH;
     int rc = send_bytes(c, st, req, n);
     OPENSSL_cleanse(req, sizeof req);
-    st->stage = STAGE_AUTH;
     if (rc == 0) {
         static const char note[] = "SOCKS5 proxy: user name and password sent";
         pop3a_trace(c, POP3A_TRACE_INFO, note, sizeof note - 1);
