@@ -72,6 +72,7 @@ typedef struct {
     const char *name;
     pop3a_tls_mode tls;
     unsigned mech;
+    int via_socks5; /* through a SOCKS5 proxy (the scripted server) to mail.example */
     void (*script_login)(run *r, SSL_CTX *tls); /* the server's side up to "+OK" logged in */
 } scenario;
 
@@ -263,6 +264,23 @@ static void script_pop3s_apop(run *r, SSL_CTX *tls)
     p3s_send(s, "+OK maildrop locked\r\n");
 }
 
+/* POP3S, SCRAM-SHA-256-PLUS bound to the TLS session (tls-exporter, RFC 9266). */
+static void script_pop3s_scram_plus(run *r, SSL_CTX *tls)
+{
+    p3s *s = r->srv;
+    p3s_tls_implicit(s, tls);
+    p3s_send(s, "+OK POP3 torture ready\r\n");
+    p3s_expect(s, "CAPA");
+    p3s_send(s, "+OK\r\nSASL SCRAM-SHA-256 SCRAM-SHA-256-PLUS\r\nPIPELINING\r\nTOP\r\nUIDL\r\n"
+                ".\r\n");
+    scram_init(&r->scram, 0, "p=tls-exporter,,", s);
+    r->scram.mech = "SCRAM-SHA-256-PLUS";
+    p3s_respond(s, scram_first, &r->scram);
+    p3s_respond(s, scram_final, &r->scram);
+    p3s_expect(s, "");
+    p3s_send(s, "+OK Logged in.\r\n");
+}
+
 /* Plain text allowed, no PIPELINING (one command at a time), USER/PASS. */
 static void script_plain_user(run *r, SSL_CTX *tls)
 {
@@ -277,10 +295,27 @@ static void script_plain_user(run *r, SSL_CTX *tls)
     p3s_send(s, "+OK maildrop locked\r\n");
 }
 
+/* SOCKS5 with user/password (RFC 1928, RFC 1929) to mail.example by name,
+ * then the plain session through the tunnel. */
+static void script_socks5_user(run *r, SSL_CTX *tls)
+{
+    p3s *s = r->srv;
+    p3s_expect_bytes(s, "\x05\x02\x00\x02", 4);
+    p3s_send_bytes(s, "\x05\x02", 2);
+    p3s_expect_bytes(s, "\x01\x05proxy\x06secret", 14);
+    p3s_send_bytes(s, "\x01\x00", 2);
+    p3s_expect_bytes(s, "\x05\x01\x00\x03\x0c" "mail.example" "\x00\x6e", 19);
+    p3s_send_bytes(s, "\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38", 10);
+    script_plain_user(r, tls);
+}
+
 static const scenario scenarios[] = {
-    {"STLS + SCRAM-SHA-256", POP3A_TLS_STLS, POP3A_MECH_SCRAM_SHA_256, script_stls_scram},
-    {"POP3S + APOP", POP3A_TLS_IMPLICIT, POP3A_MECH_APOP, script_pop3s_apop},
-    {"plain + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, script_plain_user},
+    {"STLS + SCRAM-SHA-256", POP3A_TLS_STLS, POP3A_MECH_SCRAM_SHA_256, 0, script_stls_scram},
+    {"POP3S + APOP", POP3A_TLS_IMPLICIT, POP3A_MECH_APOP, 0, script_pop3s_apop},
+    {"POP3S + SCRAM-SHA-256-PLUS", POP3A_TLS_IMPLICIT, POP3A_MECH_SCRAM_SHA_256, 0,
+     script_pop3s_scram_plus},
+    {"plain + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, 0, script_plain_user},
+    {"SOCKS5 + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, 1, script_socks5_user},
 };
 
 /* The server's side of the whole session, byte for byte. */
@@ -320,6 +355,10 @@ static void script(run *r, const scenario *sc, SSL_CTX *tls)
 /* The client's side: options, client, and every command queued at once. */
 static void client_side(run *r, const scenario *sc, uint16_t port)
 {
+    char proxy_url[64];
+    snprintf(proxy_url, sizeof proxy_url, "socks5h://proxy:secret@127.0.0.1:%u", port);
+    const char *host = sc->via_socks5 ? "mail.example" : "127.0.0.1";
+    uint16_t target_port = sc->via_socks5 ? 110 : port;
     pop3a_options *o = pop3a_options_new();
     if (!o) {
         sync_failure(r, "pop3a_options_new");
@@ -328,7 +367,8 @@ static void client_side(run *r, const scenario *sc, uint16_t port)
     if (pop3a_options_set_tls(o, sc->tls, NULL) != 0 ||
         pop3a_options_allow_cleartext(o, sc->tls == POP3A_TLS_NONE) != 0 ||
         pop3a_options_set_ca(o, p3s_cert("ca.pem"), NULL) != 0 ||
-        pop3a_options_set_timeouts(o, SESSION_TIMEOUT_MS, SESSION_TIMEOUT_MS) != 0) {
+        pop3a_options_set_timeouts(o, SESSION_TIMEOUT_MS, SESSION_TIMEOUT_MS) != 0 ||
+        (sc->via_socks5 && pop3a_options_set_proxy(o, proxy_url) != 0)) {
         sync_failure(r, "pop3a_options_set_*");
         pop3a_options_free(o);
         return;
@@ -340,7 +380,7 @@ static void client_side(run *r, const scenario *sc, uint16_t port)
         return;
     }
     if (submitted(r, &r->conn, "connect",
-                  pop3a_connect(r->client, "127.0.0.1", port, on_done, &r->conn)) ||
+                  pop3a_connect(r->client, host, target_port, on_done, &r->conn)) ||
         submitted(r, &r->login, "login",
                   pop3a_login(r->client, "alice", SASL_SRV_SECRET, sc->mech,
                               on_done, &r->login)) ||
