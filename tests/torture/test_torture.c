@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
@@ -74,6 +75,7 @@ typedef struct {
     pop3a_tls_mode tls;
     unsigned mech;
     int via_socks5; /* through a SOCKS5 proxy (the scripted server) to mail.example */
+    int attach;     /* pop3a_attach on a socketpair instead of pop3a_connect */
     void (*script_login)(run *r, SSL_CTX *tls); /* the server's side up to "+OK" logged in */
 } scenario;
 
@@ -97,6 +99,7 @@ struct run {
     struct event *resume;  /* resumes it on a later loop turn */
     struct event *guard;   /* HANG_GUARD_S */
     int hung;
+    struct bufferevent *pair; /* attach's transport while it is still ours */
     char body[N_MSGS + 1][256];
     size_t body_len[N_MSGS + 1];
     char violation[512];   /* the first broken rule, or "" */
@@ -296,6 +299,24 @@ static void script_plain_user(run *r, SSL_CTX *tls)
     p3s_send(s, "+OK maildrop locked\r\n");
 }
 
+/* STLS on a transport the caller made, then USER/PASS (PASS pipelined). */
+static void script_stls_user(run *r, SSL_CTX *tls)
+{
+    p3s *s = r->srv;
+    p3s_send(s, "+OK POP3 torture ready\r\n");
+    p3s_expect(s, "CAPA");
+    p3s_send(s, "+OK\r\nSTLS\r\nPIPELINING\r\n.\r\n");
+    p3s_expect(s, "STLS");
+    p3s_send(s, "+OK Begin TLS negotiation\r\n");
+    p3s_start_tls(s, tls);
+    p3s_expect(s, "CAPA");
+    p3s_send(s, "+OK\r\nUSER\r\nPIPELINING\r\nTOP\r\nUIDL\r\n.\r\n");
+    p3s_expect(s, "USER alice");
+    p3s_send(s, "+OK\r\n");
+    p3s_expect(s, "PASS " SASL_SRV_SECRET);
+    p3s_send(s, "+OK maildrop locked\r\n");
+}
+
 /* SOCKS5 with user/password (RFC 1928, RFC 1929) to mail.example by name,
  * then the plain session through the tunnel. */
 static void script_socks5_user(run *r, SSL_CTX *tls)
@@ -311,12 +332,13 @@ static void script_socks5_user(run *r, SSL_CTX *tls)
 }
 
 static const scenario scenarios[] = {
-    {"STLS + SCRAM-SHA-256", POP3A_TLS_STLS, POP3A_MECH_SCRAM_SHA_256, 0, script_stls_scram},
-    {"POP3S + APOP", POP3A_TLS_IMPLICIT, POP3A_MECH_APOP, 0, script_pop3s_apop},
-    {"POP3S + SCRAM-SHA-256-PLUS", POP3A_TLS_IMPLICIT, POP3A_MECH_SCRAM_SHA_256, 0,
+    {"STLS + SCRAM-SHA-256", POP3A_TLS_STLS, POP3A_MECH_SCRAM_SHA_256, 0, 0, script_stls_scram},
+    {"POP3S + APOP", POP3A_TLS_IMPLICIT, POP3A_MECH_APOP, 0, 0, script_pop3s_apop},
+    {"POP3S + SCRAM-SHA-256-PLUS", POP3A_TLS_IMPLICIT, POP3A_MECH_SCRAM_SHA_256, 0, 0,
      script_pop3s_scram_plus},
-    {"plain + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, 0, script_plain_user},
-    {"SOCKS5 + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, 1, script_socks5_user},
+    {"plain + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, 0, 0, script_plain_user},
+    {"SOCKS5 + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, 1, 0, script_socks5_user},
+    {"attach + STLS + USER/PASS", POP3A_TLS_STLS, POP3A_MECH_USER, 0, 1, script_stls_user},
 };
 
 /* The server's side of the whole session, byte for byte. */
@@ -354,7 +376,7 @@ static void script(run *r, const scenario *sc, SSL_CTX *tls)
 }
 
 /* The client's side: options, client, and every command queued at once. */
-static void client_side(run *r, const scenario *sc, uint16_t port)
+static void client_side(run *r, const scenario *sc, uint16_t port, struct bufferevent *pair)
 {
     char proxy_url[64];
     snprintf(proxy_url, sizeof proxy_url, "socks5h://proxy:secret@127.0.0.1:%u", port);
@@ -369,7 +391,8 @@ static void client_side(run *r, const scenario *sc, uint16_t port)
         pop3a_options_allow_cleartext(o, sc->tls == POP3A_TLS_NONE) != 0 ||
         pop3a_options_set_ca(o, p3s_cert("ca.pem"), NULL) != 0 ||
         pop3a_options_set_timeouts(o, SESSION_TIMEOUT_MS, SESSION_TIMEOUT_MS) != 0 ||
-        (sc->via_socks5 && pop3a_options_set_proxy(o, proxy_url) != 0)) {
+        (sc->via_socks5 && pop3a_options_set_proxy(o, proxy_url) != 0) ||
+        (sc->attach && pop3a_options_set_verify_name(o, "localhost") != 0)) {
         sync_failure(r, "pop3a_options_set_*");
         pop3a_options_free(o);
         return;
@@ -380,8 +403,11 @@ static void client_side(run *r, const scenario *sc, uint16_t port)
         sync_failure(r, "pop3a_client_new");
         return;
     }
-    if (submitted(r, &r->conn, "connect",
-                  pop3a_connect(r->client, host, target_port, on_done, &r->conn)) ||
+    pop3a_future *conn = sc->attach ? pop3a_attach(r->client, pair, on_done, &r->conn)
+                                    : pop3a_connect(r->client, host, target_port, on_done, &r->conn);
+    if (sc->attach && conn)
+        r->pair = NULL; /* the client's now */
+    if (submitted(r, &r->conn, "connect", conn) ||
         submitted(r, &r->login, "login",
                   pop3a_login(r->client, "alice", SASL_SRV_SECRET, sc->mech,
                               on_done, &r->login)) ||
@@ -478,11 +504,17 @@ static void run_once(const scenario *sc, unsigned long fail_at, SSL_CTX *tls, ou
     struct timeval guard = {HANG_GUARD_S * (time_t)time_scale(), 0};
     evtimer_add(r->guard, &guard);
     script(r, sc, tls);
-    uint16_t port = p3s_listen(r->srv, "127.0.0.1");
-    ck_assert_uint_ne(port, 0);
+    uint16_t port = 0;
+    if (sc->attach) {
+        r->pair = p3s_pair(r->srv);
+        ck_assert_ptr_nonnull(r->pair);
+    } else {
+        port = p3s_listen(r->srv, "127.0.0.1");
+        ck_assert_uint_ne(port, 0);
+    }
 
     pop3a_torture_arm(fail_at);
-    client_side(r, sc, port);
+    client_side(r, sc, port, r->pair);
     while (r->outstanding > 0 && !r->hung)
         event_base_loop(r->base, EVLOOP_ONCE);
     if (r->hung)
@@ -505,6 +537,8 @@ static void run_once(const scenario *sc, unsigned long fail_at, SSL_CTX *tls, ou
 
     if (r->paused)
         pop3a_future_unref(r->paused);
+    if (r->pair)
+        bufferevent_free(r->pair); /* pop3a_attach refused it: still ours */
     event_free(r->resume);
     event_free(r->guard);
     p3s_free(r->srv);
