@@ -37,8 +37,8 @@
 #include "pop3async/pop3async.h"
 #include "sasl_server.h"
 #include "script_server.h"
+#include "torture_script.h"
 
-#define N_MSGS 3
 #define SESSION_TIMEOUT_MS 30000u
 /* A run is over long before this; reaching it is a hang, reported as such. */
 #define HANG_GUARD_S 120
@@ -60,24 +60,9 @@ static unsigned long env_ulong(const char *name, unsigned long dflt)
 /* LeakSanitizer's check, when the build has one (the asan setup). */
 int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 
-static const char *const bodies[N_MSGS + 1] = {
-    NULL,
-    "From: a@example.org\r\nSubject: one\r\n\r\nfirst body\r\n..dot-stuffed line\r\n",
-    "From: b@example.org\r\nSubject: two\r\n\r\nsecond body\r\n",
-    "From: c@example.org\r\nSubject: three\r\n\r\nthird\r\nbody\r\n",
-};
 
 typedef struct run run;
 
-/* How a session gets to the TRANSACTION state: the rows of the sweep. */
-typedef struct {
-    const char *name;
-    pop3a_tls_mode tls;
-    unsigned mech;
-    int via_socks5; /* through a SOCKS5 proxy (the scripted server) to mail.example */
-    int attach;     /* pop3a_attach on a socketpair instead of pop3a_connect */
-    void (*script_login)(run *r, SSL_CTX *tls); /* the server's side up to "+OK" logged in */
-} scenario;
 
 /* One future the driver submitted. */
 typedef struct {
@@ -236,145 +221,6 @@ static void guard_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(r->base);
 }
 
-/* STLS, CAPA again under TLS, SCRAM-SHA-256 (the full path of issue 11). */
-static void script_stls_scram(run *r, SSL_CTX *tls)
-{
-    p3s *s = r->srv;
-    p3s_send(s, "+OK POP3 torture ready <1896.697170952@dbc.mr.net>\r\n");
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "+OK\r\nSASL SCRAM-SHA-256\r\nSTLS\r\nPIPELINING\r\nTOP\r\nUIDL\r\n.\r\n");
-    p3s_expect(s, "STLS");
-    p3s_send(s, "+OK Begin TLS negotiation\r\n");
-    p3s_start_tls(s, tls);
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "+OK\r\nSASL SCRAM-SHA-256\r\nPIPELINING\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
-                "IMPLEMENTATION torture\r\n.\r\n");
-    scram_init(&r->scram, 0, "y,,", s); /* TLS, but no -PLUS offered: RFC 5802 s6 */
-    p3s_respond(s, scram_first, &r->scram);
-    p3s_respond(s, scram_final, &r->scram);
-    p3s_expect(s, "");
-    p3s_send(s, "+OK Logged in.\r\n");
-}
-
-/* POP3S from the first byte, APOP with the greeting's timestamp. */
-static void script_pop3s_apop(run *r, SSL_CTX *tls)
-{
-    p3s *s = r->srv;
-    p3s_tls_implicit(s, tls);
-    p3s_send(s, "+OK POP3 torture ready <1896.697170952@dbc.mr.net>\r\n");
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "+OK\r\nPIPELINING\r\nTOP\r\nUIDL\r\n.\r\n");
-    p3s_expect_prefix(s, "APOP alice ");
-    p3s_send(s, "+OK maildrop locked\r\n");
-}
-
-/* POP3S, SCRAM-SHA-256-PLUS bound to the TLS session (tls-exporter, RFC 9266). */
-static void script_pop3s_scram_plus(run *r, SSL_CTX *tls)
-{
-    p3s *s = r->srv;
-    p3s_tls_implicit(s, tls);
-    p3s_send(s, "+OK POP3 torture ready\r\n");
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "+OK\r\nSASL SCRAM-SHA-256 SCRAM-SHA-256-PLUS\r\nPIPELINING\r\nTOP\r\nUIDL\r\n"
-                ".\r\n");
-    scram_init(&r->scram, 0, "p=tls-exporter,,", s);
-    r->scram.mech = "SCRAM-SHA-256-PLUS";
-    p3s_respond(s, scram_first, &r->scram);
-    p3s_respond(s, scram_final, &r->scram);
-    p3s_expect(s, "");
-    p3s_send(s, "+OK Logged in.\r\n");
-}
-
-/* Plain text allowed, no PIPELINING (one command at a time), USER/PASS. */
-static void script_plain_user(run *r, SSL_CTX *tls)
-{
-    (void)tls;
-    p3s *s = r->srv;
-    p3s_send(s, "+OK POP3 torture ready\r\n");
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "+OK\r\nUSER\r\nTOP\r\nUIDL\r\n.\r\n");
-    p3s_expect(s, "USER alice");
-    p3s_send(s, "+OK\r\n");
-    p3s_expect(s, "PASS " SASL_SRV_SECRET);
-    p3s_send(s, "+OK maildrop locked\r\n");
-}
-
-/* STLS on a transport the caller made, then USER/PASS (PASS pipelined). */
-static void script_stls_user(run *r, SSL_CTX *tls)
-{
-    p3s *s = r->srv;
-    p3s_send(s, "+OK POP3 torture ready\r\n");
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "+OK\r\nSTLS\r\nPIPELINING\r\n.\r\n");
-    p3s_expect(s, "STLS");
-    p3s_send(s, "+OK Begin TLS negotiation\r\n");
-    p3s_start_tls(s, tls);
-    p3s_expect(s, "CAPA");
-    p3s_send(s, "+OK\r\nUSER\r\nPIPELINING\r\nTOP\r\nUIDL\r\n.\r\n");
-    p3s_expect(s, "USER alice");
-    p3s_send(s, "+OK\r\n");
-    p3s_expect(s, "PASS " SASL_SRV_SECRET);
-    p3s_send(s, "+OK maildrop locked\r\n");
-}
-
-/* SOCKS5 with user/password (RFC 1928, RFC 1929) to mail.example by name,
- * then the plain session through the tunnel. */
-static void script_socks5_user(run *r, SSL_CTX *tls)
-{
-    p3s *s = r->srv;
-    p3s_expect_bytes(s, "\x05\x02\x00\x02", 4);
-    p3s_send_bytes(s, "\x05\x02", 2);
-    p3s_expect_bytes(s, "\x01\x05proxy\x06secret", 14);
-    p3s_send_bytes(s, "\x01\x00", 2);
-    p3s_expect_bytes(s, "\x05\x01\x00\x03\x0c" "mail.example" "\x00\x6e", 19);
-    p3s_send_bytes(s, "\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38", 10);
-    script_plain_user(r, tls);
-}
-
-static const scenario scenarios[] = {
-    {"STLS + SCRAM-SHA-256", POP3A_TLS_STLS, POP3A_MECH_SCRAM_SHA_256, 0, 0, script_stls_scram},
-    {"POP3S + APOP", POP3A_TLS_IMPLICIT, POP3A_MECH_APOP, 0, 0, script_pop3s_apop},
-    {"POP3S + SCRAM-SHA-256-PLUS", POP3A_TLS_IMPLICIT, POP3A_MECH_SCRAM_SHA_256, 0, 0,
-     script_pop3s_scram_plus},
-    {"plain + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, 0, 0, script_plain_user},
-    {"SOCKS5 + USER/PASS", POP3A_TLS_NONE, POP3A_MECH_USER, 1, 0, script_socks5_user},
-    {"attach + STLS + USER/PASS", POP3A_TLS_STLS, POP3A_MECH_USER, 0, 1, script_stls_user},
-};
-
-/* The server's side of the whole session, byte for byte. */
-static void script(run *r, const scenario *sc, SSL_CTX *tls)
-{
-    p3s *s = r->srv;
-    sc->script_login(r, tls);
-    char line[128];
-    p3s_expect(s, "LIST");
-    p3s_send(s, "+OK 3 messages\r\n");
-    for (int m = 1; m <= N_MSGS; m++) {
-        snprintf(line, sizeof line, "%d %zu\r\n", m, strlen(bodies[m]) - 1);
-        p3s_send(s, line);
-    }
-    p3s_send(s, ".\r\n");
-    p3s_expect(s, "UIDL");
-    p3s_send(s, "+OK\r\n1 uid-one\r\n2 uid-two\r\n3 uid-three\r\n.\r\n");
-    for (int m = 1; m <= N_MSGS; m++) {
-        snprintf(line, sizeof line, "RETR %d", m);
-        p3s_expect(s, line);
-        p3s_send(s, "+OK message follows\r\n");
-        p3s_send(s, bodies[m]);
-        p3s_send(s, ".\r\n");
-    }
-    p3s_expect(s, "TOP 1 0");
-    p3s_send(s, "+OK\r\nFrom: a@example.org\r\nSubject: one\r\n\r\n.\r\n");
-    for (int m = 1; m <= N_MSGS; m++) {
-        snprintf(line, sizeof line, "DELE %d", m);
-        p3s_expect(s, line);
-        p3s_send(s, "+OK marked\r\n");
-    }
-    p3s_expect(s, "QUIT");
-    p3s_send(s, "+OK bye\r\n");
-    p3s_close(s);
-}
-
 /* The client's side: options, client, and every command queued at once. */
 static void client_side(run *r, const scenario *sc, uint16_t port, struct bufferevent *pair)
 {
@@ -469,7 +315,7 @@ static void check_clean(run *r)
     /* What RETR delivered: the body with its dot-stuffing undone (RFC 1939 s3). */
     char want[256];
     for (int m = 1; m <= N_MSGS; m++) {
-        const char *b = bodies[m];
+        const char *b = torture_bodies[m];
         size_t n = 0;
         for (size_t i = 0; b[i]; i++)
             if (!(b[i] == '.' && i > 0 && b[i - 1] == '\n'))
@@ -503,7 +349,7 @@ static void run_once(const scenario *sc, unsigned long fail_at, SSL_CTX *tls, ou
     ck_assert(r->resume && r->guard);
     struct timeval guard = {HANG_GUARD_S * (time_t)time_scale(), 0};
     evtimer_add(r->guard, &guard);
-    script(r, sc, tls);
+    torture_script(r->srv, &r->scram, sc, tls);
     uint16_t port = 0;
     if (sc->attach) {
         r->pair = p3s_pair(r->srv);
@@ -555,7 +401,7 @@ static void run_once(const scenario *sc, unsigned long fail_at, SSL_CTX *tls, ou
  * more than the clean one when reads split differently. */
 START_TEST(every_failure_point_fails_cleanly)
 {
-    const scenario *sc = &scenarios[_i];
+    const scenario *sc = &torture_scenarios[_i];
     if (getenv("POP3A_TORTURE_ROW") && env_ulong("POP3A_TORTURE_ROW", 0) != (unsigned long)_i)
         return;
     SSL_CTX *tls = p3s_tls_server_ctx("leaf");
@@ -597,7 +443,7 @@ int main(void)
     TCase *tc = tcase_create("sweep");
     tcase_set_timeout(tc, 600.0 * time_scale());
     tcase_add_loop_test(tc, every_failure_point_fails_cleanly, 0,
-                        (int)(sizeof scenarios / sizeof scenarios[0]));
+                        (int)torture_n_scenarios);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
