@@ -1,9 +1,10 @@
 /*
  * Torture (issue 11, doc/ROBUSTNESS.md "Torture: every allocation fails once"):
- * one full session against the scripted server -- connect, STLS, CAPA,
- * SCRAM-SHA-256, LIST, UIDL, pipelined RETR with pause/resume, TOP, DELE,
- * QUIT -- run once to count the library's failure points (protocol/alloc.h),
- * then once per point N with point N failing.
+ * a full session against the scripted server -- connect (or attach), a way in
+ * (STLS + SCRAM-SHA-256, POP3S + APOP, ...: the rows of torture_script.c),
+ * LIST, UIDL, pipelined RETR with pause/resume, TOP, DELE, QUIT -- run once to
+ * count the library's failure points (protocol/alloc.h), then once per point N
+ * with point N failing.
  *
  * The library under test is the torture build (libpop3async_torture); the
  * scripted server and this driver use the plain allocator, so only the
