@@ -40,6 +40,7 @@
 #include <netinet/tcp.h>
 #endif
 
+#include "alloc.h"
 #include "client_internal.h"
 #include "listing.h"
 
@@ -99,18 +100,18 @@ void pop3a_body_note_list(pop3a_client *c, const pop3a_future *f)
 {
     if (f->msg != 0 || f->n_entries == 0)
         return; /* "LIST n" alone is not kept: a full LIST is what fetchers send */
-    uint64_t *sizes = malloc(f->n_entries * 2 * sizeof *sizes);
+    uint64_t *sizes = pop3a_malloc(f->n_entries * 2 * sizeof *sizes);
     if (!sizes)
         return; /* only a missed check: RETR's own "+OK nnn octets" still counts */
     for (size_t i = 0; i < f->n_entries; i++) {
         if (i > 0 && f->entries[i].msg <= f->entries[i - 1].msg) {
-            free(sizes); /* out of order: no lookup we could trust */
+            pop3a_free(sizes); /* out of order: no lookup we could trust */
             return;
         }
         sizes[2 * i] = f->entries[i].msg;
         sizes[2 * i + 1] = f->entries[i].size;
     }
-    free(c->list_sizes);
+    pop3a_free(c->list_sizes);
     c->list_sizes = sizes;
     c->n_list_sizes = f->n_entries;
 }
@@ -203,7 +204,7 @@ static int hold(pop3a_client *c, pop3a_future *f)
     if (c->replies_len > 0)
         return 0; /* pipelined: the next reply is on its way */
     if (!c->settle)
-        c->settle = event_new(c->base, -1, 0, settle_cb, c);
+        c->settle = POP3A_MAY_FAIL(event_new(c->base, -1, 0, settle_cb, c), NULL);
     if (!c->settle)
         return pop3a_body_release_held(c); /* no memory for a timer: as before */
     struct timeval tv = pop3a_ms_to_tv(settle_ms(c));
@@ -267,7 +268,7 @@ void pop3a_body_reset(pop3a_client *c)
     }
     c->sizes_matched = 0;
     c->sizes_differed = 0;
-    free(c->list_sizes);
+    pop3a_free(c->list_sizes);
     c->list_sizes = NULL;
     c->n_list_sizes = 0;
 }

@@ -12,6 +12,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "alloc.h"
 #include "client_internal.h"
 #include "session.h"
 #include "tls.h"
@@ -24,14 +25,14 @@ POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdn
 {
     if (!base)
         return NULL;
-    pop3a_client *c = calloc(1, sizeof *c);
+    pop3a_client *c = pop3a_calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->base = base;
     c->dns = dns;
     if (opts) {
         if (pop3a_options_copy(&c->opts, opts) != 0) {
-            free(c);
+            pop3a_free(c);
             return NULL;
         }
         pop3a_tls_share_default_ctx(&c->opts, opts);
@@ -42,10 +43,10 @@ POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdn
     pop3a_capa_init(&c->capa);
     c->state = POP3A_ST_DISCONNECTED;
     c->verify_result = -1;
-    c->kick = event_new(base, -1, 0, kick_cb, c);
+    c->kick = POP3A_MAY_FAIL(event_new(base, -1, 0, kick_cb, c), NULL);
     if (!c->kick) {
         pop3a_options_release(&c->opts);
-        free(c);
+        pop3a_free(c);
         return NULL;
     }
     return c;
@@ -286,7 +287,7 @@ static void close_transport(pop3a_client *c)
     pop3a_parser_free(&c->parser);
     pop3a_parser_init(&c->parser, c->opts.max_line);
     pop3a_body_reset(c);
-    free(c->apop_ts);
+    pop3a_free(c->apop_ts);
     c->apop_ts = NULL;
     c->has_maildrop_count = 0;
     c->state = POP3A_ST_DISCONNECTED;
@@ -335,9 +336,9 @@ static void client_destroy(pop3a_client *c)
         SSL_CTX_free(c->ssl_ctx);
     pop3a_parser_free(&c->parser);
     pop3a_capa_clear(&c->capa);
-    free(c->replies);
+    pop3a_free(c->replies);
     pop3a_options_release(&c->opts);
-    free(c);
+    pop3a_free(c);
 }
 
 /* ------------------------------------------------------- starting futures */

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "alloc.h"
 #include "apop.h"
 #include "client_internal.h"
 #include "session.h"
@@ -88,13 +89,15 @@ static SSL *new_ssl(pop3a_client *c, pop3a_future *f)
     if (!c->ssl_ctx) {
         c->ssl_ctx = pop3a_tls_ctx_new(&c->opts, err, sizeof err);
         if (!c->ssl_ctx) {
-            pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+            pop3a_fail_connection(c, pop3a_tls_err_is_nomem(err) ? POP3A_ERR_NOMEM : POP3A_ERR_TLS,
+                                  err);
             return NULL;
         }
     }
     SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, state_of(f)->host, err, sizeof err);
     if (!ssl) {
-        pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+        pop3a_fail_connection(c, pop3a_tls_err_is_nomem(err) ? POP3A_ERR_NOMEM : POP3A_ERR_TLS,
+                              err);
         return NULL;
     }
     /* OpenSSL 3 reports a close without close_notify as an SSL error, which
@@ -264,13 +267,15 @@ static int attempt_new(pop3a_client *c, pop3a_future *f, const struct evutil_add
         SSL *ssl = new_ssl(c, f);
         if (!ssl)
             return -1; /* new_ssl failed the connection */
-        bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
+        bev = POP3A_MAY_FAIL(
+            bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts),
+            NULL);
         if (!bev)
             SSL_free(ssl);
         else
             allow_dirty_close(bev);
     } else {
-        bev = bufferevent_socket_new(c->base, -1, opts);
+        bev = POP3A_MAY_FAIL(bufferevent_socket_new(c->base, -1, opts), NULL);
     }
     if (!bev) {
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a bufferevent");
@@ -324,7 +329,7 @@ static void start_attempts(pop3a_client *c, pop3a_future *f)
     if (!cs->next_addr)
         return;
     if (!cs->stagger)
-        cs->stagger = evtimer_new(c->base, stagger_cb, f);
+        cs->stagger = POP3A_MAY_FAIL(evtimer_new(c->base, stagger_cb, f), NULL);
     if (cs->stagger) { /* without it (no memory) the next waits for a failure */
         struct timeval tv = pop3a_ms_to_tv(ATTEMPT_DELAY_MS);
         evtimer_add(cs->stagger, &tv);
@@ -450,7 +455,7 @@ static pop3a_status connect_may_start(const pop3a_client *c, const pop3a_future 
 static void connect_start(pop3a_client *c, pop3a_future *f)
 {
     connect_state *cs = state_of(f);
-    cs->deadline = evtimer_new(c->base, deadline_cb, f);
+    cs->deadline = POP3A_MAY_FAIL(evtimer_new(c->base, deadline_cb, f), NULL);
     if (!cs->deadline) {
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a timer");
         return;
@@ -541,9 +546,10 @@ static int start_tls_filter(pop3a_client *c, pop3a_future *f, int phase)
     /* The filter takes over the socket's bufferevent; its timers must not fire
      * into the filter: the filter gets its own (pop3a_install_bev). */
     bufferevent_set_timeouts(c->bev, NULL, NULL);
-    struct bufferevent *tls = bufferevent_openssl_filter_new(
-        c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    struct bufferevent *tls = POP3A_MAY_FAIL(
+        bufferevent_openssl_filter_new(c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS),
+        NULL);
     if (!tls) {
         SSL_free(ssl);
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create the TLS filter");
@@ -592,14 +598,18 @@ static int on_greeting(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
     }
     const char *ts;
     size_t ts_len;
-    free(c->apop_ts);
+    pop3a_free(c->apop_ts);
     c->apop_ts = NULL;
     if (pop3a_apop_find_timestamp(ev->data, ev->len, &ts, &ts_len) == 0) {
-        c->apop_ts = malloc(ts_len + 1);
-        if (c->apop_ts) {
-            memcpy(c->apop_ts, ts, ts_len);
-            c->apop_ts[ts_len] = '\0';
+        c->apop_ts = pop3a_malloc(ts_len + 1);
+        if (!c->apop_ts) {
+            /* Not silently a server without APOP: a login would then fail
+             * UNSUPPORTED (or fall back) for a reason that is ours. */
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+            return -1;
         }
+        memcpy(c->apop_ts, ts, ts_len);
+        c->apop_ts[ts_len] = '\0';
     }
     pop3a_future_set_text(f, ev->data, ev->len);
     c->state = POP3A_ST_AUTHORIZATION; /* CAPA is allowed from here on */
@@ -682,7 +692,7 @@ static void connect_cleanup(pop3a_future *f)
         bufferevent_free(cs->attach_bev); /* owned since pop3a_attach */
         cs->attach_bev = NULL;
     }
-    free(cs->host);
+    pop3a_free(cs->host);
     cs->host = NULL;
 }
 
@@ -719,7 +729,7 @@ POP3A_EXPORT pop3a_future *pop3a_connect(pop3a_client *c, const char *host, uint
     pop3a_future *f = submit_connect(c, done, arg);
     if (!f)
         return NULL;
-    state_of(f)->host = strdup(host);
+    state_of(f)->host = pop3a_strdup(host);
     if (!state_of(f)->host) {
         pop3a_future_release(f);
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
@@ -743,7 +753,7 @@ POP3A_EXPORT pop3a_future *pop3a_attach(pop3a_client *c, struct bufferevent *bev
     if (!f)
         return NULL;
     if (c->opts.verify_name) {
-        state_of(f)->host = strdup(c->opts.verify_name);
+        state_of(f)->host = pop3a_strdup(c->opts.verify_name);
         if (!state_of(f)->host) {
             pop3a_future_release(f);
             pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);

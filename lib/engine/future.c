@@ -4,18 +4,19 @@
 
 #include <openssl/crypto.h>
 
+#include "alloc.h"
 #include "client_internal.h"
 
 pop3a_future *pop3a_future_alloc(pop3a_client *c, const pop3a_op *op, pop3a_done_cb done,
                                  void *arg)
 {
-    pop3a_future *f = calloc(1, sizeof *f);
+    pop3a_future *f = pop3a_calloc(1, sizeof *f);
     if (!f)
         return NULL;
     if (op->state_size) {
-        f->op_state = calloc(1, op->state_size);
+        f->op_state = pop3a_calloc(1, op->state_size);
         if (!f->op_state) {
-            free(f);
+            pop3a_free(f);
             return NULL;
         }
     }
@@ -32,18 +33,18 @@ static void future_destroy(pop3a_future *f)
 {
     if (f->op->cleanup)
         f->op->cleanup(f);
-    free(f->op_state);
+    pop3a_free(f->op_state);
     if (f->line) {
         /* PASS and APOP lines hold secrets. */
         OPENSSL_cleanse(f->line, f->line_len);
-        free(f->line);
+        pop3a_free(f->line);
     }
-    free(f->trace_line);
-    free(f->text);
-    free(f->entries);
-    free(f->arena);
+    pop3a_free(f->trace_line);
+    pop3a_free(f->text);
+    pop3a_free(f->entries);
+    pop3a_free(f->arena);
     pop3a_capa_clear(&f->capa);
-    free(f);
+    pop3a_free(f);
 }
 
 void pop3a_future_release(pop3a_future *f)
@@ -54,12 +55,12 @@ void pop3a_future_release(pop3a_future *f)
 
 int pop3a_future_set_text(pop3a_future *f, const char *text, size_t len)
 {
-    char *copy = malloc(len + 1);
+    char *copy = pop3a_malloc(len + 1);
     if (!copy)
         return -1;
     memcpy(copy, text, len);
     copy[len] = '\0';
-    free(f->text);
+    pop3a_free(f->text);
     f->text = copy;
     f->text_is_ok_line = 0;
     return 0;
@@ -76,7 +77,7 @@ static int grow(void **buf, size_t *cap, size_t need, size_t size)
             return -1;
         n *= 2;
     }
-    void *p = realloc(*buf, n * size);
+    void *p = pop3a_realloc(*buf, n * size);
     if (!p)
         return -1;
     *buf = p;

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 
+#include "alloc.h"
 #include "client_internal.h"
 #include "session.h"
 #include "tls.h"
@@ -43,12 +44,12 @@ static int replies_push(pop3a_client *c, pop3a_future *f, pop3a_expect expect, i
 {
     if (c->replies_len == c->replies_cap) {
         size_t ncap = c->replies_cap ? c->replies_cap * 2 : 16;
-        pop3a_reply_slot *n = malloc(ncap * sizeof *n);
+        pop3a_reply_slot *n = pop3a_malloc(ncap * sizeof *n);
         if (!n)
             return -1;
         for (size_t i = 0; i < c->replies_len; i++)
             n[i] = c->replies[(c->replies_head + i) % c->replies_cap];
-        free(c->replies);
+        pop3a_free(c->replies);
         c->replies = n;
         c->replies_cap = ncap;
         c->replies_head = 0;
@@ -113,7 +114,8 @@ static void arm_progress_timer(pop3a_client *c, int on)
         return;
     }
     if (!c->progress_timer)
-        c->progress_timer = event_new(c->base, -1, EV_PERSIST, progress_cb, c);
+        c->progress_timer =
+            POP3A_MAY_FAIL(event_new(c->base, -1, EV_PERSIST, progress_cb, c), NULL);
     if (!c->progress_timer)
         return; /* out of memory: the idle timeout still bounds silence */
     c->progress_bytes = 0;
@@ -182,7 +184,7 @@ int pop3a_write_line(pop3a_client *c, pop3a_future *f, const char *line, size_t 
         return -1;
     /* Copied into the output buffer whole: with pipelining, many lines leave in
      * one write. */
-    if (bufferevent_write(c->bev, line, len) != 0) {
+    if (POP3A_MAY_FAIL(bufferevent_write(c->bev, line, len), -1) != 0) {
         c->replies_len--;
         return -1;
     }
@@ -206,13 +208,13 @@ static void trace_status(pop3a_client *c, const pop3a_pev *ev)
     const char *ind = ev->kind == POP3A_PEV_OK ? "+OK" : ev->kind == POP3A_PEV_ERR ? "-ERR" : "+";
     /* Print the indicator and the text in one line without copying the text. */
     size_t n = (size_t)snprintf(buf, sizeof buf, "%s%s", ind, ev->len ? " " : "");
-    char *line = malloc(n + ev->len);
+    char *line = pop3a_malloc(n + ev->len);
     if (!line)
         return;
     memcpy(line, buf, n);
     memcpy(line + n, ev->data, ev->len);
     pop3a_trace(c, POP3A_TRACE_RECEIVED, line, n + ev->len);
-    free(line);
+    pop3a_free(line);
 }
 
 static void pause_reading(pop3a_client *c, pop3a_future *f)

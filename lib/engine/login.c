@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "alloc.h"
 #include "apop.h"
 #include "base64.h"
 #include "capa.h"
@@ -113,14 +114,14 @@ static int write_sasl_response(pop3a_client *c, pop3a_future *f, const unsigned 
     /* RFC 5034 s4: responses are not bound by the 255-octet command limit, so
      * they bypass pop3a_cmd_format (OAuth tokens are long). */
     size_t b64_len = 0;
-    char *b64 = cancel ? strdup("*") : pop3a_b64_encode(data, len, &b64_len);
+    char *b64 = cancel ? pop3a_strdup("*") : pop3a_b64_encode(data, len, &b64_len);
     if (!b64)
         return -1;
     if (cancel)
         b64_len = 1;
-    char *line = malloc(b64_len + 3);
+    char *line = pop3a_malloc(b64_len + 3);
     if (!line) {
-        free(b64);
+        pop3a_free(b64);
         return -1;
     }
     memcpy(line, b64, b64_len);
@@ -129,8 +130,8 @@ static int write_sasl_response(pop3a_client *c, pop3a_future *f, const unsigned 
                               TAG_AUTH);
     OPENSSL_cleanse(line, b64_len + 2);
     OPENSSL_cleanse(b64, b64_len);
-    free(line);
-    free(b64);
+    pop3a_free(line);
+    pop3a_free(b64);
     return rc;
 }
 
@@ -202,7 +203,7 @@ static mech_rc start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
     if (src != POP3A_SASL_CONTINUE)
         return MECH_NOMEM;
     size_t b64_len = 0;
-    char *b64 = ir_len ? pop3a_b64_encode(ir, ir_len, &b64_len) : strdup("=");
+    char *b64 = ir_len ? pop3a_b64_encode(ir, ir_len, &b64_len) : pop3a_strdup("=");
     pop3a_sasl_response_free(ir, ir_len);
     if (!b64)
         return MECH_NOMEM;
@@ -216,7 +217,7 @@ static mech_rc start_sasl(pop3a_client *c, pop3a_future *f, unsigned mech)
         return written(pop3a_write_cmd(c, f, POP3A_CMD_AUTH, args, 1, TAG_AUTH));
     }
     OPENSSL_cleanse(b64, strlen(b64));
-    free(b64);
+    pop3a_free(b64);
     return written(rc);
 }
 
@@ -251,9 +252,11 @@ static mech_rc start_mech(pop3a_client *c, pop3a_future *f, unsigned mech)
     }
     if (mech == POP3A_MECH_APOP) {
         char hex[33];
-        /* Its arguments are all set here: a failure is MD5 itself missing. */
-        if (pop3a_apop_digest(c->apop_ts, strlen(c->apop_ts), ls->secret, hex) != 0)
-            return MECH_UNAVAILABLE;
+        /* Its arguments are all set here: a failure is MD5 itself missing, or
+         * no memory for the digest. */
+        int drc = pop3a_apop_digest(c->apop_ts, strlen(c->apop_ts), ls->secret, hex);
+        if (drc != 0)
+            return drc == -2 ? MECH_NOMEM : MECH_UNAVAILABLE;
         const char *a[] = {ls->user, hex};
         mech_rc rc = written(pop3a_write_cmd(c, f, POP3A_CMD_APOP, a, 2, TAG_APOP));
         OPENSSL_cleanse(hex, sizeof hex);
@@ -271,7 +274,7 @@ static void end_mech(login_state *ls)
     ls->sasl = NULL;
     if (ls->pending_ir) {
         OPENSSL_cleanse(ls->pending_ir, ls->pending_ir_len);
-        free(ls->pending_ir);
+        pop3a_free(ls->pending_ir);
         ls->pending_ir = NULL;
         ls->pending_ir_len = 0;
     }
@@ -346,21 +349,23 @@ static int on_sasl_challenge(pop3a_client *c, pop3a_future *f, const pop3a_pev *
         size_t raw_len = 0;
         unsigned char *raw = pop3a_b64_decode(ir, len, &raw_len);
         OPENSSL_cleanse(ir, len);
-        free(ir);
+        pop3a_free(ir);
         if (!raw)
             return -1;
         int rc = write_sasl_response(c, f, raw, raw_len, 0);
         OPENSSL_cleanse(raw, raw_len);
-        free(raw);
+        pop3a_free(raw);
         return rc;
     }
     size_t in_len = 0;
     unsigned char *in = pop3a_b64_decode(ev->data, ev->len, &in_len);
+    if (!in && pop3a_b64_valid(ev->data, ev->len))
+        return -1; /* out of memory, not a bad challenge to cancel */
     unsigned char *out = NULL;
     size_t out_len = 0;
     pop3a_sasl_rc rc = in ? pop3a_sasl_step(ls->sasl, in, in_len, &out, &out_len)
                           : POP3A_SASL_ERROR;
-    free(in);
+    pop3a_free(in);
     if (rc == POP3A_SASL_NOMEM)
         return -1;
     if (rc != POP3A_SASL_CONTINUE) {
@@ -412,11 +417,11 @@ static int on_auth_reply(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
         /* Our own check failed, or an OAuth server explained itself in JSON
          * (RFC 7628 s3.2.2): keep that next to the server's -ERR text. */
         size_t n = ev->len + strlen(detail) + 4;
-        char *text = malloc(n);
+        char *text = pop3a_malloc(n);
         if (text) {
             snprintf(text, n, "%.*s (%s)", (int)ev->len, ev->data, detail);
             pop3a_future_set_text(f, text, strlen(text));
-            free(text);
+            pop3a_free(text);
         }
         f->resp_code = ev->code;
         return ls->sasl_error ? try_next(c, f) : refused_keep_text(c, f, ev->code);
@@ -517,11 +522,11 @@ static void login_cleanup(pop3a_future *f)
     login_state *ls = state_of(f);
     if (ls->secret) {
         OPENSSL_cleanse(ls->secret, strlen(ls->secret));
-        free(ls->secret);
+        pop3a_free(ls->secret);
         ls->secret = NULL;
     }
     end_mech(ls);
-    free(ls->user);
+    pop3a_free(ls->user);
     ls->user = NULL;
 }
 
@@ -557,8 +562,8 @@ static pop3a_future *submit_login(pop3a_client *c, const char *user, const char 
         pop3a_set_error(c, POP3A_ERR_NOMEM, NULL);
         return NULL;
     }
-    state_of(f)->user = strdup(user);
-    state_of(f)->secret = strdup(secret);
+    state_of(f)->user = pop3a_strdup(user);
+    state_of(f)->secret = pop3a_strdup(secret);
     state_of(f)->oauth = oauth;
     state_of(f)->requested = mechs;
     if (!state_of(f)->user || !state_of(f)->secret) {

@@ -16,6 +16,8 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "alloc.h"
+
 enum { STAGE_METHOD = 1, STAGE_AUTH, STAGE_CONNECT, STAGE_DONE };
 
 /* The longest reply: CONNECT's with a 255-octet bound name (RFC 1928 s6). */
@@ -30,7 +32,7 @@ static void step_fail(pop3a_client *c, const char *why)
 
 static int send_bytes(pop3a_client *c, pop3a_socks5_step *st, const uint8_t *p, size_t n)
 {
-    if (bufferevent_write(st->bev, p, n) != 0) {
+    if (POP3A_MAY_FAIL(bufferevent_write(st->bev, p, n), -1) != 0) {
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
         return -1;
     }
@@ -42,9 +44,10 @@ static int send_auth(pop3a_client *c, pop3a_socks5_step *st)
     const pop3a_socks5_url *px = c->opts.proxy;
     uint8_t req[POP3A_SOCKS5_MAX_REQUEST];
     size_t n = pop3a_socks5_auth_request(req, px->user, px->pass);
+    /* Before sending: a failed send fails the connection, and st goes with it. */
+    st->stage = STAGE_AUTH;
     int rc = send_bytes(c, st, req, n);
     OPENSSL_cleanse(req, sizeof req);
-    st->stage = STAGE_AUTH;
     if (rc == 0) {
         static const char note[] = "SOCKS5 proxy: user name and password sent";
         pop3a_trace(c, POP3A_TRACE_INFO, note, sizeof note - 1);

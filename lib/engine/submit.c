@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "alloc.h"
 #include "client_internal.h"
 
 static pop3a_future *submit(pop3a_client *c, pop3a_cmd cmd, const char *const *args, size_t nargs,
@@ -25,11 +26,11 @@ static pop3a_future *submit(pop3a_client *c, pop3a_cmd cmd, const char *const *a
     }
     pop3a_future *f = pop3a_future_alloc(c, &pop3a_cmd_op, done, arg);
     if (f)
-        f->line = malloc(l.len);
+        f->line = pop3a_malloc(l.len);
     if (f && f->line && l.has_trace) {
-        f->trace_line = strdup(l.trace);
+        f->trace_line = pop3a_strdup(l.trace);
         if (!f->trace_line) {
-            free(f->line);
+            pop3a_free(f->line);
             f->line = NULL;
         }
     }

@@ -9,6 +9,8 @@
 
 #include <openssl/evp.h>
 
+#include "alloc.h"
+
 /* The timestamp is an RFC 822 msg-id; no real one comes near this, and a cap
  * keeps a hostile greeting from choosing what we hash at any length. */
 #define TIMESTAMP_MAX 255
@@ -76,15 +78,17 @@ static int md5_two_parts(const char *a, size_t a_len, const char *b, size_t b_le
                          unsigned char out[16])
 {
     EVP_MD *md = EVP_MD_fetch(NULL, "MD5", NULL); /* NULL in a FIPS-only setup */
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx = POP3A_MAY_FAIL(EVP_MD_CTX_new(), NULL);
     unsigned int out_len = 0;
     int ok = md != NULL && ctx != NULL && EVP_DigestInit_ex2(ctx, md, NULL) == 1 &&
              EVP_DigestUpdate(ctx, a, a_len) == 1 && EVP_DigestUpdate(ctx, b, b_len) == 1 &&
              EVP_DigestFinal_ex(ctx, out, &out_len) == 1 && out_len == 16;
+    /* Without a context MD5 may well be there: that is out of memory. */
+    int rc = ok ? 0 : md != NULL && ctx == NULL ? -2 : -1;
 
     EVP_MD_CTX_free(ctx);
     EVP_MD_free(md);
-    return ok ? 0 : -1;
+    return rc;
 }
 
 int pop3a_apop_digest(const char *timestamp, size_t ts_len, const char *secret, char hex[33])
@@ -93,8 +97,9 @@ int pop3a_apop_digest(const char *timestamp, size_t ts_len, const char *secret, 
 
     if (timestamp == NULL || secret == NULL || hex == NULL)
         return -1;
-    if (md5_two_parts(timestamp, ts_len, secret, strlen(secret), bin) != 0)
-        return -1;
+    int rc = md5_two_parts(timestamp, ts_len, secret, strlen(secret), bin);
+    if (rc != 0)
+        return rc;
     to_hex(bin, sizeof bin, hex);
     return 0;
 }

@@ -11,8 +11,9 @@
  * ts/ts_len (ts points into text), or -1 with ts/ts_len untouched. */
 int pop3a_apop_find_timestamp(const char *text, size_t len, const char **ts, size_t *ts_len);
 /* hex: 33 bytes, lower-case MD5(timestamp || secret) + NUL (RFC 1939 s7), through
- * OpenSSL EVP. Returns 0, or -1 on a NULL argument or a crypto failure (e.g. MD5
- * unavailable under a FIPS-only provider configuration). */
+ * OpenSSL EVP. Returns 0, -2 when OpenSSL had no memory for the digest, or -1 on
+ * a NULL argument or another crypto failure (e.g. MD5 unavailable under a
+ * FIPS-only provider configuration). */
 int pop3a_apop_digest(const char *timestamp, size_t ts_len, const char *secret, char hex[33]);
 
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "listing.h"
 
 /* Cap on the IMPLEMENTATION text we keep; it is only informative (RFC 2449 s6.9). */
@@ -92,7 +93,7 @@ void pop3a_capa_init(struct pop3a_capa *capa)
 
 void pop3a_capa_clear(struct pop3a_capa *capa)
 {
-    free(capa->implementation);
+    pop3a_free(capa->implementation);
     pop3a_capa_init(capa);
 }
 
@@ -156,7 +157,7 @@ static int add_implementation(struct pop3a_capa *capa, pop3a_fields *c)
 
     if (len > IMPLEMENTATION_MAX)
         len = IMPLEMENTATION_MAX;
-    copy = malloc(len + 1); /* owned by capa, freed in pop3a_capa_clear */
+    copy = pop3a_malloc(len + 1); /* owned by capa, freed in pop3a_capa_clear */
     if (copy == NULL)
         return -1;
     for (size_t i = 0; i < len; i++) {
@@ -164,7 +165,7 @@ static int add_implementation(struct pop3a_capa *capa, pop3a_fields *c)
         copy[i] = (ch < 0x20 || ch == 0x7F) ? '?' : (char)ch;
     }
     copy[len] = '\0';
-    free(capa->implementation);
+    pop3a_free(capa->implementation);
     capa->implementation = copy;
     capa->flags |= POP3A_CAPA_IMPLEMENTATION;
     return 0;
@@ -234,7 +235,7 @@ int pop3a_capa_copy(struct pop3a_capa *dst, const struct pop3a_capa *src)
         return 0;
     if (src->implementation != NULL) {
         size_t n = strlen(src->implementation) + 1;
-        impl = malloc(n); /* owned by dst */
+        impl = pop3a_malloc(n); /* owned by dst */
         if (impl == NULL)
             return -1;
         memcpy(impl, src->implementation, n);

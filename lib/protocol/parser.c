@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 /* Where inside the armed reply we are (p->phase). */
 enum {
     PH_STATUS = 0,      /* waiting for the status line (or SASL continuation) */
@@ -52,7 +54,7 @@ void pop3a_parser_init(pop3a_parser *p, size_t max_line)
 
 void pop3a_parser_free(pop3a_parser *p)
 {
-    free(p->line);
+    pop3a_free(p->line);
     p->line = NULL;
     p->line_len = 0;
     p->line_cap = 0;
@@ -227,7 +229,7 @@ static int line_reserve(pop3a_parser *p, size_t need)
         cap = need;
     if (cap > p->max_line + 1)
         cap = p->max_line + 1;
-    grown = realloc(p->line, cap);
+    grown = pop3a_realloc(p->line, cap);
     if (grown == NULL)
         return 0;
     p->line = grown; /* owned by p, freed by pop3a_parser_free */

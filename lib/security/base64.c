@@ -12,6 +12,8 @@
 
 #include <openssl/evp.h>
 
+#include "alloc.h"
+
 /* Whole 3-byte groups per EVP_EncodeBlock call and whole 4-char quanta per
  * EVP_DecodeBlock call: far below INT_MAX, so the int casts are safe. */
 #define ENCODE_CHUNK (3u * 16384u)
@@ -25,7 +27,7 @@ char *pop3a_b64_encode(const unsigned char *in, size_t len, size_t *out_len)
     if (groups > (SIZE_MAX - 1) / 4)
         return NULL;
     size_t cap = groups * 4 + 1; /* + the NUL EVP_EncodeBlock writes */
-    char *out = malloc(cap);     /* owner: the caller */
+    char *out = pop3a_malloc(cap);     /* owner: the caller */
     if (out == NULL)
         return NULL;
 
@@ -34,7 +36,7 @@ char *pop3a_b64_encode(const unsigned char *in, size_t len, size_t *out_len)
         size_t n = len - done < ENCODE_CHUNK ? len - done : ENCODE_CHUNK;
         int w = EVP_EncodeBlock((unsigned char *)out + written, in + done, (int)n);
         if (w < 0) {
-            free(out);
+            pop3a_free(out);
             return NULL;
         }
         done += n;
@@ -90,6 +92,11 @@ static int b64_check(const char *in, size_t len)
     return pad;
 }
 
+int pop3a_b64_valid(const char *in, size_t len)
+{
+    return (in != NULL || len == 0) && b64_check(in, len) >= 0;
+}
+
 unsigned char *pop3a_b64_decode(const char *in, size_t len, size_t *out_len)
 {
     if (in == NULL && len > 0)
@@ -97,7 +104,7 @@ unsigned char *pop3a_b64_decode(const char *in, size_t len, size_t *out_len)
     int pad = b64_check(in, len);
     if (pad < 0)
         return NULL;
-    unsigned char *out = malloc(len / 4 * 3 + 1); /* owner: the caller */
+    unsigned char *out = pop3a_malloc(len / 4 * 3 + 1); /* owner: the caller */
     if (out == NULL)
         return NULL;
 
@@ -106,7 +113,7 @@ unsigned char *pop3a_b64_decode(const char *in, size_t len, size_t *out_len)
         size_t n = len - done < DECODE_CHUNK ? len - done : DECODE_CHUNK;
         int w = EVP_DecodeBlock(out + written, (const unsigned char *)in + done, (int)n);
         if (w < 0 || (size_t)w != n / 4 * 3) {
-            free(out);
+            pop3a_free(out);
             return NULL;
         }
         done += n;

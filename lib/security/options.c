@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 
+#include "alloc.h"
 #include "command.h"
 #include "sasl_scram.h"
 
@@ -36,14 +37,14 @@ void pop3a_options_release(pop3a_options *o)
         return;
     SSL_CTX_free(o->ssl_ctx); /* NULL-safe; drops our reference only */
     SSL_CTX_free(o->default_ctx);
-    free(o->ca_file);
-    free(o->ca_dir);
-    free(o->verify_name);
-    free(o->cert_file);
-    free(o->key_file);
+    pop3a_free(o->ca_file);
+    pop3a_free(o->ca_dir);
+    pop3a_free(o->verify_name);
+    pop3a_free(o->cert_file);
+    pop3a_free(o->key_file);
     if (o->proxy)
         OPENSSL_cleanse(o->proxy, sizeof *o->proxy); /* the proxy password */
-    free(o->proxy);
+    pop3a_free(o->proxy);
     memset(o, 0, sizeof *o);
 }
 
@@ -68,7 +69,7 @@ int pop3a_options_copy(pop3a_options *dst, const pop3a_options *src)
                  dup_or_null(src->cert_file, &dst->cert_file) |
                  dup_or_null(src->key_file, &dst->key_file);
     if (!failed && src->proxy != NULL) {
-        dst->proxy = malloc(sizeof *dst->proxy);
+        dst->proxy = pop3a_malloc(sizeof *dst->proxy);
         if (dst->proxy)
             *dst->proxy = *src->proxy;
         else
@@ -102,18 +103,18 @@ static int replace_string(char **slot, const char *value)
     if (value != NULL) {
         if (value[0] == '\0')
             return -1;
-        copy = strdup(value);
+        copy = pop3a_strdup(value);
         if (copy == NULL)
             return -1;
     }
-    free(*slot);
+    pop3a_free(*slot);
     *slot = copy;
     return 0;
 }
 
 POP3A_EXPORT pop3a_options *pop3a_options_new(void)
 {
-    pop3a_options *o = malloc(sizeof *o); /* owner: the caller, pop3a_options_free */
+    pop3a_options *o = pop3a_malloc(sizeof *o); /* owner: the caller, pop3a_options_free */
     if (o != NULL)
         pop3a_options_defaults(o);
     return o;
@@ -124,7 +125,7 @@ POP3A_EXPORT void pop3a_options_free(pop3a_options *opts)
     if (opts == NULL)
         return;
     pop3a_options_release(opts);
-    free(opts);
+    pop3a_free(opts);
 }
 
 POP3A_EXPORT int pop3a_options_set_tls(pop3a_options *opts, pop3a_tls_mode mode,
@@ -148,17 +149,17 @@ POP3A_EXPORT int pop3a_options_set_proxy(pop3a_options *opts, const char *url)
         return -1;
     pop3a_socks5_url *proxy = NULL;
     if (url != NULL) {
-        proxy = malloc(sizeof *proxy);
+        proxy = pop3a_malloc(sizeof *proxy);
         if (proxy == NULL)
             return -1;
         if (pop3a_socks5_url_parse(url, proxy) != 0) {
-            free(proxy); /* the parser cleared it */
+            pop3a_free(proxy); /* the parser cleared it */
             return -1;
         }
     }
     if (opts->proxy)
         OPENSSL_cleanse(opts->proxy, sizeof *opts->proxy);
-    free(opts->proxy);
+    pop3a_free(opts->proxy);
     opts->proxy = proxy;
     return 0;
 }
@@ -171,11 +172,11 @@ POP3A_EXPORT int pop3a_options_set_ca(pop3a_options *opts, const char *ca_file,
         return -1;
     char *file = NULL, *dir = NULL;
     if (dup_or_null(ca_file, &file) < 0 || dup_or_null(ca_dir, &dir) < 0) {
-        free(file);
+        pop3a_free(file);
         return -1;
     }
-    free(opts->ca_file);
-    free(opts->ca_dir);
+    pop3a_free(opts->ca_file);
+    pop3a_free(opts->ca_dir);
     opts->ca_file = file;
     opts->ca_dir = dir;
     drop_default_ctx(opts);
@@ -213,11 +214,11 @@ POP3A_EXPORT int pop3a_options_set_client_cert(pop3a_options *opts, const char *
         return -1;
     char *cert = NULL, *key = NULL;
     if (dup_or_null(cert_file, &cert) < 0 || dup_or_null(key_file, &key) < 0) {
-        free(cert);
+        pop3a_free(cert);
         return -1;
     }
-    free(opts->cert_file);
-    free(opts->key_file);
+    pop3a_free(opts->cert_file);
+    pop3a_free(opts->key_file);
     opts->cert_file = cert;
     opts->key_file = key;
     drop_default_ctx(opts);

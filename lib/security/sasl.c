@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "alloc.h"
 #include "pop3async/pop3async.h"
 #include "sasl_scram.h"
 
@@ -59,12 +60,12 @@ pop3a_sasl *pop3a_sasl_new(unsigned mech, const char *user, const char *secret,
     /* Exactly one supported SASL bit. */
     if ((mech & SASL_MECHS) == 0 || (mech & (mech - 1)) != 0)
         return NULL;
-    pop3a_sasl *s = calloc(1, sizeof *s); /* owner: the caller, pop3a_sasl_free */
+    pop3a_sasl *s = pop3a_calloc(1, sizeof *s); /* owner: the caller, pop3a_sasl_free */
     if (s == NULL)
         return NULL;
     s->mech = mech;
-    s->user = strdup(user != NULL ? user : "");
-    s->secret = strdup(secret != NULL ? secret : "");
+    s->user = pop3a_strdup(user != NULL ? user : "");
+    s->secret = pop3a_strdup(secret != NULL ? secret : "");
     if (s->user == NULL || s->secret == NULL)
         goto fail;
     if (is_scram(mech)) {
@@ -88,14 +89,14 @@ void pop3a_sasl_free(pop3a_sasl *s)
 {
     if (s == NULL)
         return;
-    free(s->user);
+    pop3a_free(s->user);
     if (s->secret != NULL) {
         OPENSSL_cleanse(s->secret, strlen(s->secret));
-        free(s->secret);
+        pop3a_free(s->secret);
     }
     pop3a_scram_free(s->scram);
-    free(s->err_owned);
-    free(s);
+    pop3a_free(s->err_owned);
+    pop3a_free(s);
 }
 
 void pop3a_sasl_response_free(unsigned char *out, size_t len)
@@ -103,7 +104,7 @@ void pop3a_sasl_response_free(unsigned char *out, size_t len)
     if (out == NULL)
         return;
     OPENSSL_cleanse(out, len);
-    free(out);
+    pop3a_free(out);
 }
 
 int pop3a_sasl_client_first(const pop3a_sasl *s)
@@ -168,7 +169,7 @@ static unsigned char *join(const char *const *parts, const size_t *lens, size_t 
     size_t n = 0;
     for (size_t i = 0; i < count; i++)
         n += lens[i];
-    unsigned char *buf = malloc(n + 1); /* owner: the caller of start/step */
+    unsigned char *buf = pop3a_malloc(n + 1); /* owner: the caller of start/step */
     if (buf == NULL)
         return NULL;
     size_t w = 0;
@@ -219,8 +220,8 @@ static void record_server_error(pop3a_sasl *s, const unsigned char *in, size_t l
     }
     if (len > MAX_OAUTH_ERROR)
         len = MAX_OAUTH_ERROR;
-    free(s->err_owned);
-    s->err_owned = malloc(len + 1); /* owner: s */
+    pop3a_free(s->err_owned);
+    s->err_owned = pop3a_malloc(len + 1); /* owner: s */
     if (s->err_owned == NULL) {
         s->err = "the server sent an error challenge";
         return;
@@ -267,7 +268,7 @@ static pop3a_sasl_rc oauthbearer_start(pop3a_sasl *s, unsigned char **out, size_
                            "\001\001"};
     size_t lens[] = {has_user ? 4u : 2u, strlen(authzid), 14, strlen(s->secret), 2};
     pop3a_sasl_rc rc = emit(join(parts, lens, 5, out_len), out);
-    free(authzid);
+    pop3a_free(authzid);
     return rc;
 }
 

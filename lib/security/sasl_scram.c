@@ -22,9 +22,10 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "alloc.h"
 #include "base64.h"
-#include "saslprep.h"
 #include "pop3async/pop3async.h"
+#include "saslprep.h"
 
 /* Random client nonce: 18 bytes = 24 base64 characters with no padding; the
  * base64 alphabet never contains ',' so it is a valid SCRAM nonce. */
@@ -69,7 +70,7 @@ char *pop3a_saslname_escape(const char *name)
     size_t n = 0;
     for (const char *p = name; *p != '\0'; p++)
         n += (*p == ',' || *p == '=') ? 3 : 1;
-    char *out = malloc(n + 1); /* owner: the caller */
+    char *out = pop3a_malloc(n + 1); /* owner: the caller */
     if (out == NULL)
         return NULL;
     char *w = out;
@@ -122,7 +123,7 @@ static char *concat(const char *const *parts, size_t count)
     size_t total = 1;
     for (size_t i = 0; i < count; i++)
         total += strlen(parts[i]);
-    char *out = malloc(total); /* owner: the caller */
+    char *out = pop3a_malloc(total); /* owner: the caller */
     if (out == NULL)
         return NULL;
     size_t w = 0;
@@ -138,7 +139,7 @@ static char *concat(const char *const *parts, size_t count)
 static char *random_nonce(void)
 {
     unsigned char raw[NONCE_RANDOM_BYTES];
-    if (RAND_bytes(raw, sizeof raw) != 1)
+    if (POP3A_MAY_FAIL(RAND_bytes(raw, sizeof raw), 0) != 1)
         return NULL;
     return pop3a_b64_encode(raw, sizeof raw, NULL);
 }
@@ -151,17 +152,17 @@ static char *random_nonce(void)
 static int setup_binding(pop3a_scram *sc, const pop3a_sasl_cb *cb)
 {
     if (cb == NULL || cb->type == NULL) {
-        sc->gs2_header = strdup(cb == NULL ? "n,," : "y,,");
+        sc->gs2_header = pop3a_strdup(cb == NULL ? "n,," : "y,,");
         return sc->gs2_header == NULL ? -1 : 0;
     }
     if (!valid_cb_name(cb->type) || cb->data == NULL || cb->len == 0) {
         sc->prep_error = "SCRAM: invalid channel binding type or empty binding data";
-        sc->gs2_header = strdup("n,,");
+        sc->gs2_header = pop3a_strdup("n,,");
         return sc->gs2_header == NULL ? -1 : 0;
     }
     const char *parts[] = {"p=", cb->type, ",,"};
     sc->gs2_header = concat(parts, 3);
-    sc->cb_data = malloc(cb->len);
+    sc->cb_data = pop3a_malloc(cb->len);
     if (sc->gs2_header == NULL || sc->cb_data == NULL)
         return -1;
     memcpy(sc->cb_data, cb->data, cb->len);
@@ -176,12 +177,12 @@ static int setup_credentials(pop3a_scram *sc, const char *user, const char *pass
     if (rc == -2)
         return -1;
     if (rc == -1 || prepped[0] == '\0') {
-        free(prepped);
+        pop3a_free(prepped);
         sc->prep_error = "SCRAM: the user name is empty or not valid for SASLprep (RFC 4013)";
         return 0;
     }
     sc->user = pop3a_saslname_escape(prepped);
-    free(prepped);
+    pop3a_free(prepped);
     if (sc->user == NULL)
         return -1;
     rc = pop3a_saslprep(password, &sc->password);
@@ -200,7 +201,7 @@ static int setup_nonce(pop3a_scram *sc, const char *nonce)
     }
     if (!valid_nonce(nonce, strlen(nonce)))
         sc->prep_error = "SCRAM: the fixed client nonce has a character outside %x21-7E or ','";
-    sc->nonce = strdup(nonce);
+    sc->nonce = pop3a_strdup(nonce);
     return sc->nonce == NULL ? -1 : 0;
 }
 
@@ -214,7 +215,7 @@ pop3a_scram *pop3a_scram_new(unsigned mech, const char *user, const char *passwo
         md = EVP_sha256();
     else
         return NULL;
-    pop3a_scram *sc = calloc(1, sizeof *sc); /* owner: the pop3a_sasl */
+    pop3a_scram *sc = pop3a_calloc(1, sizeof *sc); /* owner: the pop3a_sasl */
     if (sc == NULL)
         return NULL;
     sc->md = md;
@@ -240,18 +241,18 @@ void pop3a_scram_free(pop3a_scram *sc)
 {
     if (sc == NULL)
         return;
-    free(sc->user);
+    pop3a_free(sc->user);
     if (sc->password != NULL) {
         OPENSSL_cleanse(sc->password, strlen(sc->password));
-        free(sc->password);
+        pop3a_free(sc->password);
     }
-    free(sc->gs2_header);
-    free(sc->cb_data);
-    free(sc->nonce);
-    free(sc->client_first_bare);
-    free(sc->error_owned);
+    pop3a_free(sc->gs2_header);
+    pop3a_free(sc->cb_data);
+    pop3a_free(sc->nonce);
+    pop3a_free(sc->client_first_bare);
+    pop3a_free(sc->error_owned);
     OPENSSL_cleanse(sc, sizeof *sc);
-    free(sc);
+    pop3a_free(sc);
 }
 
 /* ------------------------------------------------------------ client-first */
@@ -331,8 +332,8 @@ static void set_server_error(pop3a_scram *sc, const char *v, size_t len)
     static const char prefix[] = "SCRAM: the server reported an error: ";
     if (len > MAX_SERVER_ERROR)
         len = MAX_SERVER_ERROR;
-    free(sc->error_owned);
-    sc->error_owned = malloc(sizeof prefix + len); /* owner: sc */
+    pop3a_free(sc->error_owned);
+    sc->error_owned = pop3a_malloc(sizeof prefix + len); /* owner: sc */
     if (sc->error_owned == NULL) {
         set_error(sc, "SCRAM: the server reported an error");
         return;
@@ -345,8 +346,12 @@ static void set_server_error(pop3a_scram *sc, const char *v, size_t len)
     set_error(sc, sc->error_owned);
 }
 
+/* parse_server_first's answer when it ran out of memory rather than found a fault. */
+static const char scram_nomem[] = "SCRAM: out of memory";
+
 /* Parses server-first-message (RFC 5802 section 7); returns a static reason on
- * failure, NULL on success (f->salt then owned by the caller). */
+ * failure (scram_nomem: no memory), NULL on success (f->salt then owned by the
+ * caller). */
 static const char *parse_server_first(pop3a_scram *sc, const char *msg, size_t len,
                                       server_first *f)
 {
@@ -364,6 +369,8 @@ static const char *parse_server_first(pop3a_scram *sc, const char *msg, size_t l
     if (take_attr(&p, end, 's', &v, &vlen) < 0 || vlen == 0)
         return "SCRAM: malformed salt in the server-first message";
     f->salt = pop3a_b64_decode(v, vlen, &f->salt_len);
+    if (f->salt == NULL && pop3a_b64_valid(v, vlen))
+        return scram_nomem;
     if (f->salt == NULL || f->salt_len == 0)
         return "SCRAM: the salt is not valid base64";
     if (f->salt_len > MAX_SALT)
@@ -388,7 +395,7 @@ static int hmac(const EVP_MD *md, const unsigned char *key, size_t klen, const v
                 size_t dlen, unsigned char *out)
 {
     unsigned int olen = 0;
-    return HMAC(md, key, (int)klen, data, dlen, out, &olen) != NULL ? 0 : -1;
+    return POP3A_MAY_FAIL(HMAC(md, key, (int)klen, data, dlen, out, &olen), NULL) != NULL ? 0 : -1;
 }
 
 /* SaltedPassword, ClientProof and ServerSignature for auth_message. */
@@ -398,11 +405,13 @@ static int compute_keys(pop3a_scram *sc, const server_first *f, const char *auth
     const EVP_MD *md = sc->md;
     size_t h = sc->hlen;
     size_t amlen = strlen(auth_message);
-    if (PKCS5_PBKDF2_HMAC(sc->password, (int)strlen(sc->password), f->salt, (int)f->salt_len,
-                          (int)f->iterations, md, (int)h, k->salted) != 1)
+    if (POP3A_MAY_FAIL(PKCS5_PBKDF2_HMAC(sc->password, (int)strlen(sc->password), f->salt,
+                                        (int)f->salt_len, (int)f->iterations, md, (int)h,
+                                        k->salted),
+                      0) != 1)
         return -1;
     if (hmac(md, k->salted, h, "Client Key", 10, k->client_key) < 0 ||
-        EVP_Digest(k->client_key, h, k->stored_key, NULL, md, NULL) != 1 ||
+        POP3A_MAY_FAIL(EVP_Digest(k->client_key, h, k->stored_key, NULL, md, NULL), 0) != 1 ||
         hmac(md, k->stored_key, h, auth_message, amlen, k->client_sig) < 0 ||
         hmac(md, k->salted, h, "Server Key", 10, k->server_key) < 0 ||
         hmac(md, k->server_key, h, auth_message, amlen, sc->server_signature) < 0)
@@ -416,14 +425,14 @@ static int compute_keys(pop3a_scram *sc, const server_first *f, const char *auth
 static char *channel_binding_attr(const pop3a_scram *sc)
 {
     size_t glen = strlen(sc->gs2_header);
-    unsigned char *raw = malloc(glen + sc->cb_len); /* freed below */
+    unsigned char *raw = pop3a_malloc(glen + sc->cb_len); /* freed below */
     if (raw == NULL)
         return NULL;
     memcpy(raw, sc->gs2_header, glen);
     if (sc->cb_len > 0)
         memcpy(raw + glen, sc->cb_data, sc->cb_len);
     char *b64 = pop3a_b64_encode(raw, glen + sc->cb_len, NULL);
-    free(raw);
+    pop3a_free(raw);
     return b64;
 }
 
@@ -436,7 +445,7 @@ static pop3a_sasl_rc build_client_final(pop3a_scram *sc, const char *server_firs
     char *auth_message = NULL, *proof_b64 = NULL;
     scram_keys k;
     memset(&k, 0, sizeof k);
-    if (cbind == NULL || (nonce = strndup(f->nonce, f->nonce_len)) == NULL)
+    if (cbind == NULL || (nonce = pop3a_strndup(f->nonce, f->nonce_len)) == NULL)
         goto out;
     const char *wp[] = {"c=", cbind, ",r=", nonce};
     if ((without_proof = concat(wp, 4)) == NULL)
@@ -446,11 +455,10 @@ static pop3a_sasl_rc build_client_final(pop3a_scram *sc, const char *server_firs
     const char *am[] = {sc->client_first_bare, ",", server_first_msg, ",", without_proof};
     if ((auth_message = concat(am, 5)) == NULL)
         goto out;
-    if (compute_keys(sc, f, auth_message, &k) < 0) {
-        set_error(sc, "SCRAM: key derivation failed in OpenSSL");
-        rc = POP3A_SASL_ERROR;
+    /* The digest was checked and the iterations capped: what is left to fail
+     * in OpenSSL's PBKDF2 and HMAC is its allocations. */
+    if (compute_keys(sc, f, auth_message, &k) < 0)
         goto out;
-    }
     if ((proof_b64 = pop3a_b64_encode(k.proof, sc->hlen, NULL)) == NULL)
         goto out;
     const char *fin[] = {without_proof, ",p=", proof_b64};
@@ -459,11 +467,11 @@ static pop3a_sasl_rc build_client_final(pop3a_scram *sc, const char *server_firs
     rc = POP3A_SASL_CONTINUE;
 out:
     OPENSSL_cleanse(&k, sizeof k);
-    free(cbind);
-    free(nonce);
-    free(without_proof);
-    free(auth_message);
-    free(proof_b64);
+    pop3a_free(cbind);
+    pop3a_free(nonce);
+    pop3a_free(without_proof);
+    pop3a_free(auth_message);
+    pop3a_free(proof_b64);
     return rc;
 }
 
@@ -477,17 +485,21 @@ static pop3a_sasl_rc on_server_first(pop3a_scram *sc, const char *msg, size_t le
     server_first f;
     memset(&f, 0, sizeof f);
     const char *why = parse_server_first(sc, msg, len, &f);
+    if (why == scram_nomem) {
+        pop3a_free(f.salt);
+        return POP3A_SASL_NOMEM;
+    }
     if (why != NULL) {
-        free(f.salt);
+        pop3a_free(f.salt);
         set_error(sc, why);
         return POP3A_SASL_ERROR;
     }
-    char *copy = strndup(msg, len), *final_msg = NULL;
+    char *copy = pop3a_strndup(msg, len), *final_msg = NULL;
     pop3a_sasl_rc rc = POP3A_SASL_NOMEM;
     if (copy != NULL)
         rc = build_client_final(sc, copy, &f, &final_msg);
-    free(copy);
-    free(f.salt);
+    pop3a_free(copy);
+    pop3a_free(f.salt);
     if (rc != POP3A_SASL_CONTINUE)
         return rc;
     *out = (unsigned char *)final_msg;
@@ -515,9 +527,11 @@ static pop3a_sasl_rc on_server_final(pop3a_scram *sc, const char *msg, size_t le
     }
     size_t siglen = 0;
     unsigned char *sig = pop3a_b64_decode(v, vlen, &siglen);
+    if (sig == NULL && pop3a_b64_valid(v, vlen))
+        return POP3A_SASL_NOMEM; /* not a wrong signature: we could not look */
     int ok = sig != NULL && siglen == sc->hlen &&
              CRYPTO_memcmp(sig, sc->server_signature, sc->hlen) == 0;
-    free(sig);
+    pop3a_free(sig);
     if (!ok) {
         set_error(sc, "SCRAM: the server signature is wrong: the server does not know "
                       "the password");
@@ -525,7 +539,7 @@ static pop3a_sasl_rc on_server_final(pop3a_scram *sc, const char *msg, size_t le
     }
     /* POP3 carries no data on +OK, so the server sends v= as a challenge and
      * the client answers with an empty response (RFC 4422 section 3.6). */
-    unsigned char *empty = malloc(1);
+    unsigned char *empty = pop3a_malloc(1);
     if (empty == NULL)
         return POP3A_SASL_NOMEM;
     empty[0] = '\0';

@@ -12,6 +12,8 @@
 
 #include <openssl/crypto.h>
 
+#include "alloc.h"
+
 typedef struct {
     uint32_t lo, hi;
 } cp_range;
@@ -105,7 +107,7 @@ int pop3a_saslprep(const char *in, char **out)
 {
     const unsigned char *s = (const unsigned char *)in;
     size_t n = strlen(in);
-    char *res = malloc(n + 1); /* mapping never lengthens: owner *out */
+    char *res = pop3a_malloc(n + 1); /* mapping never lengthens: owner *out */
     if (res == NULL)
         return -2;
     size_t w = 0;
@@ -133,7 +135,7 @@ int pop3a_saslprep(const char *in, char **out)
     return 0;
 invalid:
     OPENSSL_cleanse(res, n + 1);
-    free(res);
+    pop3a_free(res);
     return -1;
 }
 

@@ -22,6 +22,8 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "alloc.h"
+
 /* RFC 9266 section 2: the label, 32 bytes, no context. */
 #define EXPORTER_LABEL "EXPORTER-Channel-Binding"
 #define EXPORTER_LEN 32
@@ -113,9 +115,9 @@ SSL_CTX *pop3a_tls_ctx_new(const pop3a_options *o, char *err, size_t errlen)
     }
     if (o->default_ctx != NULL && SSL_CTX_up_ref(o->default_ctx) == 1)
         return o->default_ctx; /* shared with the other clients of one options object */
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX *ctx = POP3A_MAY_FAIL(SSL_CTX_new(TLS_client_method()), NULL);
     if (ctx == NULL) {
-        set_openssl_err(err, errlen, "SSL_CTX_new failed");
+        set_err(err, errlen, POP3A_TLS_ERR_NOMEM);
         return NULL;
     }
     /* RFC 8996 deprecates TLS 1.0/1.1; RFC 8314 section 4.1 asks for >= 1.2.
@@ -214,9 +216,9 @@ SSL *pop3a_tls_ssl_new(SSL_CTX *ctx, const pop3a_options *o, const char *host, c
         set_err(err, errlen, "no host name to verify the certificate against");
         return NULL;
     }
-    SSL *ssl = SSL_new(ctx);
+    SSL *ssl = POP3A_MAY_FAIL(SSL_new(ctx), NULL);
     if (ssl == NULL) {
-        set_openssl_err(err, errlen, "SSL_new failed");
+        set_err(err, errlen, POP3A_TLS_ERR_NOMEM);
         return NULL;
     }
     /* A daemon holds thousands of sessions that mostly wait: without this each

@@ -5,6 +5,7 @@
 #define POP3A_TLS_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <openssl/ssl.h>
 
@@ -16,6 +17,14 @@
  * client cert/key if set (key_file NULL: the key is in cert_file). The caller
  * frees it with SSL_CTX_free. NULL on failure with a reason in err. */
 SSL_CTX *pop3a_tls_ctx_new(const pop3a_options *o, char *err, size_t errlen);
+
+/* The reason pop3a_tls_ctx_new and pop3a_tls_ssl_new give when OpenSSL could not
+ * allocate the context or the SSL: the caller reports POP3A_ERR_NOMEM then. */
+#define POP3A_TLS_ERR_NOMEM "out of memory for OpenSSL's TLS objects"
+static inline int pop3a_tls_err_is_nomem(const char *err)
+{
+    return strcmp(err, POP3A_TLS_ERR_NOMEM) == 0;
+}
 
 /* An SSL for one connection to `host`: the name is o->verify_name or else host;
  * it is sent as SNI (only a DNS name, trailing dot removed, never an IP literal,

@@ -106,6 +106,7 @@ START_TEST(base64_decodes_rfc4648_vectors)
     const char *b64 = rfc4648_vectors[_i].b64;
     unsigned char *dec = pop3a_b64_decode(b64, strlen(b64), &len);
     ck_assert_ptr_nonnull(dec);
+    ck_assert(pop3a_b64_valid(b64, strlen(b64)));
     ck_assert_bytes_eq(dec, len, rfc4648_vectors[_i].raw, strlen(rfc4648_vectors[_i].raw));
     ck_assert_int_eq(dec[len], '\0');
     free(dec);
@@ -175,6 +176,8 @@ START_TEST(base64_rejects_malformed_input)
     size_t len = 99;
     const char *in = bad_base64[_i];
     ck_assert_msg(pop3a_b64_decode(in, strlen(in), &len) == NULL, "accepted \"%s\"", in);
+    /* A NULL for this input is bad input, never taken for out of memory. */
+    ck_assert_msg(!pop3a_b64_valid(in, strlen(in)), "\"%s\" called valid", in);
 }
 END_TEST
 
@@ -182,6 +185,7 @@ START_TEST(base64_rejects_embedded_nul)
 {
     size_t len = 99;
     ck_assert_ptr_null(pop3a_b64_decode("Zm\0v", 4, &len));
+    ck_assert(!pop3a_b64_valid("Zm\0v", 4));
 }
 END_TEST
 
