@@ -57,6 +57,9 @@ typedef struct {
     struct evdns_getaddrinfo_request *dns_req;
     int dns_pending;                /* the lookup has not answered yet */
     struct bufferevent *attach_bev; /* pop3a_attach's, until installed */
+    /* The transport is a socket bufferevent of our own making (not the
+     * caller's, pop3a_attach): TLS may take its socket over (start_tls). */
+    int own_socket;
     struct event *deadline;         /* bounds the whole op */
     /* Connecting attempts (TCP, and the handshake under implicit TLS), not yet
      * the session's transport: the first to connect is installed. */
@@ -173,7 +176,7 @@ static void no_address_left(pop3a_client *c, pop3a_future *f)
     pop3a_fail_connection(c, POP3A_ERR_IO, why);
 }
 
-static int start_tls_filter(pop3a_client *c, pop3a_future *f, int phase);
+static int start_tls(pop3a_client *c, pop3a_future *f, int phase);
 
 /* The proxy's tunnel to the target is up: it is the session's transport now,
  * and under implicit TLS the handshake (with the target's name) starts. */
@@ -193,7 +196,7 @@ static void tunnel_up(pop3a_client *c, pop3a_future *f, struct bufferevent *bev)
                               "data received after the proxy's reply, before TLS");
         return;
     }
-    start_tls_filter(c, f, PHASE_TUNNEL_HANDSHAKE);
+    start_tls(c, f, PHASE_TUNNEL_HANDSHAKE);
 }
 
 /* An attempt connected: it becomes the session's transport, the rest go. */
@@ -204,6 +207,7 @@ static void attempt_won(pop3a_client *c, pop3a_future *f, int i)
     cs->attempts[i] = cs->attempts[--cs->n_attempts];
     cs->attempts[cs->n_attempts] = NULL;
     drop_attempts(cs);
+    cs->own_socket = 1;
     if (c->opts.proxy) {
         cs->phase = PHASE_PROXY;
         const char *name = c->opts.proxy->remote_dns ? cs->host : NULL;
@@ -528,31 +532,61 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
         return -1;
     }
     pop3a_consume_current(c);
-    if (start_tls_filter(c, f, PHASE_STLS_HANDSHAKE) != 0)
+    if (start_tls(c, f, PHASE_STLS_HANDSHAKE) != 0)
         return -1;
     /* What the server said before TLS may have been forged: forget it. */
     pop3a_capa_clear(&c->capa);
     return 0;
 }
 
+/*
+ * TLS on the socket of our own plain bufferevent, as implicit TLS has it from
+ * the start: one TLS socket bufferevent, so the session reads like an implicit
+ * one (every waiting record per loop turn, io.c's read_waiting_records). A
+ * filter over the socket bufferevent would take a loop turn per 4 KiB that
+ * libevent 2.1 reads from the socket (issue 14 s6). The plain bufferevent lets
+ * go of the socket first (no fd: freeing it closes nothing).
+ */
+static struct bufferevent *tls_on_own_socket(pop3a_client *c, SSL *ssl)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd < 0)
+        return NULL;
+    struct bufferevent *tls = POP3A_MAY_FAIL(
+        bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS),
+        NULL);
+    if (!tls)
+        return NULL;
+    struct bufferevent *plain = c->bev;
+    bufferevent_setfd(plain, -1);
+    bufferevent_free(plain);
+    c->bev = NULL; /* pop3a_install_bev sets the TLS one */
+    return tls;
+}
+
 /* TLS over the session's current transport (after STLS, or through a
- * proxy's tunnel): the filter becomes the transport; connect_on_event sees
- * its handshake end. */
-static int start_tls_filter(pop3a_client *c, pop3a_future *f, int phase)
+ * proxy's tunnel): a TLS bufferevent becomes the transport, on our own socket
+ * or as a filter over a caller's bufferevent; connect_on_event sees its
+ * handshake end. */
+static int start_tls(pop3a_client *c, pop3a_future *f, int phase)
 {
     SSL *ssl = new_ssl(c, f);
     if (!ssl)
         return -1;
-    /* The filter takes over the socket's bufferevent; its timers must not fire
-     * into the filter: the filter gets its own (pop3a_install_bev). */
+    /* The plain transport's timers must not fire into the TLS one: the TLS one
+     * gets its own (pop3a_install_bev). */
     bufferevent_set_timeouts(c->bev, NULL, NULL);
-    struct bufferevent *tls = POP3A_MAY_FAIL(
-        bufferevent_openssl_filter_new(c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS),
-        NULL);
+    struct bufferevent *tls =
+        state_of(f)->own_socket
+            ? tls_on_own_socket(c, ssl)
+            : POP3A_MAY_FAIL(bufferevent_openssl_filter_new(
+                                 c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS),
+                             NULL);
     if (!tls) {
         SSL_free(ssl);
-        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create the TLS filter");
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create the TLS bufferevent");
         return -1;
     }
     allow_dirty_close(tls);

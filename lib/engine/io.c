@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 
 #include <event2/buffer.h>
@@ -31,6 +32,12 @@
 #define POP3A_READ_HIGH_WATER (512u * 1024u)
 /* Large reads: a 2 MiB message is a handful of read(2) calls, not hundreds. */
 #define POP3A_MAX_SINGLE_READ (256 * 1024)
+/* Under TLS libevent reserves its max_single_read in the input buffer before
+ * each SSL_read, which returns one record (16 KiB at most): 256 KiB there meant
+ * a 512 KiB evbuffer chain per session that had received a byte, kept while a
+ * partial line waited in it (issue 14 s5). One record's room, as one chain of
+ * 16 KiB with libevent's chain header. */
+#define POP3A_TLS_MAX_SINGLE_READ (16 * 1024 - 512)
 /* Octets per second below which an unfinished reply counts as stalled
  * (progress_cb): far below any real link, above a 1-byte-per-second loris. */
 #define POP3A_MIN_RATE 8u
@@ -147,7 +154,8 @@ void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
     c->sock_tuned = 0;
     bufferevent_setcb(bev, on_read, NULL, on_event, c);
     bufferevent_setwatermark(bev, EV_READ, 0, POP3A_READ_HIGH_WATER);
-    bufferevent_set_max_single_read(bev, POP3A_MAX_SINGLE_READ);
+    bufferevent_set_max_single_read(bev,
+                                    c->ssl ? POP3A_TLS_MAX_SINGLE_READ : POP3A_MAX_SINGLE_READ);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     c->timeouts_armed = -1;
     pop3a_update_timeouts(c);
@@ -380,6 +388,20 @@ static void handle_eof(pop3a_client *c)
 }
 
 /*
+ * Octets in the socket's receive queue, or `unknown` when it cannot say. The
+ * reads below reserve room for what waits, not for the most they may take: a
+ * reservation stays allocated in the input buffer for as long as a partial
+ * line does, and a daemon's idle sessions each hold one (issue 14 s5).
+ */
+static size_t socket_bytes_waiting(evutil_socket_t fd, size_t unknown)
+{
+    int queued = 0;
+    if (ioctl(fd, FIONREAD, &queued) != 0 || queued < 0)
+        return unknown;
+    return (size_t)queued;
+}
+
+/*
  * libevent 2.1 reads at most 4096 bytes per readable event (EVBUFFER_MAX_READ;
  * 2.2 made it settable), i.e. a loop turn per 4 KiB: most of a bulk fetch's CPU.
  * On a plain socket we read what else is waiting ourselves, into the same input
@@ -400,8 +422,12 @@ static void read_waiting_bytes(pop3a_client *c)
      * reads; we are reading on its behalf, from inside its read callback. */
     evbuffer_unfreeze(in, 0);
     while (evbuffer_get_length(in) < POP3A_READ_HIGH_WATER) {
+        size_t room = socket_bytes_waiting(fd, POP3A_MAX_SINGLE_READ);
+        if (room == 0)
+            break; /* drained, or the end of the stream: libevent reports it */
         struct evbuffer_iovec v[2];
-        int n = evbuffer_reserve_space(in, POP3A_MAX_SINGLE_READ, v, 2);
+        int n = evbuffer_reserve_space(
+            in, (ev_ssize_t)(room < POP3A_MAX_SINGLE_READ ? room : POP3A_MAX_SINGLE_READ), v, 2);
         if (n <= 0)
             break;
         struct iovec iov[2];
@@ -434,9 +460,22 @@ static void read_waiting_bytes(pop3a_client *c)
  * would have reported it through on_event, but the read that saw it was ours. */
 typedef enum { TLS_READ_OPEN = 0, TLS_READ_EOF, TLS_READ_ERROR } tls_read_end;
 
-/* Plaintext room reserved per round of SSL_read calls: a few full records
- * (16 KiB each, RFC 8446 s5.1) in one evbuffer chain. */
-#define POP3A_TLS_READ_ROOM (64u * 1024u - 512u)
+/* Plaintext room reserved per round of SSL_read calls, at most: a full record
+ * (16 KiB, RFC 8446 s5.1) in an evbuffer chain of 16 KiB. More is allocated
+ * whole and held while a partial line waits in it; more rounds cost little. */
+#define POP3A_TLS_READ_ROOM (16u * 1024u - 512u)
+
+/* Room for the plaintext of what is waiting: the ciphertext in the socket (never
+ * less than the plaintext it carries) plus what OpenSSL holds of a record begun,
+ * at most POP3A_TLS_READ_ROOM; 0 when nothing waits. A short estimate costs one
+ * more round. */
+static size_t tls_room_for_waiting(pop3a_client *c)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    size_t room = fd < 0 ? POP3A_TLS_READ_ROOM : socket_bytes_waiting(fd, POP3A_TLS_READ_ROOM);
+    room += (size_t)SSL_pending(c->ssl);
+    return room < POP3A_TLS_READ_ROOM ? room : POP3A_TLS_READ_ROOM;
+}
 
 /*
  * The TLS twin of read_waiting_bytes (issue 14 s6). libevent 2.1's OpenSSL
@@ -459,11 +498,15 @@ typedef enum { TLS_READ_OPEN = 0, TLS_READ_EOF, TLS_READ_ERROR } tls_read_end;
 static tls_read_end read_waiting_records(pop3a_client *c, unsigned long *ssl_err, int *sys_err)
 {
     if (!c->ssl || c->reading_paused || bufferevent_get_underlying(c->bev))
-        return TLS_READ_OPEN; /* a filter (STLS) reads all its records already */
+        return TLS_READ_OPEN; /* a filter over a caller's transport (pop3a_attach,
+                               * then STLS) reads all its records already */
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (evbuffer_get_length(in) < POP3A_READ_HIGH_WATER) {
+        size_t room = tls_room_for_waiting(c);
+        if (room == 0)
+            return TLS_READ_OPEN;
         struct evbuffer_iovec v;
-        if (evbuffer_reserve_space(in, POP3A_TLS_READ_ROOM, &v, 1) < 1)
+        if (evbuffer_reserve_space(in, (ev_ssize_t)room, &v, 1) < 1)
             return TLS_READ_OPEN;
         size_t used = 0;
         int r = 1;

@@ -4,9 +4,10 @@
     bench.py --build DIR --host H --port P [--tls-port P --ca FILE] [--certs DIR]
              [--base BASE] [--runs N] [CASE...]
 
-CASEs: bulk small latency parser memory delayedack tlsbulk sessions (default:
-all). tlsbulk needs the server's POP3S port and its CA (--tls-port, --ca);
-sessions needs the test certificates of tests/support/make-test-certs (--certs). The server's mailboxes
+CASEs: bulk small latency parser memory delayedack tlsbulk tlsown sessions
+(default: all). tlsbulk needs the server's POP3S port and its CA (--tls-port,
+--ca); tlsown and sessions need the test certificates of
+tests/support/make-test-certs (--certs). The server's mailboxes
 must already be filled as `run` fills them. BASE (the dovecot-env directory)
 lets the driver sum Dovecot's CPU time; without it that column says n/a.
 
@@ -55,6 +56,7 @@ MANY_FILL = (2, 20480)  # tinypop: 2 x 20 KiB per session
 MPOP = "mpop, pipelining on"
 MPOP_NOPIPE = "mpop, pipelining off"
 MPOP_TLS = "mpop, pipelining on, POP3S"
+MPOP_STLS = "mpop, pipelining on, STLS"
 FLOOR = "floor (raw C reader)"
 FLOOR_TLS = "floor (raw C reader), POP3S"
 STORE_AS_FETCH_ALL = "file store as fetch-all does it, no network"
@@ -157,6 +159,17 @@ def proc_stat(pid):
     rest = data[data.rindex(")") + 2:].split()
     # proc(5): field 4 ppid, 14 utime, 15 stime, 16 cutime, 17 cstime; rest[0] is field 3
     return comm, int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14])
+
+
+class ProcessCPU:
+    """CPU seconds of server processes of ours (tinypop), for measure()."""
+
+    def __init__(self, pids):
+        self.pids = pids
+
+    def sample(self):
+        st = [proc_stat(p) for p in self.pids]
+        return None if None in st else sum(x[2] for x in st) / CLK_TCK
 
 
 class DovecotCPU:
@@ -275,13 +288,15 @@ class Bench:
 
     # ------------------------------------------------------------ mpop ---
     def mpop_account(self, user, password, port, pipelining, maildir=None, auth="on",
-                     ca=None):
+                     ca=None, starttls=False):
         """An account in the rc file; mail goes to /dev/null, or into `maildir`. auth
         "user" for a server without a challenge-response method (tinypop). ca: implicit
-        TLS (POP3S) verified against that CA file."""
-        name = "%s_%d_%s%s%s" % (user, port, "pipe" if pipelining else "nopipe",
-                                 "_maildir" if maildir else "", "_tls" if ca else "")
-        tls = "tls on\ntls_starttls off\ntls_trust_file %s" % ca if ca else "tls off"
+        TLS (POP3S) verified against that CA file, or STLS with `starttls`."""
+        name = "%s_%d_%s%s%s%s" % (user, port, "pipe" if pipelining else "nopipe",
+                                   "_maildir" if maildir else "", "_tls" if ca else "",
+                                   "_stls" if starttls else "")
+        tls = ("tls on\ntls_starttls %s\ntls_trust_file %s" % ("on" if starttls else "off", ca)
+               if ca else "tls off")
         delivery = "maildir " + maildir if maildir else "mbox /dev/null"
         if name not in self.mpop_accounts:
             self.mpop_accounts.append(name)
@@ -295,8 +310,13 @@ class Bench:
                            "on" if pipelining else "off", delivery, self.tmp, name))
         return name
 
-    def clients(self, user, password, count, port, which, size=0, mpop_auth="on"):
-        """The clients of a case, in table order."""
+    def clients(self, user, password, count, port, which, size=0, mpop_auth="on", ca=None,
+                stls_port=None):
+        """The clients of a case, in table order. ca: the CA of the server's POP3S
+        certificate (default --ca), for the POP3S clients on `port` and the STLS
+        ones on `stls_port`. mpop_auth "user": a server with USER/PASS only
+        (tinypop), which the floor then uses too."""
+        user_pass = ["--user-pass"] if mpop_auth == "user" else []
         all_ = {
             "store": Client(
                 STORE_AS_FETCH_ALL, [
@@ -331,14 +351,15 @@ class Bench:
                     "--pipelining", "1"],
                 lambda st, out: st == 0 and " errors 0 messages %d " % count in out),
             "floor": Client(
-                FLOOR, [self.exe("tools/bench/floor"), self.host, str(port), user, PW_ENV],
+                FLOOR, [self.exe("tools/bench/floor")] + user_pass +
+                [self.host, str(port), user, PW_ENV],
                 expect_messages(count)),
             "poplib": Client(
                 "python3 poplib", [self.python, os.path.join(HERE, "poplib_fetch.py"),
                                    self.host, str(port), user, PW_ENV],
                 expect_messages(count)),
         }
-        ca = self.args.ca
+        ca = ca or self.args.ca
         if ca:
             all_["fetch-all-tls"] = Client(
                 "fetch-all, POP3S", [self.exe("examples/fetch-all"), "--host", self.host,
@@ -352,13 +373,26 @@ class Bench:
                     str(port), "--user", user, "--password-env", PW_ENV, "--tls-ca", ca],
                 lambda st, out: st == 0 and " errors 0 messages %d " % count in out)
             all_["floor-tls"] = Client(
-                FLOOR_TLS, [self.exe("tools/bench/floor"), "--tls", ca, self.host, str(port),
-                            user, PW_ENV],
+                FLOOR_TLS, [self.exe("tools/bench/floor")] + user_pass +
+                ["--tls", ca, self.host, str(port), user, PW_ENV],
                 expect_messages(count))
             if self.mpop:
-                acct = self.mpop_account(user, password, port, True, ca=ca)
+                acct = self.mpop_account(user, password, port, True, ca=ca, auth=mpop_auth)
                 all_["mpop-tls"] = Client(MPOP_TLS, [self.mpop, "-C", self.mpoprc, "-q", acct],
                                           expect_status0)
+        if ca and stls_port:
+            all_["fetch-all-stls"] = Client(
+                "fetch-all, STLS", [self.exe("examples/fetch-all"), "--host", self.host,
+                                    "--port", str(stls_port), "--user", user, "--password-env",
+                                    PW_ENV, "--out", self.outdir, "--tls", "stls",
+                                    "--ca-file", ca, "--timeout", "120"],
+                expect_lines(count), outdir=self.outdir)
+            if self.mpop:
+                acct = self.mpop_account(user, password, stls_port, True, ca=ca,
+                                         auth=mpop_auth, starttls=True)
+                all_["mpop-stls"] = Client(MPOP_STLS,
+                                           [self.mpop, "-C", self.mpoprc, "-q", acct],
+                                           expect_status0)
         if self.mpop:
             for pipe in (True, False):
                 acct = self.mpop_account(user, password, port, pipe, auth=mpop_auth)
@@ -379,10 +413,11 @@ class Bench:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), PW_ENV: password,
                "HOME": self.tmp, "LC_ALL": "C"}
         client.prepare()
+        sampler = server_cpu if hasattr(server_cpu, "sample") else self.dovecot
         server_cpu = server_cpu and not client.local
-        c0 = self.dovecot.sample() if server_cpu else None
+        c0 = sampler.sample() if server_cpu else None
         use, out, err = spawn_and_wait(client.argv, env)
-        c1 = self.dovecot.sample() if server_cpu else None
+        c1 = sampler.sample() if server_cpu else None
         if not client.check(use.exit, out):
             raise RuntimeError("%s failed (exit %d): %s%s" % (
                 client.name, use.exit, out[-300:], err[-500:]))
@@ -390,7 +425,8 @@ class Bench:
                       None if c0 is None or c1 is None else c1 - c0, out)
 
     def measure(self, clients, password, runs, server_cpu=True):
-        """{client name: [Result]}: a warm-up each, then `runs` interleaved rounds."""
+        """{client name: [Result]}: a warm-up each, then `runs` interleaved rounds.
+        server_cpu: Dovecot's (True), none (False), or a ProcessCPU."""
         res = {c.name: [] for c in clients}
         for c in clients:
             self.run_once(c, password, server_cpu)
@@ -650,45 +686,92 @@ class Bench:
         self.verdict("%d concurrent sessions complete with no error" % SESSIONS,
                      "%d errors" % errors, errors == 0)
 
+    def tls_table(self, rows, res, octets, server):
+        """The POP3S table: rows are (client, its plain-text twin or None, the floor
+        of its transport); medians by client name are returned."""
+        med = {n: (statistics.median(x.wall for x in rs), statistics.median(x.cpu for x in rs),
+                   median_or_none([x.server_cpu for x in rs])) for n, rs in res.items()}
+        self.emit("| client | wall s | client CPU s | MB/s | %s CPU s | wall / mpop POP3S | "
+                  "wall / floor (POP3S floor for STLS) | wall / same client in plain text |"
+                  % server)
+        self.emit("|---|---:|---:|---:|---:|---:|---:|---:|")
+        mpop_tls = med.get(MPOP_TLS)
+        for c, twin, floor in rows:
+            w, cpu, sc = med[c.name]
+            self.emit("| %s | %.3f | %.3f | %.0f | %s | %s | %s | %s |" % (
+                c.name, w, cpu, octets / w / 1e6, fmt(sc, "%.3f"),
+                ratio(w, mpop_tls and mpop_tls[0]), ratio(w, med[floor][0]),
+                ratio(w, med[twin.name][0]) if twin else ""))
+        self.emit()
+        return med
+
+    def tls_rows(self, user, pw, count, size, tls_port, plain_port, ca=None, auth="on"):
+        """POP3S, STLS and plain clients for tls_table, and all of them to measure."""
+        tls = self.clients(user, pw, count, tls_port,
+                           ["fetch-all-tls", "lib-tls", "floor-tls", "mpop-tls"], size,
+                           mpop_auth=auth, ca=ca)
+        stls = self.clients(user, pw, count, plain_port, ["fetch-all-stls", "mpop-stls"], size,
+                            mpop_auth=auth, ca=ca, stls_port=plain_port)
+        plain = self.clients(user, pw, count, plain_port, ["fetch-all", "lib", "floor", "mpop"],
+                             size, mpop_auth=auth)
+        twin = {c.name: c for c in plain}
+        plain_of = lambda c: twin.get(c.name.replace(", POP3S", "").replace(", STLS", ""))
+        rows = ([(c, plain_of(c), FLOOR_TLS) for c in tls + stls] +
+                [(c, None, FLOOR) for c in plain])
+        return rows, tls + stls + plain
+
     def case_tlsbulk(self):
-        """Issue 14 s6: 2000 x 20 KiB over implicit TLS, next to the same clients in
-        plain text in the same rounds."""
+        """Issue 14 s6: 2000 x 20 KiB over implicit TLS and STLS, next to the same
+        clients in plain text in the same rounds."""
         if not self.args.tls_port or not self.args.ca:
             log("case tlsbulk skipped: no POP3S port and CA (--tls-port, --ca)")
             return
         user, pw, count, size = MAILBOXES["bulk-20k"]
-        log("case tlsbulk (2000 x 20 KiB, POP3S and plain)")
-        tls = self.clients(user, pw, count, self.args.tls_port,
-                           ["fetch-all-tls", "lib-tls", "floor-tls", "mpop-tls"], size)
-        plain = self.clients(user, pw, count, self.port, ["fetch-all", "lib", "floor", "mpop"],
-                             size)
-        res = self.measure(tls + plain, pw, self.args.runs)
-        med = {n: (statistics.median(x.wall for x in rs), statistics.median(x.cpu for x in rs),
-                   median_or_none([x.server_cpu for x in rs])) for n, rs in res.items()}
-        octets = count * size
-        self.emit("### 7. Bulk over implicit TLS (POP3S): 2000 x 20 KiB (%.1f MB), next to "
-                  "plain POP3 in the same rounds (median of %d)" % (octets / 1e6,
+        log("case tlsbulk (2000 x 20 KiB, POP3S, STLS and plain)")
+        rows, clients = self.tls_rows(user, pw, count, size, self.args.tls_port, self.port)
+        res = self.measure(clients, pw, self.args.runs)
+        self.emit("### 7. Bulk over TLS (POP3S and STLS): 2000 x 20 KiB (%.1f MB), next to "
+                  "plain POP3 in the same rounds (median of %d)" % (count * size / 1e6,
                                                                     self.args.runs))
         self.emit()
-        self.emit("| client | wall s | client CPU s | MB/s | Dovecot CPU s | wall / mpop "
-                  "POP3S | wall / floor, same transport | wall / same client in plain "
-                  "text |")
-        self.emit("|---|---:|---:|---:|---:|---:|---:|---:|")
-        mpop_tls = med.get(MPOP_TLS)
-        for c, twin in zip(tls + plain, plain + [None] * len(plain)):
-            w, cpu, dc = med[c.name]
-            floor = med[FLOOR if twin is None else FLOOR_TLS][0]
-            self.emit("| %s | %.3f | %.3f | %.0f | %s | %s | %s | %s |" % (
-                c.name, w, cpu, octets / w / 1e6, fmt(dc, "%.3f"),
-                ratio(w, mpop_tls and mpop_tls[0]), ratio(w, floor),
-                ratio(w, med[twin.name][0]) if twin else ""))
-        self.emit()
-        fa, fa_plain = med["fetch-all, POP3S"], med["fetch-all"]
+        med = self.tls_table(rows, res, count * size, "Dovecot")
+        fa, fa_plain, mpop_tls = med["fetch-all, POP3S"], med["fetch-all"], med.get(MPOP_TLS)
         if mpop_tls:
             self.verdict("POP3S 2000 x 20 KiB: fetch-all wall <= 0.8 x mpop's (POP3S)",
                          "%.2f x" % (fa[0] / mpop_tls[0]), fa[0] <= 0.8 * mpop_tls[0])
         self.verdict("POP3S 2000 x 20 KiB: fetch-all wall <= 1.2 x its own plain-text wall",
                      "%.2f x" % (fa[0] / fa_plain[0]), fa[0] <= 1.2 * fa_plain[0])
+        stls = med["fetch-all, STLS"]
+        self.verdict("STLS 2000 x 20 KiB: fetch-all wall <= 1.1 x its POP3S wall",
+                     "%.2f x" % (stls[0] / fa[0]), stls[0] <= 1.1 * fa[0])
+
+    def case_tlsown(self):
+        """Issue 14 s6: the same 2000 x 20 KiB from the bench's own TLS server
+        (tinypop, a libevent + OpenSSL process of its own), which spends less on TLS
+        than Dovecot's login proxy: where the clients, not the server, set the pace."""
+        if not self.args.certs:
+            log("case tlsown skipped: no test certificates (--certs)")
+            return
+        count, size = MAILBOXES["bulk-20k"][2:]
+        certs = self.args.certs
+        log("case tlsown (tinypop: 2000 x 20 KiB, POP3S, STLS and plain)")
+        keys = [os.path.join(certs, "leaf.pem"), os.path.join(certs, "leaf.key")]
+        # POP3S on one, plain and STLS on the other; both idle while the other serves.
+        servers = [Daemon([self.exe("tools/bench/tinypop"), str(count), str(size), mode] + keys)
+                   for mode in ("tls", "stls")]
+        try:
+            rows, clients = self.tls_rows("own", "ownpw", count, size, servers[0].port,
+                                          servers[1].port, ca=os.path.join(certs, "ca.pem"),
+                                          auth="user")
+            res = self.measure(clients, "ownpw", self.args.runs,
+                               server_cpu=ProcessCPU([srv.proc.pid for srv in servers]))
+        finally:
+            for srv in servers:
+                srv.stop()
+        self.emit("### 7b. The same from the bench's own TLS server (tools/bench/tinypop, "
+                  "2000 x 20 KiB, median of %d)" % self.args.runs)
+        self.emit()
+        self.tls_table(rows, res, count * size, "tinypop")
 
     def case_sessions(self):
         """Issue 14 s5: 10,000 concurrent sessions on one event_base against tinypop,
@@ -791,13 +874,13 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--tls-port", type=int, help="the server's POP3S port (tlsbulk)")
     ap.add_argument("--ca", help="CA file for the server's certificate (tlsbulk)")
-    ap.add_argument("--certs", help="tests/support/make-test-certs output (sessions)")
+    ap.add_argument("--certs", help="tests/support/make-test-certs output (tlsown, sessions)")
     ap.add_argument("--base")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--markdown", help="also write the tables to this file")
     ap.add_argument("cases", nargs="*", default=["bulk", "small", "latency", "parser",
                                                  "memory", "delayedack", "tlsbulk",
-                                                 "sessions"])
+                                                 "tlsown", "sessions"])
     args = ap.parse_args()
     global RUNMEASURE
     RUNMEASURE = os.path.join(args.build, "tools/bench/runmeasure")

@@ -7,6 +7,7 @@
  *
  *   tinypop MESSAGES SIZE [split]          prints "port N" once listening on 127.0.0.1
  *   tinypop MESSAGES SIZE tls CERT KEY     the same over implicit TLS (POP3S)
+ *   tinypop MESSAGES SIZE stls CERT KEY    plain, with STLS (RFC 2595) offered
  *
  * split (issue 14 s3): the server that stalls a delayed-ACK client. No
  * PIPELINING in CAPA, Nagle left on, and each RETR reply's status line and body
@@ -19,6 +20,10 @@
  * process can serve 10,000 concurrent POP3S sessions. Released buffers
  * (SSL_MODE_RELEASE_BUFFERS) keep an idle session small; no session cache or
  * tickets: every client pays a full handshake, the case being measured.
+ *
+ * stls (issue 14 s6): plain POP3 that offers STLS; after it the session is a
+ * TLS socket bufferevent on the same socket, like a tls session from there on,
+ * so POP3S and STLS rows compare the clients, not two server write paths.
  *
  * Speaks what the clients under test send (RFC 1939, RFC 2449 CAPA with
  * PIPELINING): CAPA USER PASS STAT LIST UIDL RETR DELE NOOP RSET QUIT. Commands
@@ -49,6 +54,7 @@
 static unsigned long n_messages;
 static int split; /* see the top of the file */
 static SSL_CTX *tls_ctx; /* tls: see the top of the file; NULL for plain TCP */
+static SSL_CTX *stls_ctx; /* stls: see the top of the file */
 static char *wire_body; /* the message, dot-stuffed, with the ".\r\n" terminator */
 static size_t wire_len, msg_octets;
 
@@ -110,7 +116,37 @@ static void reply_listing(struct bufferevent *bev, int uidl)
     reply(bev, ".\r\n");
 }
 
-/* Answers one command line; returns 1 after QUIT. */
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* STLS: the "+OK" leaves in clear (nothing else is queued: the client waits for
+ * it), then a TLS server bufferevent takes the socket over; bev is freed. */
+static void start_tls(struct bufferevent *bev)
+{
+    static const char ok[] = "+OK begin TLS\r\n";
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    struct event_base *base = bufferevent_get_base(bev);
+    SSL *ssl = SSL_new(stls_ctx);
+    int sent = ssl && send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof ok - 1);
+    struct bufferevent *tls = NULL;
+    if (sent) {
+        bufferevent_setfd(bev, -1);
+        tls = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+        if (!tls)
+            evutil_closesocket(fd);
+    }
+    bufferevent_free(bev);
+    if (!tls) {
+        SSL_free(ssl);
+        return;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+    bufferevent_setcb(tls, on_read, NULL, on_event, NULL);
+    bufferevent_enable(tls, EV_READ | EV_WRITE);
+}
+
+/* Answers one command line; returns 1 after QUIT, 2 once STLS freed bev. */
 static int answer(struct bufferevent *bev, char *line)
 {
     char out[128];
@@ -122,7 +158,12 @@ static int answer(struct bufferevent *bev, char *line)
     }
     if (!strcasecmp(line, "CAPA")) {
         reply(bev, split ? "+OK\r\nUSER\r\nUIDL\r\nTOP\r\n.\r\n"
-                         : "+OK\r\nUSER\r\nPIPELINING\r\nUIDL\r\nTOP\r\n.\r\n");
+              : stls_ctx && !bufferevent_openssl_get_ssl(bev)
+                  ? "+OK\r\nUSER\r\nPIPELINING\r\nUIDL\r\nTOP\r\nSTLS\r\n.\r\n"
+                  : "+OK\r\nUSER\r\nPIPELINING\r\nUIDL\r\nTOP\r\n.\r\n");
+    } else if (!strcasecmp(line, "STLS") && stls_ctx && !bufferevent_openssl_get_ssl(bev)) {
+        start_tls(bev);
+        return 2;
     } else if (!strcasecmp(line, "USER") || !strcasecmp(line, "NOOP") ||
                !strcasecmp(line, "RSET")) {
         reply(bev, "+OK\r\n");
@@ -181,6 +222,8 @@ static void on_read(struct bufferevent *bev, void *arg)
     while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
         int quit = answer(bev, line);
         free(line);
+        if (quit == 2)
+            return; /* STLS: bev is gone, its TLS successor reads on */
         if (quit) {
             /* RFC 1939 section 6: close once the reply is out. */
             bufferevent_disable(bev, EV_READ);
@@ -242,14 +285,16 @@ int main(int argc, char **argv)
 {
     split = argc == 4 && !strcmp(argv[3], "split");
     int tls = argc == 6 && !strcmp(argv[3], "tls");
-    if (argc != 3 && !split && !tls) {
-        fputs("usage: tinypop MESSAGES SIZE [split | tls CERT KEY]\n", stderr);
+    int stls = argc == 6 && !strcmp(argv[3], "stls");
+    if (argc != 3 && !split && !tls && !stls) {
+        fputs("usage: tinypop MESSAGES SIZE [split | tls CERT KEY | stls CERT KEY]\n", stderr);
         return 2;
     }
     n_messages = bench_number(argv[1], "MESSAGES", 1, 1000000);
     if (make_message(bench_number(argv[2], "SIZE", 64, 1u << 30)) != 0)
         return 1;
-    if (tls && !(tls_ctx = make_tls_ctx(argv[4], argv[5]))) {
+    SSL_CTX **ctx = tls ? &tls_ctx : &stls_ctx;
+    if ((tls || stls) && !(*ctx = make_tls_ctx(argv[4], argv[5]))) {
         free(wire_body);
         return 1;
     }
@@ -258,6 +303,7 @@ int main(int argc, char **argv)
     if (base)
         event_base_free(base);
     SSL_CTX_free(tls_ctx);
+    SSL_CTX_free(stls_ctx);
     free(wire_body);
     return rc;
 }
