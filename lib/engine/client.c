@@ -268,6 +268,7 @@ static void fail_pending(pop3a_client *c, pop3a_status st, const char *why)
 
 static void close_transport(pop3a_client *c)
 {
+    pop3a_uninstall_bev(c);
     if (c->bev) {
         bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: socket and SSL go too */
         c->bev = NULL;

@@ -21,6 +21,7 @@
 #include "apop.h"
 #include "client_internal.h"
 #include "session.h"
+#include "sock_bio.h"
 #include "socks5_step.h"
 #include "tls.h"
 
@@ -56,6 +57,7 @@ typedef struct {
     struct evdns_getaddrinfo_request *dns_req;
     int dns_pending;                /* the lookup has not answered yet */
     struct bufferevent *attach_bev; /* pop3a_attach's, until installed */
+    int attached;                   /* the transport is the caller's (pop3a_attach) */
     struct event *deadline;         /* bounds the whole op */
     /* Connecting attempts (TCP, and the handshake under implicit TLS), not yet
      * the session's transport: the first to connect is installed. */
@@ -278,6 +280,15 @@ static int attempt_new(pop3a_client *c, pop3a_future *f, const struct evutil_add
     }
     bufferevent_setcb(bev, NULL, NULL, attempt_event_cb, f);
     if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
+        /* libevent gave the SSL OpenSSL's socket BIO, which writes with
+         * write(2) (SIGPIPE on a reset): ours replaces it before the
+         * handshake's first byte, which waits for the loop. */
+        SSL *ssl = bufferevent_openssl_get_ssl(bev);
+        if (ssl && pop3a_sock_bio_attach(ssl, bufferevent_getfd(bev)) != 0) {
+            bufferevent_free(bev);
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+            return -1;
+        }
         *out = bev;
         return 0;
     }
@@ -468,6 +479,7 @@ static void connect_start(pop3a_client *c, pop3a_future *f)
     if (state_of(f)->attach_bev) {
         struct bufferevent *bev = state_of(f)->attach_bev;
         state_of(f)->attach_bev = NULL;
+        state_of(f)->attached = 1;
         c->ssl = bufferevent_openssl_get_ssl(bev); /* an already-TLS transport */
         pop3a_install_bev(c, bev);
         if (!c->ssl && c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
@@ -530,23 +542,53 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
     return 0;
 }
 
+/*
+ * TLS on the session's own plain socket (after STLS, or through a proxy's
+ * tunnel): an OpenSSL bufferevent on the same socket replaces the plain one,
+ * with the socket BIO of sock_bio.c, so no write can raise SIGPIPE (a filter
+ * over the plain bufferevent would write through libevent's writev). NULL
+ * when out of memory; c->bev is then unchanged.
+ */
+static struct bufferevent *tls_on_socket(pop3a_client *c, SSL *ssl)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (pop3a_sock_bio_attach(ssl, fd) != 0)
+        return NULL;
+    struct bufferevent *tls = bufferevent_openssl_socket_new(
+        c->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!tls)
+        return NULL;
+    /* The socket is the new bufferevent's now: the old one lets go of it. */
+    pop3a_uninstall_bev(c);
+    bufferevent_setfd(c->bev, -1);
+    bufferevent_free(c->bev);
+    c->bev = NULL;
+    return tls;
+}
+
+/* TLS over a transport the caller attached, which may be anything: a filter
+ * over it. Its timers must not fire into the filter: the filter gets its own
+ * (pop3a_install_bev). */
+static struct bufferevent *tls_filter(pop3a_client *c, SSL *ssl)
+{
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    return bufferevent_openssl_filter_new(c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+}
+
 /* TLS over the session's current transport (after STLS, or through a
- * proxy's tunnel): the filter becomes the transport; connect_on_event sees
- * its handshake end. */
+ * proxy's tunnel): connect_on_event sees its handshake end. */
 static int start_tls_filter(pop3a_client *c, pop3a_future *f, int phase)
 {
     SSL *ssl = new_ssl(c, f);
     if (!ssl)
         return -1;
-    /* The filter takes over the socket's bufferevent; its timers must not fire
-     * into the filter: the filter gets its own (pop3a_install_bev). */
-    bufferevent_set_timeouts(c->bev, NULL, NULL);
-    struct bufferevent *tls = bufferevent_openssl_filter_new(
-        c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    int own_socket = !state_of(f)->attached && c->own_writes;
+    struct bufferevent *tls = own_socket ? tls_on_socket(c, ssl) : tls_filter(c, ssl);
     if (!tls) {
         SSL_free(ssl);
-        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create the TLS filter");
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot start TLS (out of memory)");
         return -1;
     }
     allow_dirty_close(tls);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <event2/buffer.h>
@@ -23,6 +24,7 @@
 
 #include "client_internal.h"
 #include "session.h"
+#include "sock_bio.h"
 #include "tls.h"
 
 /* Stop reading from the socket when this much is buffered (only happens while a
@@ -139,14 +141,129 @@ void pop3a_update_timeouts(pop3a_client *c)
     c->timeouts_armed = want;
 }
 
+/* ------------------------------------------------------------ writing */
+
+/*
+ * SIGPIPE. libevent's socket bufferevent writes with writev(2), which raises
+ * SIGPIPE once the server has reset the connection and kills a caller that
+ * does not ignore it. So on a plain socket the library sends its output
+ * itself, with sendmsg(MSG_NOSIGNAL): the error comes back as EPIPE. The lines
+ * still queue in the bufferevent's output and leave when the socket is
+ * writable, on the next loop turn as with libevent, so the commands a callback
+ * writes (a pipelined batch) leave in one write. Under TLS the SSL's socket
+ * BIO sends with MSG_NOSIGNAL instead (sock_bio.c); reads stay libevent's.
+ */
+#define POP3A_FLUSH_IOVS 16
+
+/* Sends what the output holds; 0 when all of it went or the socket is full,
+ * -1 with errno for a failed send. */
+static int send_output(struct bufferevent *bev)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    while (evbuffer_get_length(out) > 0) {
+        struct evbuffer_iovec v[POP3A_FLUSH_IOVS];
+        int n = evbuffer_peek(out, -1, NULL, v, POP3A_FLUSH_IOVS);
+        if (n > POP3A_FLUSH_IOVS)
+            n = POP3A_FLUSH_IOVS;
+        struct iovec iov[POP3A_FLUSH_IOVS];
+        for (int i = 0; i < n; i++) {
+            iov[i].iov_base = v[i].iov_base;
+            iov[i].iov_len = v[i].iov_len;
+        }
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t sent = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0 && errno == ENOTSOCK) /* a caller's transport over a pipe */
+            sent = writev(fd, iov, n);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        }
+        /* A socket bufferevent keeps its output's start frozen except around
+         * its own writes; we write on its behalf. */
+        evbuffer_unfreeze(out, 1);
+        evbuffer_drain(out, (size_t)sent);
+        evbuffer_freeze(out, 1);
+    }
+    return 0;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Sends the output when the socket is writable (now, if it is). 0, or -1
+ * when out of memory. */
+static int schedule_flush(pop3a_client *c)
+{
+    if (!c->flush_ev) {
+        c->flush_ev = event_new(c->base, bufferevent_getfd(c->bev), EV_WRITE, flush_cb, c);
+        if (!c->flush_ev)
+            return -1;
+    }
+    if (!event_pending(c->flush_ev, EV_WRITE, NULL)) {
+        struct timeval tv = pop3a_ms_to_tv(c->opts.idle_ms);
+        event_add(c->flush_ev, &tv); /* a server that stops reading times out */
+    }
+    return 0;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pop3a_client *c = arg;
+    pop3a_enter(c);
+    if (what & EV_TIMEOUT) {
+        pop3a_transport_error(c, BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT);
+    } else if (send_output(c->bev) != 0) {
+        pop3a_fail_connection(c, POP3A_ERR_IO, evutil_socket_error_to_string(errno));
+    } else if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
+               schedule_flush(c) != 0) {
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+    }
+    pop3a_leave(c);
+}
+
+int pop3a_send_early(struct bufferevent *bev, const void *data, size_t len)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (evbuffer_get_length(out) == 0 && fd >= 0 && !bufferevent_get_underlying(bev)) {
+        ssize_t sent = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (sent > 0) {
+            data = (const char *)data + sent;
+            len -= (size_t)sent;
+        }
+    }
+    if (len > 0 && bufferevent_write(bev, data, len) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+void pop3a_uninstall_bev(pop3a_client *c)
+{
+    if (c->flush_ev) {
+        event_free(c->flush_ev);
+        c->flush_ev = NULL;
+    }
+    c->own_writes = 0;
+}
+
 void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
 {
+    pop3a_uninstall_bev(c);
     c->bev = bev;
     c->sock_tuned = 0;
+    /* A plain socket (no SSL, no filter): its output is ours to send. */
+    c->own_writes = !c->ssl && !bufferevent_get_underlying(bev) && bufferevent_getfd(bev) >= 0;
     bufferevent_setcb(bev, on_read, NULL, on_event, c);
     bufferevent_setwatermark(bev, EV_READ, 0, POP3A_READ_HIGH_WATER);
     bufferevent_set_max_single_read(bev, POP3A_MAX_SINGLE_READ);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    if (c->own_writes)
+        bufferevent_disable(bev, EV_WRITE);
+    bufferevent_enable(bev, c->own_writes ? EV_READ : EV_READ | EV_WRITE);
     c->timeouts_armed = -1;
     pop3a_update_timeouts(c);
 }
@@ -182,7 +299,7 @@ int pop3a_write_line(pop3a_client *c, pop3a_future *f, const char *line, size_t 
         return -1;
     /* Copied into the output buffer whole: with pipelining, many lines leave in
      * one write. */
-    if (bufferevent_write(c->bev, line, len) != 0) {
+    if (bufferevent_write(c->bev, line, len) != 0 || (c->own_writes && schedule_flush(c) != 0)) {
         c->replies_len--;
         return -1;
     }
@@ -613,7 +730,13 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     } else if (head_op_takes_event(c, what)) {
         /* a multi-step op's (the connect op's TCP or TLS handshake) */
     } else if (what & BEV_EVENT_EOF) {
-        transport_eof(c);
+        /* libevent's OpenSSL bufferevent reports a reset as an EOF when dirty
+         * shutdowns are allowed; the socket BIO knows it was an error. */
+        int e = c->ssl ? pop3a_sock_bio_error(SSL_get_rbio(c->ssl)) : 0;
+        if (e)
+            pop3a_fail_connection(c, POP3A_ERR_IO, evutil_socket_error_to_string(e));
+        else
+            transport_eof(c);
     } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         pop3a_transport_error(c, what);
     }
