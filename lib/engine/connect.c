@@ -644,6 +644,9 @@ static int on_greeting(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
         }
     }
     pop3a_future_set_text(f, ev->data, ev->len);
+    /* The greeting is the connect's text only if it succeeds: a failure
+     * after it (a reset, a refused STLS) says why instead. */
+    f->text_is_ok_line = 1;
     c->state = POP3A_ST_AUTHORIZATION; /* CAPA is allowed from here on */
     if (pop3a_write_cmd(c, f, POP3A_CMD_CAPA, NULL, 0, TAG_CAPA) != 0) {
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");

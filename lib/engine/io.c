@@ -190,6 +190,7 @@ static int send_output(struct bufferevent *bev)
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
+static void fail_after_reading(pop3a_client *c, int error);
 
 /* Sends the output when the socket is writable (now, if it is). 0, or -1
  * when out of memory. */
@@ -214,7 +215,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     if (what & EV_TIMEOUT) {
         pop3a_transport_error(c, BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT);
     } else if (send_output(c->bev) != 0) {
-        pop3a_fail_connection(c, POP3A_ERR_IO, evutil_socket_error_to_string(errno));
+        fail_after_reading(c, errno);
     } else if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
                schedule_flush(c) != 0) {
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
@@ -498,18 +499,21 @@ static void handle_eof(pop3a_client *c)
  * libevent 2.1 reads at most 4096 bytes per readable event (EVBUFFER_MAX_READ;
  * 2.2 made it settable), i.e. a loop turn per 4 KiB: most of a bulk fetch's CPU.
  * On a plain socket we read what else is waiting ourselves, into the same input
- * buffer, in large reads. EOF and errors are left for libevent's next read to
- * report through on_event, so there is one place that handles them.
+ * buffer, in large reads. EOF is left for libevent's next read to report
+ * through on_event. An error is not: the kernel reports a reset once, and the
+ * next read would see an EOF; so it is returned (an errno) for on_read to
+ * report once the bytes before it are processed.
  */
-static void read_waiting_bytes(pop3a_client *c)
+static int read_waiting_bytes(pop3a_client *c)
 {
     /* Only a plain socket bufferevent: a filter (TLS, or one the caller attached)
      * reports its underlying socket, whose bytes must go through the filter. */
     if (c->ssl || c->reading_paused || bufferevent_get_underlying(c->bev))
-        return;
+        return 0;
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     if (fd < 0)
-        return;
+        return 0;
+    int error = 0;
     struct evbuffer *in = bufferevent_get_input(c->bev);
     /* A socket bufferevent keeps its input's end frozen except around its own
      * reads; we are reading on its behalf, from inside its read callback. */
@@ -528,6 +532,8 @@ static void read_waiting_bytes(pop3a_client *c)
         }
         ssize_t got = readv(fd, iov, n);
         if (got <= 0) {
+            if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                error = errno;
             evbuffer_commit_space(in, v, 0);
             break;
         }
@@ -543,6 +549,7 @@ static void read_waiting_bytes(pop3a_client *c)
             break; /* the socket is drained */
     }
     evbuffer_freeze(in, 0);
+    return error;
 }
 
 /* The end of the stream, found by one of our own SSL_read calls below: libevent
@@ -653,6 +660,20 @@ static void transport_eof(pop3a_client *c)
         handle_eof(c);
 }
 
+/* A write found the connection reset (EPIPE, ECONNRESET): replies that came
+ * before the reset may still wait in the socket, and are delivered before
+ * the error, as they would be had the read noticed the reset first. */
+static void fail_after_reading(pop3a_client *c, int error)
+{
+    unsigned long ssl_err = 0;
+    int sys_err = 0;
+    (void)read_waiting_bytes(c); /* a plain socket's */
+    (void)read_waiting_records(c, &ssl_err, &sys_err); /* a TLS one's */
+    pop3a_process_input(c);
+    if (!c->freeing && c->bev)
+        pop3a_fail_connection(c, POP3A_ERR_IO, evutil_socket_error_to_string(error));
+}
+
 /* The end read_waiting_records found, as on_event would report it. */
 static void tls_read_ended(pop3a_client *c, tls_read_end end, unsigned long ssl_err, int sys_err)
 {
@@ -674,12 +695,14 @@ static void on_read(struct bufferevent *bev, void *arg)
     unsigned long ssl_err = 0;
     int sys_err = 0;
     pop3a_enter(c);
-    read_waiting_bytes(c);
+    int read_error = read_waiting_bytes(c);
     tls_read_end end = read_waiting_records(c, &ssl_err, &sys_err);
     tune_socket(c); /* before the chunk callbacks: the ACK goes out now */
     pop3a_process_input(c);
     if (end != TLS_READ_OPEN && !c->freeing && c->bev)
         tls_read_ended(c, end, ssl_err, sys_err);
+    if (read_error && !c->freeing && c->bev)
+        pop3a_fail_connection(c, POP3A_ERR_IO, evutil_socket_error_to_string(read_error));
     if (!c->freeing)
         pop3a_pump(c);
     pop3a_leave(c);
@@ -734,7 +757,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
          * shutdowns are allowed; the socket BIO knows it was an error. */
         int e = c->ssl ? pop3a_sock_bio_error(SSL_get_rbio(c->ssl)) : 0;
         if (e)
-            pop3a_fail_connection(c, POP3A_ERR_IO, evutil_socket_error_to_string(e));
+            fail_after_reading(c, e);
         else
             transport_eof(c);
     } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
