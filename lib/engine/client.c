@@ -24,6 +24,10 @@ POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdn
 {
     if (!base)
         return NULL;
+    /* OpenSSL's lazy initialisation, failing later for lack of memory,
+     * crashes in OpenSSL (tls.h); failing here, it is a NULL client. */
+    if (pop3a_tls_first_use() != 0)
+        return NULL;
     pop3a_client *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;

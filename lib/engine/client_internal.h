@@ -189,8 +189,9 @@ int pop3a_expect_reply(pop3a_client *c, pop3a_future *f, pop3a_expect expect, in
 /* The connection is unusable: fail every pending future with st, close, call the
  * close callback. */
 void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why);
-/* Installs bev as the session's transport (callbacks, watermarks, timeouts). */
-void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev);
+/* Installs bev as the session's transport (callbacks, timeouts) and enables
+ * it. 0, or -1 when it could not be enabled (out of memory): fail then. */
+int pop3a_install_bev(pop3a_client *c, struct bufferevent *bev);
 /* Drops what pop3a_install_bev set up besides the bufferevent itself. */
 void pop3a_uninstall_bev(pop3a_client *c);
 /* Writes bytes on a plain socket bufferevent that is not the session's yet

@@ -84,19 +84,29 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     pop3a_leave(c);
 }
 
+/* The context or the SSL could not be made: out of memory is NOMEM (the
+ * caller may retry), anything else (an unreadable CA file) is TLS. */
+static void tls_setup_failed(pop3a_client *c, const char *why)
+{
+    if (pop3a_tls_out_of_memory())
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot set up TLS (out of memory)");
+    else
+        pop3a_fail_connection(c, POP3A_ERR_TLS, why);
+}
+
 static SSL *new_ssl(pop3a_client *c, pop3a_future *f)
 {
     char err[200];
     if (!c->ssl_ctx) {
         c->ssl_ctx = pop3a_tls_ctx_new(&c->opts, err, sizeof err);
         if (!c->ssl_ctx) {
-            pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+            tls_setup_failed(c, err);
             return NULL;
         }
     }
     SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, state_of(f)->host, err, sizeof err);
     if (!ssl) {
-        pop3a_fail_connection(c, POP3A_ERR_TLS, err);
+        tls_setup_failed(c, err);
         return NULL;
     }
     /* OpenSSL 3 reports a close without close_notify as an SSL error, which
@@ -146,6 +156,15 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
 
 static void start_attempts(pop3a_client *c, pop3a_future *f);
 
+/* bev becomes the session's transport: 0, or -1 with the connection failed. */
+static int install(pop3a_client *c, struct bufferevent *bev)
+{
+    if (pop3a_install_bev(c, bev) == 0)
+        return 0;
+    pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot watch the socket (out of memory)");
+    return -1;
+}
+
 static void drop_attempt(connect_state *cs, int i)
 {
     bufferevent_free(cs->attempts[i]); /* BEV_OPT_CLOSE_ON_FREE: socket and SSL go */
@@ -178,7 +197,8 @@ static int start_tls_filter(pop3a_client *c, pop3a_future *f, int phase);
  * and under implicit TLS the handshake (with the target's name) starts. */
 static void tunnel_up(pop3a_client *c, pop3a_future *f, struct bufferevent *bev)
 {
-    pop3a_install_bev(c, bev);
+    if (install(c, bev) != 0)
+        return;
     if (c->opts.tls_mode != POP3A_TLS_IMPLICIT) {
         transport_up(c, f);
         /* The greeting may have come with the proxy's reply. */
@@ -211,8 +231,8 @@ static void attempt_won(pop3a_client *c, pop3a_future *f, int i)
         return;
     }
     c->ssl = bufferevent_openssl_get_ssl(bev); /* NULL unless implicit TLS */
-    pop3a_install_bev(c, bev);
-    transport_up(c, f);
+    if (install(c, bev) == 0)
+        transport_up(c, f);
 }
 
 static void attempt_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -433,8 +453,8 @@ static void resolve(pop3a_client *c, pop3a_future *f)
         c->dns = evdns_base_new(c->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
         if (c->dns)
             evdns_base_resolv_conf_parse(c->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf");
-        if (!c->dns) {
-            pop3a_fail_connection(c, POP3A_ERR_DNS, "cannot create a DNS resolver");
+        if (!c->dns) { /* out of memory, or of fds for its sockets */
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a DNS resolver");
             return;
         }
         c->own_dns = 1;
@@ -481,7 +501,8 @@ static void connect_start(pop3a_client *c, pop3a_future *f)
         state_of(f)->attach_bev = NULL;
         state_of(f)->attached = 1;
         c->ssl = bufferevent_openssl_get_ssl(bev); /* an already-TLS transport */
-        pop3a_install_bev(c, bev);
+        if (install(c, bev) != 0)
+            return;
         if (!c->ssl && c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
             /* The options promise TLS from the first byte: a plain transport
              * would carry the login in clear. STLS or NONE says otherwise. */
@@ -594,8 +615,7 @@ static int start_tls_filter(pop3a_client *c, pop3a_future *f, int phase)
     allow_dirty_close(tls);
     c->ssl = ssl;
     state_of(f)->phase = phase;
-    pop3a_install_bev(c, tls);
-    return 0;
+    return install(c, tls);
 }
 
 /* CAPA answered: END, or -ERR from a server without CAPA (RFC 1939 only),

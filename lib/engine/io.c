@@ -27,8 +27,8 @@
 #include "sock_bio.h"
 #include "tls.h"
 
-/* Stop reading from the socket when this much is buffered (only happens while a
- * chunk callback has paused us), so a paused transfer holds bounded memory. */
+/* Our own reads (read_waiting_bytes, read_waiting_records) stop when this
+ * much is buffered, so a burst holds bounded memory. */
 #define POP3A_READ_HIGH_WATER (512u * 1024u)
 /* Large reads: a 2 MiB message is a handful of read(2) calls, not hundreds. */
 #define POP3A_MAX_SINGLE_READ (256 * 1024)
@@ -252,7 +252,7 @@ void pop3a_uninstall_bev(pop3a_client *c)
     c->own_writes = 0;
 }
 
-void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
+int pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
 {
     pop3a_uninstall_bev(c);
     c->bev = bev;
@@ -260,13 +260,18 @@ void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
     /* A plain socket (no SSL, no filter): its output is ours to send. */
     c->own_writes = !c->ssl && !bufferevent_get_underlying(bev) && bufferevent_getfd(bev) >= 0;
     bufferevent_setcb(bev, on_read, NULL, on_event, c);
-    bufferevent_setwatermark(bev, EV_READ, 0, POP3A_READ_HIGH_WATER);
+    /* No read high-water mark (bufferevent_setwatermark): libevent 2.1 makes
+     * its callback with an allocation it does not check, and crashes when
+     * that fails. None is needed: a pause disables reading outright, and our
+     * own reads stop at POP3A_READ_HIGH_WATER. */
     bufferevent_set_max_single_read(bev, POP3A_MAX_SINGLE_READ);
     if (c->own_writes)
         bufferevent_disable(bev, EV_WRITE);
-    bufferevent_enable(bev, c->own_writes ? EV_READ : EV_READ | EV_WRITE);
     c->timeouts_armed = -1;
     pop3a_update_timeouts(c);
+    /* Registering the socket with the loop can fail (out of memory): then
+     * nothing would ever be read, and the connect would wait its deadline. */
+    return bufferevent_enable(bev, c->own_writes ? EV_READ : EV_READ | EV_WRITE);
 }
 
 size_t pop3a_input_pending(pop3a_client *c)
