@@ -98,6 +98,11 @@ int pop3a_tls_first_use(void)
     if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS,
                          NULL) != 1)
         return -1;
+    /* OpenSSL 3.0 makes its default library context on first use, once; when
+     * that fails, later calls fall back to the half-made context and crash on
+     * its NULL lock (RAND_bytes first). This call reports the failure. */
+    if (OSSL_LIB_CTX_get0_global_default() == NULL)
+        return -1;
     unsigned char probe;
     if (RAND_bytes(&probe, 1) == 1)
         return 0;
