@@ -286,10 +286,9 @@ static int attempt_new(pop3a_client *c, pop3a_future *f, const struct evutil_add
         SSL *ssl = new_ssl(c, f);
         if (!ssl)
             return -1; /* new_ssl failed the connection */
+        /* On failure libevent 2.1 has freed ssl already (CLOSE_ON_FREE). */
         bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
-        if (!bev)
-            SSL_free(ssl);
-        else
+        if (bev)
             allow_dirty_close(bev);
     } else {
         bev = bufferevent_socket_new(c->base, -1, opts);
@@ -568,13 +567,15 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
  * tunnel): an OpenSSL bufferevent on the same socket replaces the plain one,
  * with the socket BIO of sock_bio.c, so no write can raise SIGPIPE (a filter
  * over the plain bufferevent would write through libevent's writev). NULL
- * when out of memory; c->bev is then unchanged.
+ * when out of memory, ssl freed; c->bev is then unchanged.
  */
 static struct bufferevent *tls_on_socket(pop3a_client *c, SSL *ssl)
 {
     evutil_socket_t fd = bufferevent_getfd(c->bev);
-    if (pop3a_sock_bio_attach(ssl, fd) != 0)
+    if (pop3a_sock_bio_attach(ssl, fd) != 0) {
+        SSL_free(ssl);
         return NULL;
+    }
     struct bufferevent *tls = bufferevent_openssl_socket_new(
         c->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
         BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -607,8 +608,7 @@ static int start_tls_filter(pop3a_client *c, pop3a_future *f, int phase)
         return -1;
     int own_socket = !state_of(f)->attached && c->own_writes;
     struct bufferevent *tls = own_socket ? tls_on_socket(c, ssl) : tls_filter(c, ssl);
-    if (!tls) {
-        SSL_free(ssl);
+    if (!tls) { /* ssl is gone too: libevent 2.1 frees it on failure (CLOSE_ON_FREE) */
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot start TLS (out of memory)");
         return -1;
     }
