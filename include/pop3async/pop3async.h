@@ -9,6 +9,13 @@
  *
  * The rules every function below relies on are the @ref contract "callback
  * contract" and the @ref threads "threading rule" (both just below).
+ *
+ * Signals: the library never raises SIGPIPE, so callers need not ignore it.
+ * A server that resets the connection fails the pending futures with
+ * #POP3A_ERR_IO: plain sockets are written with send(MSG_NOSIGNAL), TLS
+ * through a socket BIO that does the same. A TLS or filter bufferevent passed
+ * to pop3a_attach() is written by libevent as the caller built it (a plain
+ * socket one is sent like the library's own).
  */
 /**
  * @mainpage libpop3async

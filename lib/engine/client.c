@@ -25,6 +25,10 @@ POP3A_EXPORT pop3a_client *pop3a_client_new(struct event_base *base, struct evdn
 {
     if (!base)
         return NULL;
+    /* OpenSSL's lazy initialisation, failing later for lack of memory,
+     * crashes in OpenSSL (tls.h); failing here, it is a NULL client. */
+    if (pop3a_tls_first_use() != 0)
+        return NULL;
     pop3a_client *c = pop3a_calloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -269,6 +273,7 @@ static void fail_pending(pop3a_client *c, pop3a_status st, const char *why)
 
 static void close_transport(pop3a_client *c)
 {
+    pop3a_uninstall_bev(c);
     if (c->bev) {
         bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: socket and SSL go too */
         c->bev = NULL;

@@ -104,6 +104,8 @@ struct pop3a_client {
     SSL_CTX *ssl_ctx; /* made on first TLS use */
 
     struct bufferevent *bev; /* NULL when not connected */
+    int own_writes;          /* io.c: a plain socket, whose output we send ourselves */
+    struct event *flush_ev;  /* ...when its socket is writable (made on first use) */
     SSL *ssl;                /* owned by bev when set */
     int tls_up;
     long verify_result;
@@ -187,8 +189,15 @@ int pop3a_expect_reply(pop3a_client *c, pop3a_future *f, pop3a_expect expect, in
 /* The connection is unusable: fail every pending future with st, close, call the
  * close callback. */
 void pop3a_fail_connection(pop3a_client *c, pop3a_status st, const char *why);
-/* Installs bev as the session's transport (callbacks, watermarks, timeouts). */
-void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev);
+/* Installs bev as the session's transport (callbacks, timeouts) and enables
+ * it. 0, or -1 when it could not be enabled (out of memory): fail then. */
+int pop3a_install_bev(pop3a_client *c, struct bufferevent *bev);
+/* Drops what pop3a_install_bev set up besides the bufferevent itself. */
+void pop3a_uninstall_bev(pop3a_client *c);
+/* Writes bytes on a plain socket bufferevent that is not the session's yet
+ * (the SOCKS5 handshake): sent at once with MSG_NOSIGNAL when nothing is
+ * queued before them, the rest queued for libevent. 0, or -1 (errno set). */
+int pop3a_send_early(struct bufferevent *bev, const void *data, size_t len);
 void pop3a_update_timeouts(pop3a_client *c);
 struct timeval pop3a_ms_to_tv(uint32_t ms); /* for libevent's timers */
 /* Bytes already received beyond the reply being handled. */

@@ -22,6 +22,7 @@
 #include "apop.h"
 #include "client_internal.h"
 #include "session.h"
+#include "sock_bio.h"
 #include "socks5_step.h"
 #include "tls.h"
 
@@ -57,9 +58,7 @@ typedef struct {
     struct evdns_getaddrinfo_request *dns_req;
     int dns_pending;                /* the lookup has not answered yet */
     struct bufferevent *attach_bev; /* pop3a_attach's, until installed */
-    /* The transport is a socket bufferevent of our own making (not the
-     * caller's, pop3a_attach): TLS may take its socket over (start_tls). */
-    int own_socket;
+    int attached;                   /* the transport is the caller's (pop3a_attach) */
     struct event *deadline;         /* bounds the whole op */
     /* Connecting attempts (TCP, and the handshake under implicit TLS), not yet
      * the session's transport: the first to connect is installed. */
@@ -86,21 +85,29 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     pop3a_leave(c);
 }
 
+/* The context or the SSL could not be made: out of memory is NOMEM (the
+ * caller may retry), anything else (an unreadable CA file) is TLS. */
+static void tls_setup_failed(pop3a_client *c, const char *why)
+{
+    if (pop3a_tls_err_is_nomem(why) || pop3a_tls_out_of_memory())
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot set up TLS (out of memory)");
+    else
+        pop3a_fail_connection(c, POP3A_ERR_TLS, why);
+}
+
 static SSL *new_ssl(pop3a_client *c, pop3a_future *f)
 {
     char err[200];
     if (!c->ssl_ctx) {
         c->ssl_ctx = pop3a_tls_ctx_new(&c->opts, err, sizeof err);
         if (!c->ssl_ctx) {
-            pop3a_fail_connection(c, pop3a_tls_err_is_nomem(err) ? POP3A_ERR_NOMEM : POP3A_ERR_TLS,
-                                  err);
+            tls_setup_failed(c, err);
             return NULL;
         }
     }
     SSL *ssl = pop3a_tls_ssl_new(c->ssl_ctx, &c->opts, state_of(f)->host, err, sizeof err);
     if (!ssl) {
-        pop3a_fail_connection(c, pop3a_tls_err_is_nomem(err) ? POP3A_ERR_NOMEM : POP3A_ERR_TLS,
-                              err);
+        tls_setup_failed(c, err);
         return NULL;
     }
     /* OpenSSL 3 reports a close without close_notify as an SSL error, which
@@ -150,6 +157,15 @@ static void transport_up(pop3a_client *c, pop3a_future *f)
 
 static void start_attempts(pop3a_client *c, pop3a_future *f);
 
+/* bev becomes the session's transport: 0, or -1 with the connection failed. */
+static int install(pop3a_client *c, struct bufferevent *bev)
+{
+    if (pop3a_install_bev(c, bev) == 0)
+        return 0;
+    pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot watch the socket (out of memory)");
+    return -1;
+}
+
 static void drop_attempt(connect_state *cs, int i)
 {
     bufferevent_free(cs->attempts[i]); /* BEV_OPT_CLOSE_ON_FREE: socket and SSL go */
@@ -182,7 +198,8 @@ static int start_tls(pop3a_client *c, pop3a_future *f, int phase);
  * and under implicit TLS the handshake (with the target's name) starts. */
 static void tunnel_up(pop3a_client *c, pop3a_future *f, struct bufferevent *bev)
 {
-    pop3a_install_bev(c, bev);
+    if (install(c, bev) != 0)
+        return;
     if (c->opts.tls_mode != POP3A_TLS_IMPLICIT) {
         transport_up(c, f);
         /* The greeting may have come with the proxy's reply. */
@@ -207,7 +224,6 @@ static void attempt_won(pop3a_client *c, pop3a_future *f, int i)
     cs->attempts[i] = cs->attempts[--cs->n_attempts];
     cs->attempts[cs->n_attempts] = NULL;
     drop_attempts(cs);
-    cs->own_socket = 1;
     if (c->opts.proxy) {
         cs->phase = PHASE_PROXY;
         const char *name = c->opts.proxy->remote_dns ? cs->host : NULL;
@@ -216,8 +232,8 @@ static void attempt_won(pop3a_client *c, pop3a_future *f, int i)
         return;
     }
     c->ssl = bufferevent_openssl_get_ssl(bev); /* NULL unless implicit TLS */
-    pop3a_install_bev(c, bev);
-    transport_up(c, f);
+    if (install(c, bev) == 0)
+        transport_up(c, f);
 }
 
 static void attempt_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -271,12 +287,12 @@ static int attempt_new(pop3a_client *c, pop3a_future *f, const struct evutil_add
         SSL *ssl = new_ssl(c, f);
         if (!ssl)
             return -1; /* new_ssl failed the connection */
+        /* On failure libevent 2.1 has freed ssl already (CLOSE_ON_FREE); a
+         * simulated failure (torture build) does the same. */
         bev = POP3A_MAY_FAIL(
             bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts),
-            NULL);
-        if (!bev)
-            SSL_free(ssl);
-        else
+            (SSL_free(ssl), (struct bufferevent *)NULL));
+        if (bev)
             allow_dirty_close(bev);
     } else {
         bev = POP3A_MAY_FAIL(bufferevent_socket_new(c->base, -1, opts), NULL);
@@ -287,6 +303,15 @@ static int attempt_new(pop3a_client *c, pop3a_future *f, const struct evutil_add
     }
     bufferevent_setcb(bev, NULL, NULL, attempt_event_cb, f);
     if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
+        /* libevent gave the SSL OpenSSL's socket BIO, which writes with
+         * write(2) (SIGPIPE on a reset): ours replaces it before the
+         * handshake's first byte, which waits for the loop. */
+        SSL *ssl = bufferevent_openssl_get_ssl(bev);
+        if (ssl && pop3a_sock_bio_attach(ssl, bufferevent_getfd(bev)) != 0) {
+            bufferevent_free(bev);
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+            return -1;
+        }
         *out = bev;
         return 0;
     }
@@ -431,8 +456,8 @@ static void resolve(pop3a_client *c, pop3a_future *f)
         c->dns = evdns_base_new(c->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
         if (c->dns)
             evdns_base_resolv_conf_parse(c->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf");
-        if (!c->dns) {
-            pop3a_fail_connection(c, POP3A_ERR_DNS, "cannot create a DNS resolver");
+        if (!c->dns) { /* out of memory, or of fds for its sockets */
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create a DNS resolver");
             return;
         }
         c->own_dns = 1;
@@ -477,8 +502,10 @@ static void connect_start(pop3a_client *c, pop3a_future *f)
     if (state_of(f)->attach_bev) {
         struct bufferevent *bev = state_of(f)->attach_bev;
         state_of(f)->attach_bev = NULL;
+        state_of(f)->attached = 1;
         c->ssl = bufferevent_openssl_get_ssl(bev); /* an already-TLS transport */
-        pop3a_install_bev(c, bev);
+        if (install(c, bev) != 0)
+            return;
         if (!c->ssl && c->opts.tls_mode == POP3A_TLS_IMPLICIT) {
             /* The options promise TLS from the first byte: a plain transport
              * would carry the login in clear. STLS or NONE says otherwise. */
@@ -540,60 +567,62 @@ static int start_stls_handshake(pop3a_client *c, pop3a_future *f)
 }
 
 /*
- * TLS on the socket of our own plain bufferevent, as implicit TLS has it from
- * the start: one TLS socket bufferevent, so the session reads like an implicit
- * one (every waiting record per loop turn, io.c's read_waiting_records). A
- * filter over the socket bufferevent would take a loop turn per 4 KiB that
- * libevent 2.1 reads from the socket (issue 14 s6). The plain bufferevent lets
- * go of the socket first (no fd: freeing it closes nothing).
+ * TLS on the session's own plain socket (after STLS, or through a proxy's
+ * tunnel): an OpenSSL bufferevent on the same socket replaces the plain one,
+ * with the socket BIO of sock_bio.c, so no write can raise SIGPIPE (a filter
+ * over the plain bufferevent would write through libevent's writev). NULL
+ * when out of memory, ssl freed; c->bev is then unchanged.
  */
-static struct bufferevent *tls_on_own_socket(pop3a_client *c, SSL *ssl)
+static struct bufferevent *tls_on_socket(pop3a_client *c, SSL *ssl)
 {
     evutil_socket_t fd = bufferevent_getfd(c->bev);
-    if (fd < 0)
+    if (pop3a_sock_bio_attach(ssl, fd) != 0) {
+        SSL_free(ssl);
         return NULL;
+    }
     struct bufferevent *tls = POP3A_MAY_FAIL(
         bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
                                        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS),
-        NULL);
+        (SSL_free(ssl), (struct bufferevent *)NULL)); /* as libevent does on failure */
     if (!tls)
         return NULL;
-    struct bufferevent *plain = c->bev;
-    bufferevent_setfd(plain, -1);
-    bufferevent_free(plain);
-    c->bev = NULL; /* pop3a_install_bev sets the TLS one */
+    /* The socket is the new bufferevent's now: the old one lets go of it. */
+    pop3a_uninstall_bev(c);
+    bufferevent_setfd(c->bev, -1);
+    bufferevent_free(c->bev);
+    c->bev = NULL;
     return tls;
 }
 
+/* TLS over a transport the caller attached, which may be anything: a filter
+ * over it. Its timers must not fire into the filter: the filter gets its own
+ * (pop3a_install_bev). */
+static struct bufferevent *tls_filter(pop3a_client *c, SSL *ssl)
+{
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    return POP3A_MAY_FAIL(
+        bufferevent_openssl_filter_new(c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS),
+        (SSL_free(ssl), (struct bufferevent *)NULL)); /* as libevent does on failure */
+}
+
 /* TLS over the session's current transport (after STLS, or through a
- * proxy's tunnel): a TLS bufferevent becomes the transport, on our own socket
- * or as a filter over a caller's bufferevent; connect_on_event sees its
- * handshake end. */
+ * proxy's tunnel): connect_on_event sees its handshake end. */
 static int start_tls(pop3a_client *c, pop3a_future *f, int phase)
 {
     SSL *ssl = new_ssl(c, f);
     if (!ssl)
         return -1;
-    /* The plain transport's timers must not fire into the TLS one: the TLS one
-     * gets its own (pop3a_install_bev). */
-    bufferevent_set_timeouts(c->bev, NULL, NULL);
-    struct bufferevent *tls =
-        state_of(f)->own_socket
-            ? tls_on_own_socket(c, ssl)
-            : POP3A_MAY_FAIL(bufferevent_openssl_filter_new(
-                                 c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS),
-                             NULL);
-    if (!tls) {
-        SSL_free(ssl);
-        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot create the TLS bufferevent");
+    int own_socket = !state_of(f)->attached && c->own_writes;
+    struct bufferevent *tls = own_socket ? tls_on_socket(c, ssl) : tls_filter(c, ssl);
+    if (!tls) { /* ssl is gone too: libevent 2.1 frees it on failure (CLOSE_ON_FREE) */
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "cannot start TLS (out of memory)");
         return -1;
     }
     allow_dirty_close(tls);
     c->ssl = ssl;
     state_of(f)->phase = phase;
-    pop3a_install_bev(c, tls);
-    return 0;
+    return install(c, tls);
 }
 
 /* CAPA answered: END, or -ERR from a server without CAPA (RFC 1939 only),
@@ -646,6 +675,9 @@ static int on_greeting(pop3a_client *c, pop3a_future *f, const pop3a_pev *ev)
         c->apop_ts[ts_len] = '\0';
     }
     pop3a_future_set_text(f, ev->data, ev->len);
+    /* The greeting is the connect's text only if it succeeds: a failure
+     * after it (a reset, a refused STLS) says why instead. */
+    f->text_is_ok_line = 1;
     c->state = POP3A_ST_AUTHORIZATION; /* CAPA is allowed from here on */
     if (pop3a_write_cmd(c, f, POP3A_CMD_CAPA, NULL, 0, TAG_CAPA) != 0) {
         pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <event2/buffer.h>
@@ -25,10 +26,11 @@
 #include "alloc.h"
 #include "client_internal.h"
 #include "session.h"
+#include "sock_bio.h"
 #include "tls.h"
 
-/* Stop reading from the socket when this much is buffered (only happens while a
- * chunk callback has paused us), so a paused transfer holds bounded memory. */
+/* Our own reads (read_waiting_bytes, read_waiting_records) stop when this
+ * much is buffered, so a burst holds bounded memory. */
 #define POP3A_READ_HIGH_WATER (512u * 1024u)
 /* Large reads: a 2 MiB message is a handful of read(2) calls, not hundreds. */
 #define POP3A_MAX_SINGLE_READ (256 * 1024)
@@ -148,17 +150,139 @@ void pop3a_update_timeouts(pop3a_client *c)
     c->timeouts_armed = want;
 }
 
-void pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
+/* ------------------------------------------------------------ writing */
+
+/*
+ * SIGPIPE. libevent's socket bufferevent writes with writev(2), which raises
+ * SIGPIPE once the server has reset the connection and kills a caller that
+ * does not ignore it. So on a plain socket the library sends its output
+ * itself, with sendmsg(MSG_NOSIGNAL): the error comes back as EPIPE. The lines
+ * still queue in the bufferevent's output and leave when the socket is
+ * writable, on the next loop turn as with libevent, so the commands a callback
+ * writes (a pipelined batch) leave in one write. Under TLS the SSL's socket
+ * BIO sends with MSG_NOSIGNAL instead (sock_bio.c); reads stay libevent's.
+ */
+#define POP3A_FLUSH_IOVS 16
+
+/* Sends what the output holds; 0 when all of it went or the socket is full,
+ * -1 with errno for a failed send. */
+static int send_output(struct bufferevent *bev)
 {
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    while (evbuffer_get_length(out) > 0) {
+        struct evbuffer_iovec v[POP3A_FLUSH_IOVS];
+        int n = evbuffer_peek(out, -1, NULL, v, POP3A_FLUSH_IOVS);
+        if (n > POP3A_FLUSH_IOVS)
+            n = POP3A_FLUSH_IOVS;
+        struct iovec iov[POP3A_FLUSH_IOVS];
+        for (int i = 0; i < n; i++) {
+            iov[i].iov_base = v[i].iov_base;
+            iov[i].iov_len = v[i].iov_len;
+        }
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t sent = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0 && errno == ENOTSOCK) /* a caller's transport over a pipe */
+            sent = writev(fd, iov, n);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        }
+        /* A socket bufferevent keeps its output's start frozen except around
+         * its own writes; we write on its behalf. */
+        evbuffer_unfreeze(out, 1);
+        evbuffer_drain(out, (size_t)sent);
+        evbuffer_freeze(out, 1);
+    }
+    return 0;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
+static void fail_after_reading(pop3a_client *c, int error);
+
+/* Sends the output when the socket is writable (now, if it is). 0, or -1
+ * when out of memory. */
+static int schedule_flush(pop3a_client *c)
+{
+    if (!c->flush_ev) {
+        c->flush_ev = POP3A_MAY_FAIL(
+            event_new(c->base, bufferevent_getfd(c->bev), EV_WRITE, flush_cb, c), NULL);
+        if (!c->flush_ev)
+            return -1;
+    }
+    if (!event_pending(c->flush_ev, EV_WRITE, NULL)) {
+        struct timeval tv = pop3a_ms_to_tv(c->opts.idle_ms);
+        event_add(c->flush_ev, &tv); /* a server that stops reading times out */
+    }
+    return 0;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pop3a_client *c = arg;
+    pop3a_enter(c);
+    if (what & EV_TIMEOUT) {
+        pop3a_transport_error(c, BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT);
+    } else if (send_output(c->bev) != 0) {
+        fail_after_reading(c, errno);
+    } else if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
+               schedule_flush(c) != 0) {
+        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+    }
+    pop3a_leave(c);
+}
+
+int pop3a_send_early(struct bufferevent *bev, const void *data, size_t len)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (evbuffer_get_length(out) == 0 && fd >= 0 && !bufferevent_get_underlying(bev)) {
+        ssize_t sent = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (sent > 0) {
+            data = (const char *)data + sent;
+            len -= (size_t)sent;
+        }
+    }
+    if (len > 0 && bufferevent_write(bev, data, len) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+void pop3a_uninstall_bev(pop3a_client *c)
+{
+    if (c->flush_ev) {
+        event_free(c->flush_ev);
+        c->flush_ev = NULL;
+    }
+    c->own_writes = 0;
+}
+
+int pop3a_install_bev(pop3a_client *c, struct bufferevent *bev)
+{
+    pop3a_uninstall_bev(c);
     c->bev = bev;
     c->sock_tuned = 0;
+    /* A plain socket (no SSL, no filter): its output is ours to send. */
+    c->own_writes = !c->ssl && !bufferevent_get_underlying(bev) && bufferevent_getfd(bev) >= 0;
     bufferevent_setcb(bev, on_read, NULL, on_event, c);
-    bufferevent_setwatermark(bev, EV_READ, 0, POP3A_READ_HIGH_WATER);
+    /* No read high-water mark (bufferevent_setwatermark): libevent 2.1 makes
+     * its callback with an allocation it does not check, and crashes when
+     * that fails. None is needed: a pause disables reading outright, and our
+     * own reads stop at POP3A_READ_HIGH_WATER. */
     bufferevent_set_max_single_read(bev,
                                     c->ssl ? POP3A_TLS_MAX_SINGLE_READ : POP3A_MAX_SINGLE_READ);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    if (c->own_writes)
+        bufferevent_disable(bev, EV_WRITE);
     c->timeouts_armed = -1;
     pop3a_update_timeouts(c);
+    /* Registering the socket with the loop can fail (out of memory): then
+     * nothing would ever be read, and the connect would wait its deadline. */
+    return bufferevent_enable(bev, c->own_writes ? EV_READ : EV_READ | EV_WRITE);
 }
 
 size_t pop3a_input_pending(pop3a_client *c)
@@ -192,7 +316,8 @@ int pop3a_write_line(pop3a_client *c, pop3a_future *f, const char *line, size_t 
         return -1;
     /* Copied into the output buffer whole: with pipelining, many lines leave in
      * one write. */
-    if (POP3A_MAY_FAIL(bufferevent_write(c->bev, line, len), -1) != 0) {
+    if (POP3A_MAY_FAIL(bufferevent_write(c->bev, line, len), -1) != 0 ||
+        (c->own_writes && schedule_flush(c) != 0)) {
         c->replies_len--;
         return -1;
     }
@@ -405,18 +530,21 @@ static size_t socket_bytes_waiting(evutil_socket_t fd, size_t unknown)
  * libevent 2.1 reads at most 4096 bytes per readable event (EVBUFFER_MAX_READ;
  * 2.2 made it settable), i.e. a loop turn per 4 KiB: most of a bulk fetch's CPU.
  * On a plain socket we read what else is waiting ourselves, into the same input
- * buffer, in large reads. EOF and errors are left for libevent's next read to
- * report through on_event, so there is one place that handles them.
+ * buffer, in large reads. EOF is left for libevent's next read to report
+ * through on_event. An error is not: the kernel reports a reset once, and the
+ * next read would see an EOF; so it is returned (an errno) for on_read to
+ * report once the bytes before it are processed.
  */
-static void read_waiting_bytes(pop3a_client *c)
+static int read_waiting_bytes(pop3a_client *c)
 {
     /* Only a plain socket bufferevent: a filter (TLS, or one the caller attached)
      * reports its underlying socket, whose bytes must go through the filter. */
     if (c->ssl || c->reading_paused || bufferevent_get_underlying(c->bev))
-        return;
+        return 0;
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     if (fd < 0)
-        return;
+        return 0;
+    int error = 0;
     struct evbuffer *in = bufferevent_get_input(c->bev);
     /* A socket bufferevent keeps its input's end frozen except around its own
      * reads; we are reading on its behalf, from inside its read callback. */
@@ -439,6 +567,8 @@ static void read_waiting_bytes(pop3a_client *c)
         }
         ssize_t got = readv(fd, iov, n);
         if (got <= 0) {
+            if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                error = errno;
             evbuffer_commit_space(in, v, 0);
             break;
         }
@@ -454,6 +584,7 @@ static void read_waiting_bytes(pop3a_client *c)
             break; /* the socket is drained */
     }
     evbuffer_freeze(in, 0);
+    return error;
 }
 
 /* The end of the stream, found by one of our own SSL_read calls below: libevent
@@ -581,6 +712,20 @@ static void transport_eof(pop3a_client *c)
         handle_eof(c);
 }
 
+/* A write found the connection reset (EPIPE, ECONNRESET): replies that came
+ * before the reset may still wait in the socket, and are delivered before
+ * the error, as they would be had the read noticed the reset first. */
+static void fail_after_reading(pop3a_client *c, int error)
+{
+    unsigned long ssl_err = 0;
+    int sys_err = 0;
+    (void)read_waiting_bytes(c); /* a plain socket's */
+    (void)read_waiting_records(c, &ssl_err, &sys_err); /* a TLS one's */
+    pop3a_process_input(c);
+    if (!c->freeing && c->bev)
+        pop3a_fail_connection(c, POP3A_ERR_IO, evutil_socket_error_to_string(error));
+}
+
 /* The end read_waiting_records found, as on_event would report it. */
 static void tls_read_ended(pop3a_client *c, tls_read_end end, unsigned long ssl_err, int sys_err)
 {
@@ -602,12 +747,14 @@ static void on_read(struct bufferevent *bev, void *arg)
     unsigned long ssl_err = 0;
     int sys_err = 0;
     pop3a_enter(c);
-    read_waiting_bytes(c);
+    int read_error = read_waiting_bytes(c);
     tls_read_end end = read_waiting_records(c, &ssl_err, &sys_err);
     tune_socket(c); /* before the chunk callbacks: the ACK goes out now */
     pop3a_process_input(c);
     if (end != TLS_READ_OPEN && !c->freeing && c->bev)
         tls_read_ended(c, end, ssl_err, sys_err);
+    if (read_error && !c->freeing && c->bev)
+        pop3a_fail_connection(c, POP3A_ERR_IO, evutil_socket_error_to_string(read_error));
     if (!c->freeing)
         pop3a_pump(c);
     pop3a_leave(c);
@@ -658,7 +805,13 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     } else if (head_op_takes_event(c, what)) {
         /* a multi-step op's (the connect op's TCP or TLS handshake) */
     } else if (what & BEV_EVENT_EOF) {
-        transport_eof(c);
+        /* libevent's OpenSSL bufferevent reports a reset as an EOF when dirty
+         * shutdowns are allowed; the socket BIO knows it was an error. */
+        int e = c->ssl ? pop3a_sock_bio_error(SSL_get_rbio(c->ssl)) : 0;
+        if (e)
+            fail_after_reading(c, e);
+        else
+            transport_eof(c);
     } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         pop3a_transport_error(c, what);
     }

@@ -8,6 +8,7 @@
  */
 #include "socks5_step.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,8 +33,13 @@ static void step_fail(pop3a_client *c, const char *why)
 
 static int send_bytes(pop3a_client *c, pop3a_socks5_step *st, const uint8_t *p, size_t n)
 {
-    if (POP3A_MAY_FAIL(bufferevent_write(st->bev, p, n), -1) != 0) {
-        pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+    /* Sent at once with MSG_NOSIGNAL (io.c): a proxy that resets the
+     * connection must not raise SIGPIPE through libevent's writev. */
+    if (POP3A_MAY_FAIL(pop3a_send_early(st->bev, p, n), (errno = ENOMEM, -1)) != 0) {
+        if (errno == ENOMEM)
+            pop3a_fail_connection(c, POP3A_ERR_NOMEM, "out of memory");
+        else
+            step_fail(c, evutil_socket_error_to_string(errno));
         return -1;
     }
     return 0;

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -43,6 +44,18 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+static _Thread_local int last_failure_was_nomem; /* for pop3a_tls_out_of_memory */
+
+/* Empties OpenSSL's error queue: 1 when one of its entries was a failed
+ * allocation. */
+static int drain_errors_nomem(void)
+{
+    int nomem = 0;
+    for (unsigned long q; (q = ERR_get_error()) != 0;)
+        nomem |= ERR_GET_REASON(q) == ERR_R_MALLOC_FAILURE;
+    return nomem;
+}
+
 /* `what`, then the first queued OpenSSL error (the root cause) if any; the
  * queue is cleared. */
 static void set_openssl_err(char *err, size_t errlen, const char *what)
@@ -51,7 +64,7 @@ static void set_openssl_err(char *err, size_t errlen, const char *what)
     unsigned long e = ERR_peek_error();
     if (e != 0)
         ERR_error_string_n(e, reason, sizeof reason);
-    ERR_clear_error();
+    last_failure_was_nomem = drain_errors_nomem();
     if (err != NULL && errlen > 0)
         snprintf(err, errlen, "%s%s%s", what, reason[0] != '\0' ? ": " : "", reason);
 }
@@ -80,6 +93,30 @@ static int load_trust(SSL_CTX *ctx, const pop3a_options *o, char *err, size_t er
         return -1;
     }
     return 0;
+}
+
+int pop3a_tls_first_use(void)
+{
+    if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS,
+                         NULL) != 1)
+        return -1;
+    /* OpenSSL 3.0 makes its default library context on first use, once; when
+     * that fails, later calls fall back to the half-made context and crash on
+     * its NULL lock (RAND_bytes first). This call reports the failure. */
+    if (OSSL_LIB_CTX_get0_global_default() == NULL)
+        return -1;
+    unsigned char probe;
+    if (RAND_bytes(&probe, 1) == 1)
+        return 0;
+    /* Only memory counts: a generator missing by configuration (a FIPS
+     * property query without the FIPS provider) is not a reason to refuse a
+     * client that may never need it; SCRAM's nonce reports that failure. */
+    return drain_errors_nomem() ? -1 : 0;
+}
+
+int pop3a_tls_out_of_memory(void)
+{
+    return last_failure_was_nomem;
 }
 
 /* Client certificate (a PEM chain) and its key; the key may sit in the same

@@ -11,6 +11,19 @@
 
 #include "options.h"
 
+/* OpenSSL's lazy first uses, done where a failure can be reported: the
+ * library's initialisation (OPENSSL_init_ssl, which includes crypto's) and
+ * the random generator (a one-byte RAND_bytes: the SCRAM nonce's source).
+ * Out of memory there, OpenSSL 3 leaves global state half-made and a later
+ * RAND_bytes crashes (CRYPTO_THREAD_read_lock(NULL)); checked at client
+ * creation, it is a NULL client instead. 0, or -1 when out of memory (a
+ * generator that fails for another reason is left to its user). */
+int pop3a_tls_first_use(void);
+
+/* 1 when the last failure of this file's calls on this thread (a context or
+ * an SSL not made) was OpenSSL running out of memory. */
+int pop3a_tls_out_of_memory(void);
+
 /* The context for a client: the caller's (one more reference taken) or a default
  * one: system trust store or the options' CA file/dir, TLS 1.2 minimum, no
  * compression or renegotiation, SSL_VERIFY_PEER unless insecure_skip_verify,

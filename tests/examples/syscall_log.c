@@ -10,6 +10,7 @@
  *   fdatasync NAME    fdatasync (SQLite's commit of pop3fetch's state)
  *   rename OLD NEW    renameat (base names)
  *   send LINE         a DELE or QUIT command line written to a socket
+ *                     (write, writev or sendmsg)
  *
  * Each call goes on to the real function (dlsym RTLD_NEXT); the shim changes
  * nothing else. Log lines are written with the raw system call so the shim
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -119,22 +121,38 @@ static void log_commands(const char *data, size_t len)
 }
 
 /* A command line may straddle two iovecs (libevent's buffer chains), so the
- * written bytes are joined before looking for lines. */
-ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+ * `written` bytes are joined before looking for lines. */
+static void log_iov(int fd, const struct iovec *iov, size_t iovcnt, ssize_t written)
 {
-    ssize_t (*next)(int, const struct iovec *, int) =
-        (ssize_t (*)(int, const struct iovec *, int))real("writev");
-    ssize_t rc = next(fd, iov, iovcnt);
-    char *joined = rc > 0 && is_socket(fd) ? malloc((size_t)rc) : NULL;
+    char *joined = written > 0 && is_socket(fd) ? malloc((size_t)written) : NULL;
     size_t used = 0;
-    for (int i = 0; joined && i < iovcnt && used < (size_t)rc; i++) {
-        size_t n = iov[i].iov_len < (size_t)rc - used ? iov[i].iov_len : (size_t)rc - used;
+    for (size_t i = 0; joined && i < iovcnt && used < (size_t)written; i++) {
+        size_t left = (size_t)written - used;
+        size_t n = iov[i].iov_len < left ? iov[i].iov_len : left;
         memcpy(joined + used, iov[i].iov_base, n);
         used += n;
     }
     if (joined)
         log_commands(joined, used);
     free(joined);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    ssize_t (*next)(int, const struct iovec *, int) =
+        (ssize_t (*)(int, const struct iovec *, int))real("writev");
+    ssize_t rc = next(fd, iov, iovcnt);
+    log_iov(fd, iov, iovcnt > 0 ? (size_t)iovcnt : 0, rc);
+    return rc;
+}
+
+/* The library sends a plain socket's commands with sendmsg(MSG_NOSIGNAL). */
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    ssize_t (*next)(int, const struct msghdr *, int) =
+        (ssize_t (*)(int, const struct msghdr *, int))real("sendmsg");
+    ssize_t rc = next(fd, msg, flags);
+    log_iov(fd, msg->msg_iov, msg->msg_iovlen, rc);
     return rc;
 }
 
