@@ -54,7 +54,7 @@ static int dup_or_null(const char *src, char **dst)
     *dst = NULL;
     if (src == NULL)
         return 0;
-    *dst = strdup(src);
+    *dst = pop3a_strdup(src);
     return *dst == NULL ? -1 : 0;
 }
 
