@@ -303,6 +303,9 @@ static int attempt_new(pop3a_client *c, pop3a_future *f, const struct evutil_add
     }
     bufferevent_setcb(bev, NULL, NULL, attempt_event_cb, f);
     if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
+        /* libevent makes the socket without SOCK_CLOEXEC: a child the caller
+         * runs (an MDA, a password command) must not inherit the session. */
+        evutil_make_socket_closeonexec(bufferevent_getfd(bev));
         /* libevent gave the SSL OpenSSL's socket BIO, which writes with
          * write(2) (SIGPIPE on a reset): ours replaces it before the
          * handshake's first byte, which waits for the loop. */
