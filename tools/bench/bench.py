@@ -4,8 +4,9 @@
     bench.py --build DIR --host H --port P [--tls-port P --ca FILE] [--certs DIR]
              [--base BASE] [--runs N] [CASE...]
 
-CASEs: bulk small latency parser memory delayedack tlsbulk sessions (default:
-all). tlsbulk needs the server's POP3S port and its CA (--tls-port, --ca);
+CASEs: bulk small latency parser memory delayedack tlsbulk sessions fetchmany
+fetchmaildir (default: all). The fetch cases (pop3fetch against mpop, issue 12)
+live in fetchbench.py and need the harness's Dovecot (--base, --tls-port, --ca). tlsbulk needs the server's POP3S port and its CA (--tls-port, --ca);
 sessions needs the test certificates of tests/support/make-test-certs (--certs). The server's mailboxes
 must already be filled as `run` fills them. BASE (the dovecot-env directory)
 lets the driver sum Dovecot's CPU time; without it that column says n/a.
@@ -30,6 +31,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import fetchbench
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -266,8 +269,11 @@ class Bench:
         self.mpop = shutil.which("mpop")
         self.md = []  # markdown lines
         self.verdicts = []  # (target, measured, met)
+        self.fetch = None  # fetchbench.FetchBench, made by the first fetch case
 
     def close(self):
+        if self.fetch:
+            self.fetch.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def exe(self, rel):
@@ -761,8 +767,25 @@ class Bench:
                           "records of 40 KiB)" % (name, n, (cpu - plain) / n * 1e6))
         self.emit()
 
+    def fetch_cases(self):
+        """The fetch cases check the harness's fills: its Dovecot only."""
+        if not self.args.base or not self.args.tls_port or not self.args.ca:
+            log("fetch cases skipped: they need the harness's Dovecot")
+            return None
+        if not self.fetch:
+            self.fetch = fetchbench.FetchBench(self, Client, log, median_or_none)
+        return self.fetch
+
+    def case_fetchmany(self):
+        if self.fetch_cases():
+            self.fetch.case_fetchmany()
+
+    def case_fetchmaildir(self):
+        if self.fetch_cases():
+            self.fetch.case_fetchmaildir()
+
     def summary(self):
-        self.emit("### Targets (issue 5)")
+        self.emit("### Targets (issues 5, 12 and 14)")
         self.emit()
         self.emit("| target | measured | met |")
         self.emit("|---|---:|:---:|")
@@ -797,7 +820,7 @@ def main():
     ap.add_argument("--markdown", help="also write the tables to this file")
     ap.add_argument("cases", nargs="*", default=["bulk", "small", "latency", "parser",
                                                  "memory", "delayedack", "tlsbulk",
-                                                 "sessions"])
+                                                 "sessions", "fetchmany", "fetchmaildir"])
     args = ap.parse_args()
     global RUNMEASURE
     RUNMEASURE = os.path.join(args.build, "tools/bench/runmeasure")
