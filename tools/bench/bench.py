@@ -191,6 +191,15 @@ class DovecotCPU:
                 todo += children.get(p, [])
         return {p: stats[p] for p in seen}
 
+    def by_process(self):
+        """{process name: CPU seconds} over the tree; reaped children (the
+        per-session pop3 processes) under "(exited children)"."""
+        out = {}
+        for comm, _, own, reaped in self._tree().values():
+            out[comm] = out.get(comm, 0) + own / CLK_TCK
+            out["(exited children)"] = out.get("(exited children)", 0) + reaped / CLK_TCK
+        return out
+
     def sample(self, patience=5):
         """Seconds, after waiting (up to `patience` s) until no pop3 session process
         is left."""

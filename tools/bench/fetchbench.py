@@ -71,7 +71,7 @@ class FetchBench:
     def __init__(self, b, client_cls, log, median_or_none):
         self.b, self.Client, self.log = b, client_cls, log
         self.median_or_none = median_or_none
-        root = os.environ.get("POP3A_BENCH_MAILDIR_ROOT") or b.build
+        root = os.path.abspath(os.environ.get("POP3A_BENCH_MAILDIR_ROOT") or b.build)
         self.root = tempfile.mkdtemp(prefix="fetch.", dir=root)
         self.where = "%s (%s)" % (root, fs_type(root))
         self.pop3fetch = b.exe("tools/pop3fetch/pop3fetch")
@@ -191,10 +191,13 @@ class FetchBench:
                    % (len(users), count, size // 1024, self.where))
         clients = self.clients(users, count, JOBS_SWEEP)
         res = self.measured(clients)
+        anatomy = self.anatomy(clients[0])
         n = len(users) * count
         self.emit_table("### 9. pop3fetch: %d accounts x %d x %d KiB into Maildirs, POP3S "
                         "(median of %d)" % (len(users), count, size // 1024, self.b.args.runs),
                         clients, res, n, n * size)
+        self.b.emit("Dovecot's CPU by process in one more run of %s: %s." % (POP3FETCH, anatomy))
+        self.b.emit()
         med = self.medians(res)
         pf, mp = med[POP3FETCH], med[MPOP_SCRAM]
         self.b.verdict("100 accounts: pop3fetch wall <= 0.15 x mpop --all-accounts",
@@ -222,6 +225,18 @@ class FetchBench:
         res = self.b.measure(clients, "", self.b.args.runs)
         self.load = "%s before, %s after" % (before, load_average())
         return res
+
+    def anatomy(self, client):
+        """One more (untimed) run of `client`: Dovecot's CPU by process. Its auth
+        process is one process for all logins, so its CPU is a serial floor
+        under the wall of any number of concurrent sessions."""
+        self.b.dovecot.sample()  # no session of the last round left
+        before = self.b.dovecot.by_process()
+        self.b.run_once(client, "")
+        self.b.dovecot.sample()  # waits until the session processes are reaped
+        after = self.b.dovecot.by_process()
+        parts = sorted(((after.get(k, 0) - before.get(k, 0), k) for k in after), reverse=True)
+        return ", ".join("%s %.2f s" % (k, v) for v, k in parts if v >= 0.01)
 
     def medians(self, res):
         return {n: (statistics.median(x.wall for x in rs),
