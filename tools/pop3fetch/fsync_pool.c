@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,14 +103,20 @@ int fsync_pool_ref(void)
     /* Only the event-loop thread opens and closes stores: refs needs no lock. */
     if (pool.refs++ > 0)
         return 0;
-    for (unsigned i = 0; i < WORKERS; i++) {
+    /* Workers block every signal: the daemon's SIGTERM/SIGHUP belong to the loop. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = 0;
+    for (unsigned i = 0; i < WORKERS && rc == 0; i++) {
         if (pthread_create(&pool.threads[i], NULL, worker, NULL) != 0) {
             stop_workers(i);
             pool.refs = 0;
-            return -1;
+            rc = -1;
         }
     }
-    return 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 void fsync_pool_unref(void)
