@@ -5,7 +5,9 @@
              [--base BASE] [--runs N] [CASE...]
 
 CASEs: bulk small latency parser memory delayedack tlsbulk tlsown sessions
-(default: all). tlsbulk needs the server's POP3S port and its CA (--tls-port,
+fetchmany fetchmaildir (default: all). The fetch cases (pop3fetch against mpop,
+issue 12) live in fetchbench.py and need the harness's Dovecot (--base,
+--tls-port, --ca). tlsbulk needs the server's POP3S port and its CA (--tls-port,
 --ca); tlsown and sessions need the test certificates of
 tests/support/make-test-certs (--certs). The server's mailboxes
 must already be filled as `run` fills them. BASE (the dovecot-env directory)
@@ -31,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import fetchbench
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -201,6 +205,15 @@ class DovecotCPU:
                 todo += children.get(p, [])
         return {p: stats[p] for p in seen}
 
+    def by_process(self):
+        """{process name: CPU seconds} over the tree; reaped children (the
+        per-session pop3 processes) under "(exited children)"."""
+        out = {}
+        for comm, _, own, reaped in self._tree().values():
+            out[comm] = out.get(comm, 0) + own / CLK_TCK
+            out["(exited children)"] = out.get("(exited children)", 0) + reaped / CLK_TCK
+        return out
+
     def sample(self, patience=5):
         """Seconds, after waiting (up to `patience` s) until no pop3 session process
         is left."""
@@ -279,8 +292,11 @@ class Bench:
         self.mpop = shutil.which("mpop")
         self.md = []  # markdown lines
         self.verdicts = []  # (target, measured, met)
+        self.fetch = None  # fetchbench.FetchBench, made by the first fetch case
 
     def close(self):
+        if self.fetch:
+            self.fetch.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def exe(self, rel):
@@ -844,8 +860,25 @@ class Bench:
                           "records of 40 KiB)" % (name, n, (cpu - plain) / n * 1e6))
         self.emit()
 
+    def fetch_cases(self):
+        """The fetch cases check the harness's fills: its Dovecot only."""
+        if not self.args.base or not self.args.tls_port or not self.args.ca:
+            log("fetch cases skipped: they need the harness's Dovecot")
+            return None
+        if not self.fetch:
+            self.fetch = fetchbench.FetchBench(self, Client, log, median_or_none)
+        return self.fetch
+
+    def case_fetchmany(self):
+        if self.fetch_cases():
+            self.fetch.case_fetchmany()
+
+    def case_fetchmaildir(self):
+        if self.fetch_cases():
+            self.fetch.case_fetchmaildir()
+
     def summary(self):
-        self.emit("### Targets (issue 5)")
+        self.emit("### Targets (issues 5, 12 and 14)")
         self.emit()
         self.emit("| target | measured | met |")
         self.emit("|---|---:|:---:|")
@@ -880,7 +913,7 @@ def main():
     ap.add_argument("--markdown", help="also write the tables to this file")
     ap.add_argument("cases", nargs="*", default=["bulk", "small", "latency", "parser",
                                                  "memory", "delayedack", "tlsbulk",
-                                                 "tlsown", "sessions"])
+                                                 "tlsown", "sessions", "fetchmany", "fetchmaildir"])
     args = ap.parse_args()
     global RUNMEASURE
     RUNMEASURE = os.path.join(args.build, "tools/bench/runmeasure")

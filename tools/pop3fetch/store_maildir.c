@@ -1,7 +1,9 @@
 /*
  * Maildir delivery (https://cr.yp.to/proto/maildir.html): the message is
  * written to tmp/ under a unique name, fsync'd, renamed into new/; one fsync
- * of new/ per batch (store_sync) makes the names durable.
+ * of new/ per batch (store_sync) makes the names durable. The fsync and the
+ * rename run on fsync_pool's threads (fsync_pool.h: the event loop and the
+ * other accounts go on meanwhile); store_sync waits for them first.
  *
  * The unique name carries ",F=<tag>", a hash of the account and the UIDL. A
  * run killed after a message reached new/ but before its UIDL was recorded
@@ -21,6 +23,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "fsync_pool.h"
+
 #define BUF_SIZE (64u * 1024u)
 #define NAME_MAX_LEN 255
 
@@ -38,6 +42,9 @@ struct maildir {
     uint64_t *tags; /* store_has: tags found in new/ and cur/, sorted; */
     size_t n_tags;  /* scanned once, on the first call */
     int scanned;
+    int pooled;                 /* holds a reference on fsync_pool */
+    int commit_failed;          /* a commit failed: base.err says which; sticky */
+    struct fsync_group commits; /* committed messages not yet in new/ */
     char buf[BUF_SIZE];
 };
 
@@ -64,10 +71,15 @@ static int md_write(struct store *st, const char *data, size_t len)
     return 0;
 }
 
+static int wait_commits(struct maildir *m);
+
 static int md_begin(struct store *st, const char *tag)
 {
     struct maildir *m = (struct maildir *)st;
     struct timeval tv;
+    /* A failed commit fails the next message at once, not only the batch's sync. */
+    if (m->commit_failed || fsync_group_failed(&m->commits))
+        return wait_commits(m);
     gettimeofday(&tv, NULL);
     snprintf(m->name, sizeof m->name, "%lld.M%06ldP%ldQ%u.%s%s%s", (long long)tv.tv_sec,
              (long)tv.tv_usec, (long)getpid(), ++m->seq, m->host, tag ? ",F=" : "",
@@ -91,31 +103,36 @@ static void md_abort(struct store *st)
     m->fd = -1;
 }
 
+/* Every commit handed to the pool is done (in new/, or failed: then the
+ * failure is kept for md_sync). */
+static int wait_commits(struct maildir *m)
+{
+    if (fsync_group_wait(&m->commits) != 0) {
+        store_fail_errno(&m->base, m->commits.what, m->commits.err_name);
+        m->commit_failed = 1;
+    }
+    return m->commit_failed ? -1 : 0;
+}
+
 static int md_commit(struct store *st)
 {
     struct maildir *m = (struct maildir *)st;
-    if (flush_buf(m) != 0)
-        goto fail;
-    if (fsync(m->fd) != 0) {
-        store_fail_errno(st, "fsync", m->name);
-        goto fail;
-    }
-    int rc = close(m->fd);
-    m->fd = -1;
-    if (rc != 0 || renameat(m->dirs[TMP], m->name, m->dirs[NEW], m->name) != 0) {
-        store_fail_errno(st, "deliver into new/ of", m->path);
-        unlinkat(m->dirs[TMP], m->name, 0);
+    if (flush_buf(m) != 0) {
+        md_abort(st);
         return -1;
     }
+    int fd = m->fd;
+    m->fd = -1;
+    if (fsync_pool_submit(&m->commits, fd, m->dirs[TMP], m->dirs[NEW], m->name) != 0)
+        return store_fail_errno(st, "deliver", m->name);
     return 0;
-fail:
-    md_abort(st);
-    return -1;
 }
 
 static int md_sync(struct store *st)
 {
     struct maildir *m = (struct maildir *)st;
+    if (wait_commits(m) != 0)
+        return -1;
     /* EINVAL: a file system that cannot sync a directory; nothing better exists. */
     if (fsync(m->dirs[NEW]) != 0 && errno != EINVAL)
         return store_fail_errno(st, "fsync new/ of", m->path);
@@ -170,6 +187,8 @@ static int md_has(struct store *st, const char *tag)
 {
     struct maildir *m = (struct maildir *)st;
     char *end;
+    if (wait_commits(m) != 0) /* the scan must see every committed name */
+        return -1;
     if (!m->scanned) {
         size_t cap = 0;
         if (scan_dir(m, m->dirs[NEW], &cap) != 0 || scan_dir(m, m->dirs[CUR], &cap) != 0)
@@ -186,6 +205,10 @@ static void md_close(struct store *st)
 {
     struct maildir *m = (struct maildir *)st;
     md_abort(st);
+    if (m->pooled) {
+        fsync_group_wait(&m->commits); /* the pool uses our directory fds */
+        fsync_pool_unref();
+    }
     for (int i = TMP; i <= CUR; i++)
         if (m->dirs[i] >= 0)
             close(m->dirs[i]);
@@ -241,6 +264,12 @@ struct store *store_maildir_open(const char *dir, char *err, size_t errsz)
     m->base.to_lf = 1;
     m->fd = m->dirs[TMP] = m->dirs[NEW] = m->dirs[CUR] = -1;
     escaped_hostname(m->host, sizeof m->host);
+    if (fsync_pool_ref() != 0) {
+        snprintf(err, errsz, "maildir %s: cannot start the fsync threads", dir);
+        md_close(&m->base);
+        return NULL;
+    }
+    m->pooled = 1;
     for (int i = 0; i < 3; i++) {
         int *fd = &m->dirs[i];
         if (snprintf(path, sizeof path, "%s/%s", dir, subs[i]) >= (int)sizeof path) {
