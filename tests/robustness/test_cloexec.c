@@ -66,16 +66,8 @@ START_TEST(connected_socket_is_close_on_exec)
 }
 END_TEST
 
-static Suite *cloexec_suite(void)
-{
-    Suite *s = suite_create("cloexec");
-    TCase *tc = tcase_create("connect");
-    tcase_add_test(tc, connected_socket_is_close_on_exec);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    return run_suite(cloexec_suite());
+    const TTest *tests[] = {connected_socket_is_close_on_exec};
+    return run_tests("cloexec", "connect", tests, sizeof tests / sizeof *tests);
 }

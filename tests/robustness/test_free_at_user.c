@@ -54,16 +54,8 @@ START_TEST(pass_queued_behind_user_is_dropped_on_free)
 }
 END_TEST
 
-static Suite *free_suite(void)
-{
-    Suite *s = suite_create("free_at_user");
-    TCase *tc = tcase_create("login");
-    tcase_add_test(tc, pass_queued_behind_user_is_dropped_on_free);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    return run_suite(free_suite());
+    const TTest *tests[] = {pass_queued_behind_user_is_dropped_on_free};
+    return run_tests("free_at_user", "login", tests, sizeof tests / sizeof *tests);
 }

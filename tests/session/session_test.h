@@ -287,6 +287,18 @@ static inline int run_suite(Suite *s)
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* main() of a program whose tests are one test case: `n` tests of `tests`. */
+static inline int run_tests(const char *suite, const char *tcase, const TTest *const *tests,
+                            size_t n)
+{
+    Suite *s = suite_create(suite);
+    TCase *tc = tcase_create(tcase);
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
+
 /* run_suite for the suites whose scripted server speaks TLS: the test
  * certificates (make-test-certs) exist for as long as the suite runs. */
 static inline int run_suite_with_certs(Suite *(*make_suite)(void), const char *program)
