@@ -30,8 +30,11 @@
 #include "tls.h"
 
 /* Our own reads (read_waiting_bytes, read_waiting_records) stop when this
- * much is buffered, so a burst holds bounded memory. */
+ * much is buffered, so a burst holds bounded memory. (Settable at build time
+ * only for tests/session/test_tls_high_water.c, which needs it small.) */
+#ifndef POP3A_READ_HIGH_WATER
 #define POP3A_READ_HIGH_WATER (512u * 1024u)
+#endif
 /* Large reads: a 2 MiB message is a handful of read(2) calls, not hundreds. */
 #define POP3A_MAX_SINGLE_READ (256 * 1024)
 /* Under TLS libevent reserves its max_single_read in the input buffer before
@@ -599,12 +602,15 @@ typedef enum { TLS_READ_OPEN = 0, TLS_READ_EOF, TLS_READ_ERROR } tls_read_end;
 /* Room for the plaintext of what is waiting: the ciphertext in the socket (never
  * less than the plaintext it carries) plus what OpenSSL holds of a record begun,
  * at most POP3A_TLS_READ_ROOM; 0 when nothing waits. A short estimate costs one
- * more round. */
-static size_t tls_room_for_waiting(pop3a_client *c)
+ * more round. At the high-water mark only what OpenSSL holds: see below. */
+static size_t tls_room_for_waiting(pop3a_client *c, int at_high_water)
 {
+    size_t pending = (size_t)SSL_pending(c->ssl);
+    if (at_high_water)
+        return pending;
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     size_t room = fd < 0 ? POP3A_TLS_READ_ROOM : socket_bytes_waiting(fd, POP3A_TLS_READ_ROOM);
-    room += (size_t)SSL_pending(c->ssl);
+    room += pending;
     return room < POP3A_TLS_READ_ROOM ? room : POP3A_TLS_READ_ROOM;
 }
 
@@ -616,8 +622,9 @@ static size_t tls_room_for_waiting(pop3a_client *c)
  * setsockopt) per record, and servers write small records (Dovecot's are about
  * 4 KiB). Here every record already waiting in the socket is decrypted into the
  * input buffer at once, up to the high-water mark. No read-ahead is set on the
- * SSL, so OpenSSL never holds a record that the socket no longer signals:
- * whatever we leave is still in the kernel and wakes libevent again.
+ * SSL, so OpenSSL holds at most the rest of the record a full room stopped in;
+ * that rest is always taken before we stop, so whatever we leave is still in
+ * the kernel and wakes libevent again.
  *
  * A close or an error is consumed by our SSL_read, so it is returned for
  * on_read to report once the bytes before it are processed: TLS_READ_EOF for
@@ -632,8 +639,13 @@ static tls_read_end read_waiting_records(pop3a_client *c, unsigned long *ssl_err
         return TLS_READ_OPEN; /* a filter over a caller's transport (pop3a_attach,
                                * then STLS) reads all its records already */
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    while (evbuffer_get_length(in) < POP3A_READ_HIGH_WATER) {
-        size_t room = tls_room_for_waiting(c);
+    /* Past the high-water mark, the rest of a record OpenSSL has begun is still
+     * taken (at most one record): nothing would wake us for it, since the
+     * socket no longer holds it, and a reply's last bytes left there waited
+     * for the idle timeout (pop3fetch stalled 120 s on a mailbox's end). */
+    for (;;) {
+        int at_high_water = evbuffer_get_length(in) >= POP3A_READ_HIGH_WATER;
+        size_t room = tls_room_for_waiting(c, at_high_water);
         if (room == 0)
             return TLS_READ_OPEN;
         struct evbuffer_iovec v;
@@ -667,7 +679,6 @@ static tls_read_end read_waiting_records(pop3a_client *c, unsigned long *ssl_err
             return TLS_READ_ERROR;
         }
     }
-    return TLS_READ_OPEN;
 }
 
 /*
