@@ -5,7 +5,7 @@
              [--base BASE] [--runs N] [CASE...]
 
 CASEs: bulk small latency parser memory delayedack tlsbulk tlsown sessions
-fetchmany fetchmaildir (default: all). The fetch cases (pop3fetch against mpop,
+fetchmany fetchmanyrtt fetchmaildir (default: all). The fetch cases (pop3fetch against mpop,
 issue 12) live in fetchbench.py and need the harness's Dovecot (--base,
 --tls-port, --ca). tlsbulk needs the server's POP3S port and its CA (--tls-port,
 --ca); tlsown and sessions need the test certificates of
@@ -148,6 +148,17 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def cpu(self):
+        """Its CPU seconds so far (user + system)."""
+        return proc_stat(self.proc.pid)[2] / CLK_TCK
+
+    def lateness(self):
+        """latproxy only: (chunks, max ms, mean ms) by which it handed chunks over
+        after their due time since the last call (its SIGUSR1 report)."""
+        self.proc.send_signal(signal.SIGUSR1)
+        w = self.proc.stdout.readline().split()
+        return int(w[1]), float(w[3]), float(w[5])
 
 
 # --------------------------------------------------- Dovecot's CPU time ---
@@ -540,10 +551,14 @@ class Bench:
             self.verdict(target, "%.2f x" % (med[ours][0] / mpop[0]),
                          med[ours][0] <= limit * mpop[0])
 
+    def latproxy(self, port, delay_ms):
+        """tools/bench/latproxy in front of host:port, delaying each direction."""
+        return Daemon([self.exe("tools/bench/latproxy"), self.host, str(port), str(delay_ms)])
+
     def case_latency(self):
         user, pw, count, size = MAILBOXES["latency"]
         log("case latency (25 ms each way)")
-        proxy = Daemon([self.exe("tools/bench/latproxy"), self.host, str(self.port), "25"])
+        proxy = self.latproxy(self.port, 25)
         try:
             clients = self.clients(user, pw, count, proxy.port,
                                    ["fetch-all", "lib", "lib-w512", "lib-nopipe", "mpop",
@@ -873,6 +888,10 @@ class Bench:
         if self.fetch_cases():
             self.fetch.case_fetchmany()
 
+    def case_fetchmanyrtt(self):
+        if self.fetch_cases():
+            self.fetch.case_fetchmanyrtt()
+
     def case_fetchmaildir(self):
         if self.fetch_cases():
             self.fetch.case_fetchmaildir()
@@ -913,7 +932,8 @@ def main():
     ap.add_argument("--markdown", help="also write the tables to this file")
     ap.add_argument("cases", nargs="*", default=["bulk", "small", "latency", "parser",
                                                  "memory", "delayedack", "tlsbulk",
-                                                 "tlsown", "sessions", "fetchmany", "fetchmaildir"])
+                                                 "tlsown", "sessions", "fetchmany",
+                                                 "fetchmanyrtt", "fetchmaildir"])
     args = ap.parse_args()
     global RUNMEASURE
     RUNMEASURE = os.path.join(args.build, "tools/bench/runmeasure")

@@ -1,6 +1,6 @@
 """Issue 12's benchmarks: pop3fetch against mpop, both delivering into Maildirs.
 
-bench.py's cases `fetchmany` and `fetchmaildir` call in here; `run` fills the
+bench.py's cases `fetchmany`, `fetchmanyrtt` and `fetchmaildir` call in here; `run` fills the
 mailboxes (the many* users it adds to Dovecot's passwd file, and alice).
 
 Both clients use the same transport, what a sysadmin would pick: implicit TLS
@@ -16,6 +16,12 @@ a fast broken run cannot win.
 The Maildirs and states live on disk by default (where a sysadmin keeps mail:
 every delivery's fsync is real); POP3A_BENCH_MAILDIR_ROOT=DIR puts them in DIR
 instead (e.g. /dev/shm, where fsync costs nothing).
+
+`fetchmanyrtt` is `fetchmany` with tools/bench/latproxy between both clients
+and Dovecot's POP3S port, RTT_MS of round trip: the proxy relays TCP only, so
+TLS is still verified end to end against Dovecot's certificate. Its CPU and how
+late it handed chunks over (its SIGUSR1 report) are measured in every run, to
+show it kept up.
 """
 import os
 import shutil
@@ -26,6 +32,7 @@ MANY_USERS = ["many%03d" % i for i in range(1, 101)]  # password pwNNN, see `run
 MANY_FILL = (50, 20 * 1024)
 ONE = ("alice", "alicepw", 2000, 20 * 1024)  # the bulk case's fill
 JOBS_SWEEP = (1, 32)  # extra pop3fetch rows next to its default --jobs (8)
+RTT_MS = 20  # fetchmanyrtt: a provider 20 ms away, 10 ms each way
 
 POP3FETCH = "pop3fetch, default --jobs"
 MPOP_SCRAM = "mpop --all-accounts, SCRAM-SHA-256"
@@ -126,11 +133,11 @@ class FetchBench:
                 f.write(password_of(user) + "\n")
         return path
 
-    def pop3fetch_config(self, tag, users):
+    def pop3fetch_config(self, tag, users, port):
         """One config file naming every account (mode 0600: it names password files)."""
         _, mail, state = self.dirs(tag)
         path = os.path.join(self.root, tag + ".conf")
-        lines = ["[defaults]", "host = %s" % self.b.host, "port = %d" % self.b.args.tls_port,
+        lines = ["[defaults]", "host = %s" % self.b.host, "port = %d" % port,
                  "tls = implicit", "ca_file = %s" % self.b.args.ca, "timeout = 120", ""]
         for u in users:
             lines += ["[account %s]" % u, "user = %s" % u,
@@ -140,7 +147,7 @@ class FetchBench:
         write_private(path, "\n".join(lines))
         return path
 
-    def mpoprc(self, tag, users, auth):
+    def mpoprc(self, tag, users, auth, port):
         """One account per user; --all-accounts runs them one after the other."""
         _, mail, state = self.dirs(tag)
         path = os.path.join(self.root, tag + ".mpoprc")
@@ -148,23 +155,24 @@ class FetchBench:
             "account %s\nhost %s\nport %d\nuser %s\npassword %s\nauth %s\ntls on\n"
             "tls_starttls off\ntls_trust_file %s\nkeep on\nreceived_header off\n"
             "delivery maildir %s\nuidls_file %s\ntimeout 120\n\n"
-            % (u, self.b.host, self.b.args.tls_port, u, password_of(u), auth, self.b.args.ca,
+            % (u, self.b.host, port, u, password_of(u), auth, self.b.args.ca,
                os.path.join(mail, u), os.path.join(state, u + ".uidls")) for u in users)
         write_private(path, text)
         return path
 
-    def clients(self, users, count, jobs_sweep):
-        """pop3fetch (default --jobs, then the sweep) and the two mpop rows."""
+    def clients(self, users, count, jobs_sweep, port):
+        """pop3fetch (default --jobs, then the sweep) and the two mpop rows, all
+        connecting to `port` on the bench's host."""
         many = len(users) > 1
         out = []
         if many:
-            conf = self.pop3fetch_config("pop3fetch", users)
+            conf = self.pop3fetch_config("pop3fetch", users, port)
             base_argv = [self.pop3fetch, "--config", conf]
         else:
             _, mail, state = self.dirs("pop3fetch")
             u = users[0]
             base_argv = [self.pop3fetch, "--host", self.b.host, "--port",
-                         str(self.b.args.tls_port), "--user", u, "--password-file",
+                         str(port), "--user", u, "--password-file",
                          self.password_file(u), "--tls", "implicit", "--ca-file",
                          self.b.args.ca, "--timeout", "120", "--maildir",
                          os.path.join(mail, u), "--state", os.path.join(state, u + ".db")]
@@ -178,38 +186,52 @@ class FetchBench:
                                 (MPOP_DEFAULT, "mpop-default", "on")):
             if not many:
                 name = name.replace(" --all-accounts", "")
-            rc = self.mpoprc(tag, users, auth)
+            rc = self.mpoprc(tag, users, auth, port)
             out.append(self.client(name, tag, [self.b.mpop, "-C", rc, "-q"] + all_, users,
                                    count))
         return out
 
     # -------------------------------------------------------------- cases ---
     def case_fetchmany(self):
+        self.many("9", "POP3S", "100 accounts", self.b.args.tls_port)
+
+    def case_fetchmanyrtt(self):
+        proxy = self.b.latproxy(self.b.args.tls_port, RTT_MS // 2)
+        try:
+            self.many("9b", "POP3S through a proxy adding %d ms each way (%d ms round trip)"
+                      % (RTT_MS // 2, RTT_MS), "100 accounts, %d ms round trip" % RTT_MS,
+                      proxy.port, proxy)
+        finally:
+            proxy.stop()
+
+    def many(self, section, transport, label, port, proxy=None):
+        """100 accounts from `port` (Dovecot's POP3S port, or `proxy` in front of it)."""
         count, size = MANY_FILL
         users = MANY_USERS
-        self.log("case fetchmany (%d accounts x %d x %d KiB, POP3S, Maildirs in %s)"
-                   % (len(users), count, size // 1024, self.where))
-        clients = self.clients(users, count, JOBS_SWEEP)
-        res = self.measured(clients)
+        self.log("case %s: %d accounts x %d x %d KiB, %s, Maildirs in %s"
+                 % (section, len(users), count, size // 1024, transport, self.where))
+        clients = self.clients(users, count, JOBS_SWEEP, port)
+        res = self.measured(clients, proxy)
         anatomy = self.anatomy(clients[0])
         n = len(users) * count
-        self.emit_table("### 9. pop3fetch: %d accounts x %d x %d KiB into Maildirs, POP3S "
-                        "(median of %d)" % (len(users), count, size // 1024, self.b.args.runs),
-                        clients, res, n, n * size)
+        self.emit_table("### %s. pop3fetch: %d accounts x %d x %d KiB into Maildirs, %s "
+                        "(median of %d)" % (section, len(users), count, size // 1024, transport,
+                                            self.b.args.runs),
+                        clients, res, n, n * size, proxy)
         self.b.emit("Dovecot's CPU by process in one more run of %s: %s." % (POP3FETCH, anatomy))
         self.b.emit()
         med = self.medians(res)
         pf, mp = med[POP3FETCH], med[MPOP_SCRAM]
-        self.b.verdict("100 accounts: pop3fetch wall <= 0.15 x mpop --all-accounts",
+        self.b.verdict("%s: pop3fetch wall <= 0.15 x mpop --all-accounts" % label,
                        "%.2f x" % (pf[0] / mp[0]), pf[0] <= 0.15 * mp[0])
-        self.b.verdict("100 accounts: pop3fetch client CPU per message <= 1.0 x mpop's",
+        self.b.verdict("%s: pop3fetch client CPU per message <= 1.0 x mpop's" % label,
                        "%.2f x" % (pf[1] / mp[1]), pf[1] <= mp[1])
 
     def case_fetchmaildir(self):
         user, _, count, size = ONE
         self.log("case fetchmaildir (1 account, %d x %d KiB, POP3S, Maildir in %s)"
                    % (count, size // 1024, self.where))
-        clients = self.clients([user], count, ())
+        clients = self.clients([user], count, (), self.b.args.tls_port)
         res = self.measured(clients)
         self.emit_table("### 10. pop3fetch: one account, %d x %d KiB into a Maildir, POP3S "
                         "(median of %d)" % (count, size // 1024, self.b.args.runs),
@@ -219,18 +241,27 @@ class FetchBench:
         self.b.verdict("1 account, 2000 x 20 KiB: pop3fetch wall <= 0.9 x mpop into a Maildir",
                        "%.2f x" % (pf[0] / mp[0]), pf[0] <= 0.9 * mp[0])
 
-    def measured(self, clients):
+    def measured(self, clients, proxy=None):
         """A warm-up each, then interleaved rounds as bench.Bench.measure runs them,
         but round r starts at client r: each client runs after each other one
         (what the last run left to the disk's writeback differs), not always
-        in the same place. The load average around them."""
+        in the same place. The load average around them. With a `proxy`
+        (bench.Daemon running latproxy), its CPU and lateness per timed run go
+        to self.proxy_runs[client name] as ProxyRun."""
         before = load_average()
         res = {c.name: [] for c in clients}
+        self.proxy_runs = {c.name: [] for c in clients}
         for c in clients:
             self.b.run_once(c, "")
+        if proxy:
+            proxy.lateness()  # count from the first timed run on
         for r in range(self.b.args.runs):
             for c in clients[r % len(clients):] + clients[:r % len(clients)]:
+                cpu0 = proxy and proxy.cpu()
                 res[c.name].append(self.b.run_once(c, ""))
+                if proxy:
+                    self.proxy_runs[c.name].append(
+                        ProxyRun(proxy.cpu() - cpu0, res[c.name][-1].wall, *proxy.lateness()))
             self.log("  round %d/%d done" % (r + 1, self.b.args.runs))
         self.load = "%s before, %s after" % (before, load_average())
         return res
@@ -253,7 +284,7 @@ class FetchBench:
                     self.median_or_none([x.server_cpu for x in rs]))
                 for n, rs in res.items()}
 
-    def emit_table(self, title, clients, res, messages, octets):
+    def emit_table(self, title, clients, res, messages, octets, proxy=None):
         b = self.b
         med = self.medians(res)
         ref = med[clients[-2].name]  # mpop, SCRAM-SHA-256
@@ -262,23 +293,45 @@ class FetchBench:
         b.emit("Maildirs and state in %s; load average (1, 5, 15 min) %s"
                % (self.where, self.load))
         b.emit()
+        extra = " latproxy CPU s | latproxy CPU / wall, max | chunk late, mean / max ms |" \
+            if proxy else ""
         b.emit("| client | wall s | wall range | client CPU s | client CPU per message | "
                "Dovecot CPU s | "
                "(client + Dovecot CPU) / %d cores | wall / mpop SCRAM | client CPU / mpop "
-               "SCRAM |" % os.cpu_count())
-        b.emit("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "SCRAM |%s" % (os.cpu_count(), extra))
+        b.emit("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * extra.count("|"))
         for c in clients:
             w, cpu, dc = med[c.name]
             walls = [x.wall for x in res[c.name]]
-            b.emit("| %s | %.2f | %.1f..%.1f | %.2f | %.0f us | %s | %s | %.2f | %.2f |" % (
+            pr = self.proxy_runs[c.name]
+            b.emit("| %s | %.2f | %.1f..%.1f | %.2f | %.0f us | %s | %s | %.2f | %.2f |%s" % (
                 c.name, w, min(walls), max(walls), cpu, cpu / messages * 1e6,
                 "n/a" if dc is None else "%.2f" % dc,
                 "n/a" if dc is None else "%.2f" % ((cpu + dc) / os.cpu_count()),
-                w / ref[0], cpu / ref[1]))
+                w / ref[0], cpu / ref[1],
+                " %.2f | %.2f | %.2f / %.1f |" % (
+                    statistics.median(p.cpu for p in pr), max(p.cpu / p.wall for p in pr),
+                    sum(p.late_mean_ms * p.chunks for p in pr) / max(1, sum(p.chunks for p in pr)),
+                    max(p.late_max_ms for p in pr)) if proxy else ""))
         b.emit()
         b.emit("%d messages, %.1f MB per run; every run's Maildirs checked (count and bytes)."
                % (messages, octets / 1e6))
+        if proxy:
+            b.emit()
+            b.emit("One latproxy process (one thread) carries every connection of the case; "
+                   "`chunk late` is how long after its due time it handed a chunk to the "
+                   "kernel: the mean over all runs of the row, and the worst of %d chunks over all runs." % sum(
+                       p.chunks for runs in self.proxy_runs.values() for p in runs))
         b.emit()
+
+
+class ProxyRun:
+    """latproxy during one timed run: CPU seconds, the run's wall, and the
+    lateness report (chunks handed over, worst and mean ms after due)."""
+
+    def __init__(self, cpu, wall, chunks, late_max_ms, late_mean_ms):
+        self.cpu, self.wall, self.chunks = cpu, wall, chunks
+        self.late_max_ms, self.late_mean_ms = late_max_ms, late_mean_ms
 
 
 def write_private(path, text):

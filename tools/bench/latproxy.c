@@ -11,6 +11,11 @@
  * bandwidth is not limited, only the latency: a round trip costs 2 x DELAY-MS.
  * An EOF is delayed like data; then both sides are closed once their output
  * has drained.
+ *
+ * SIGUSR1 prints "chunks N late_max_ms X late_mean_ms Y" on stdout and starts
+ * the count again: how long after its due time each chunk was handed to the
+ * kernel since the last SIGUSR1. A proxy that keeps up hands every chunk over
+ * within a loop turn of its due time; one that falls behind shows it here.
  */
 #include <errno.h>
 #include <signal.h>
@@ -56,6 +61,12 @@ struct conn {
 
 static struct event_base *base;
 static double delay_s;
+
+/* Lateness of the chunks handed over since the last report (SIGUSR1). */
+static struct {
+    unsigned long chunks;
+    double late_sum, late_max;
+} late;
 static struct sockaddr_storage upstream;
 static int upstream_len;
 
@@ -111,6 +122,11 @@ static void on_due(evutil_socket_t fd, short what, void *arg)
         p->head = ch->next;
         if (!p->head)
             p->tail = NULL;
+        double behind = now - ch->due;
+        late.chunks++;
+        late.late_sum += behind;
+        if (behind > late.late_max)
+            late.late_max = behind;
         if (ch->data) {
             bufferevent_write_buffer(p->to, ch->data);
             evbuffer_free(ch->data);
@@ -182,6 +198,18 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
+static void on_report(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    printf("chunks %lu late_max_ms %.3f late_mean_ms %.3f\n", late.chunks, late.late_max * 1e3,
+           late.chunks ? late.late_sum / (double)late.chunks * 1e3 : 0.0);
+    fflush(stdout);
+    late.chunks = 0;
+    late.late_sum = late.late_max = 0;
+}
+
 static void set_nodelay(struct bufferevent *bev)
 {
     int one = 1;
@@ -235,8 +263,13 @@ int main(int argc, char **argv)
         return 2;
     }
     base = event_base_new();
+    struct event *report = base ? evsignal_new(base, SIGUSR1, on_report, NULL) : NULL;
+    if (!report || evsignal_add(report, NULL) != 0) {
+        fputs("latproxy: cannot watch SIGUSR1\n", stderr);
+        return 1;
+    }
     int rc = bench_serve_loopback(base, "latproxy", on_accept, NULL, 128);
-    if (base)
-        event_base_free(base);
+    event_free(report);
+    event_base_free(base);
     return rc;
 }
