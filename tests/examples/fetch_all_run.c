@@ -99,15 +99,21 @@ void free_mailbox(msg *m, size_t n)
 
 /* ------------------------------------------------------------------ script */
 
-void script_login(p3s *s, int pipelining)
+void script_login_capa(p3s *s, const char *capa_reply)
 {
     p3s_send(s, "+OK test POP3 server ready\r\n");
     p3s_expect(s, "CAPA");
-    p3s_send(s, pipelining ? "+OK\r\nUSER\r\nPIPELINING\r\n.\r\n" : "+OK\r\nUSER\r\n.\r\n");
+    p3s_send(s, capa_reply);
     p3s_expect(s, "USER alice");
     p3s_send(s, "+OK\r\n");
     p3s_expect(s, "PASS " PASSWORD);
     p3s_send(s, "+OK logged in\r\n");
+}
+
+void script_login(p3s *s, int pipelining)
+{
+    script_login_capa(s, pipelining ? "+OK\r\nUSER\r\nPIPELINING\r\n.\r\n"
+                                    : "+OK\r\nUSER\r\n.\r\n");
 }
 
 void script_stat(p3s *s, const msg *m, size_t n)

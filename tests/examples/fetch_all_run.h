@@ -68,7 +68,10 @@ typedef struct run {
 size_t make_mailbox(msg *m);
 
 void free_mailbox(msg *m, size_t n);
-/* Greeting, CAPA (USER, and PIPELINING when asked), USER alice, PASS. */
+/* Greeting, CAPA answered with capa_reply (whole lines), USER alice, PASS
+ * accepted. */
+void script_login_capa(p3s *s, const char *capa_reply);
+/* script_login_capa with CAPA USER, and PIPELINING when asked. */
 void script_login(p3s *s, int pipelining);
 /* STAT for these n messages. */
 void script_stat(p3s *s, const msg *m, size_t n);

@@ -14,17 +14,6 @@
 
 const char *pop3fetch_path;
 
-void script_login_capa(p3s *s, const char *capa_reply)
-{
-    p3s_send(s, "+OK ready\r\n");
-    p3s_expect(s, "CAPA");
-    p3s_send(s, capa_reply);
-    p3s_expect(s, "USER alice");
-    p3s_send(s, "+OK\r\n");
-    p3s_expect(s, "PASS " PASSWORD);
-    p3s_send(s, "+OK\r\n");
-}
-
 void script_list(p3s *s, const msg *m, size_t n)
 {
     char line[64];

@@ -17,9 +17,6 @@ extern const char *pop3fetch_path;
 /* Every test program's main() is example_test_main (fetch_all_run.h) with
  * &pop3fetch_path: argv[1] is the pop3fetch under test. */
 
-/* Greeting, CAPA answered with capa_reply (whole lines), USER alice, PASS
- * accepted: script_login for a server with other capabilities. */
-void script_login_capa(p3s *s, const char *capa_reply);
 /* Expects LIST, answers it for m[0..n). */
 void script_list(p3s *s, const msg *m, size_t n);
 /* Expects UIDL and LIST, answers them for m[0..n) with unique-ids
