@@ -80,29 +80,47 @@ static void connect_login_retr(tu_env *e, uint16_t port, tu_rec *retr)
     ck_assert_ptr_nonnull(pop3a_retr(e->client, 1, tu_chunk, tu_done, retr));
 }
 
+/* What each records test starts from: a TLS session as `transport` says
+ * (env_init_tls), a RETR record, and a body of BODY_LINES lines that the
+ * server will send in RECORD-octet TLS records. */
+typedef struct {
+    tu_env e;
+    uint16_t port;
+    tu_rec retr;
+    char *body;
+} records_case;
+
+static void records_case_init(records_case *t, int transport)
+{
+    tu_rec_init(&t->retr, 2, NULL);
+    t->body = make_body(BODY_LINES);
+    env_init_tls(&t->e, &t->port, transport);
+    p3s_tls_record_size(t->e.srv, RECORD);
+}
+
+static void records_case_free(records_case *t)
+{
+    free(t->body);
+    tu_rec_clear(&t->retr);
+    tu_env_free(&t->e);
+}
+
 /* 48 records waiting together reach the caller in a few chunks: one read
  * callback took them all. One loop turn per record gave 48 chunks or more; a
  * TLS filter over a plain socket bufferevent (STLS before) one per 4 KiB
  * libevent read from the socket, 12 or more. */
 START_TEST(waiting_records_are_read_together)
 {
-    tu_env e;
-    uint16_t port;
-    tu_rec retr;
-    tu_rec_init(&retr, 2, NULL);
-    char *body = make_body(BODY_LINES);
-    env_init_tls(&e, &port, _i);
-    p3s_tls_record_size(e.srv, RECORD);
-    send_multiline(e.srv, "+OK message follows\r\n", body);
-    connect_login_retr(&e, port, &retr);
-    WAIT_DONE_AND_SCRIPT(&e, retr);
-    ASSERT_ONCE_OK(retr);
-    ASSERT_BODY(retr, body);
-    ck_assert_msg(retr.chunk_calls <= 8, "%d chunks for %zu records", retr.chunk_calls,
-                  strlen(body) / RECORD + 1);
-    free(body);
-    tu_rec_clear(&retr);
-    tu_env_free(&e);
+    records_case t;
+    records_case_init(&t, _i);
+    send_multiline(t.e.srv, "+OK message follows\r\n", t.body);
+    connect_login_retr(&t.e, t.port, &t.retr);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.retr);
+    ASSERT_ONCE_OK(t.retr);
+    ASSERT_BODY(t.retr, t.body);
+    ck_assert_msg(t.retr.chunk_calls <= 8, "%d chunks for %zu records", t.retr.chunk_calls,
+                  strlen(t.body) / RECORD + 1);
+    records_case_free(&t);
 }
 END_TEST
 
@@ -111,26 +129,19 @@ END_TEST
  * chunk), as when libevent meets the close itself. */
 START_TEST(close_notify_behind_waiting_records_is_eof)
 {
-    tu_env e;
-    uint16_t port;
-    tu_rec retr;
-    tu_rec_init(&retr, 2, NULL);
-    char *body = make_body(BODY_LINES);
-    env_init_tls(&e, &port, _i);
-    p3s_tls_record_size(e.srv, RECORD);
-    p3s_send(e.srv, "+OK message follows\r\n");
-    p3s_send(e.srv, body); /* no terminator */
-    p3s_close(e.srv);      /* close_notify, then FIN */
-    connect_login_retr(&e, port, &retr);
-    WAIT_DONE(&e, retr);
-    ASSERT_ONCE_STATUS(retr, POP3A_ERR_EOF);
-    ck_assert_int_eq(retr.final_count, 0);
-    ck_assert_uint_eq(retr.octets, strlen(body));
-    ck_assert_int_eq(e.close_calls, 1);
-    ck_assert_int_eq(e.close_why, POP3A_ERR_EOF);
-    free(body);
-    tu_rec_clear(&retr);
-    tu_env_free(&e);
+    records_case t;
+    records_case_init(&t, _i);
+    p3s_send(t.e.srv, "+OK message follows\r\n");
+    p3s_send(t.e.srv, t.body); /* no terminator */
+    p3s_close(t.e.srv);        /* close_notify, then FIN */
+    connect_login_retr(&t.e, t.port, &t.retr);
+    WAIT_DONE(&t.e, t.retr);
+    ASSERT_ONCE_STATUS(t.retr, POP3A_ERR_EOF);
+    ck_assert_int_eq(t.retr.final_count, 0);
+    ck_assert_uint_eq(t.retr.octets, strlen(t.body));
+    ck_assert_int_eq(t.e.close_calls, 1);
+    ck_assert_int_eq(t.e.close_why, POP3A_ERR_EOF);
+    records_case_free(&t);
 }
 END_TEST
 
@@ -139,27 +150,20 @@ END_TEST
  * OpenSSL where the socket would no longer wake the loop. */
 START_TEST(pause_with_waiting_records_then_resume)
 {
-    tu_env e;
-    uint16_t port;
-    tu_rec retr;
-    tu_rec_init(&retr, 2, NULL);
-    char *body = make_body(BODY_LINES);
-    env_init_tls(&e, &port, _i);
-    p3s_tls_record_size(e.srv, RECORD);
-    send_multiline(e.srv, "+OK message follows\r\n", body);
-    act_at_chunk(&retr, TU_ACT_PAUSE, 1);
-    connect_login_retr(&e, port, &retr);
-    WAIT_COUNT(&e, &retr.chunk_calls, 1);
-    run_for(e.base, 100);
-    ck_assert_int_eq(retr.chunk_calls, 1);
-    ck_assert_int_eq(retr.done_calls, 0);
-    ck_assert_int_eq(pop3a_future_resume(retr.paused), 0);
-    WAIT_DONE_AND_SCRIPT(&e, retr);
-    ASSERT_ONCE_OK(retr);
-    ASSERT_BODY(retr, body);
-    free(body);
-    tu_rec_clear(&retr);
-    tu_env_free(&e);
+    records_case t;
+    records_case_init(&t, _i);
+    send_multiline(t.e.srv, "+OK message follows\r\n", t.body);
+    act_at_chunk(&t.retr, TU_ACT_PAUSE, 1);
+    connect_login_retr(&t.e, t.port, &t.retr);
+    WAIT_COUNT(&t.e, &t.retr.chunk_calls, 1);
+    run_for(t.e.base, 100);
+    ck_assert_int_eq(t.retr.chunk_calls, 1);
+    ck_assert_int_eq(t.retr.done_calls, 0);
+    ck_assert_int_eq(pop3a_future_resume(t.retr.paused), 0);
+    WAIT_DONE_AND_SCRIPT(&t.e, t.retr);
+    ASSERT_ONCE_OK(t.retr);
+    ASSERT_BODY(t.retr, t.body);
+    records_case_free(&t);
 }
 END_TEST
 
